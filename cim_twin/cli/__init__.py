@@ -1,0 +1,1 @@
+"""The ``cim-twin`` command line: thin; parses arguments, calls the library, prints."""

@@ -1,0 +1,1 @@
+"""Plugin host, hook specifications, indicator API and the check runner."""

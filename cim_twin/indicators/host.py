@@ -1,0 +1,219 @@
+"""The plugin host: loads entry points of group ``cim_twin`` on first use and keeps the registries.
+
+Environment variables, for operators:
+
+``CIM_TWIN_PLUGINS``
+    Comma-separated plugin names: load only these (the built-in readers always load).
+``CIM_TWIN_DISABLE_PLUGINS``
+    Comma-separated plugin names never to load.
+``CIM_TWIN_TRACE_PLUGINS``
+    Set to 1 to print every hook call and its result on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from ..errors import PluginError
+from . import hookspecs
+
+if TYPE_CHECKING:
+    from ..io.registry import ExporterSpec, ReaderSpec
+    from .api import Indicator
+
+__all__ = ["PluginHost", "PluginInfo", "get_host", "reset_host"]
+
+ENTRY_POINT_GROUP = "cim_twin"
+#: Plugins that make cim_twin work at all; ``CIM_TWIN_PLUGINS`` cannot leave them out.
+ESSENTIAL_PLUGINS = frozenset({"citygml", "tiles3d"})
+
+
+@dataclass
+class PluginInfo:
+    """What the host knows about one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    origin: str = "entry point"
+    status: str = "loaded"  # loaded | disabled | failed
+    error: str | None = None
+    indicators: list[str] = field(default_factory=list)
+    readers: list[str] = field(default_factory=list)
+    exporters: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "origin": self.origin,
+            "status": self.status,
+            "error": self.error,
+            "indicators": self.indicators,
+            "readers": self.readers,
+            "exporters": self.exporters,
+        }
+
+
+def _names_from_env(var: str) -> set[str] | None:
+    raw = os.environ.get(var, "").strip()
+    if not raw:
+        return None
+    return {n.strip() for n in raw.split(",") if n.strip()}
+
+
+class PluginHost:
+    """Registries of indicators, readers and exporters, filled by the plugins' hooks.
+
+    Nothing is discovered until :meth:`load` (called by :func:`get_host`).
+    """
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.indicators: dict[str, Indicator] = {}
+        self.readers: dict[str, ReaderSpec] = {}
+        self.exporters: dict[str, ExporterSpec] = {}
+        self.loaded = False
+        self._undo_trace: Callable[[], None] | None = None
+
+    # --- loading ---------------------------------------------------------------------------------
+    def load(self, *, entry_points: bool = True) -> PluginHost:
+        """Load plugins from entry points (unless told not to) and run the register hooks."""
+        if self.loaded:
+            return self
+        if os.environ.get("CIM_TWIN_TRACE_PLUGINS", "").strip() not in ("", "0", "false", "no"):
+            self._enable_trace()
+        if entry_points:
+            self._load_entry_points()
+        self.loaded = True
+        return self
+
+    def _enable_trace(self) -> None:
+        def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+            names = ", ".join(self.pm.get_name(i.plugin) or "?" for i in hook_impls)
+            print(f"[cim_twin plugins] {hook_name} -> {names}", file=sys.stderr)
+
+        def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+            exc = outcome.exception
+            status = f"raised {exc!r}" if exc else "ok"
+            print(f"[cim_twin plugins] {hook_name} {status}", file=sys.stderr)
+
+        self._undo_trace = self.pm.add_hookcall_monitoring(before, after)
+
+    def _load_entry_points(self) -> None:
+        only = _names_from_env("CIM_TWIN_PLUGINS")
+        disabled = _names_from_env("CIM_TWIN_DISABLE_PLUGINS") or set()
+        seen: set[str] = set()
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(ep.name)
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                module=ep.value,
+                distribution=dist.metadata["Name"] if dist is not None else None,
+                version=dist.version if dist is not None else None,
+                origin=f"entry point in {dist.metadata['Name']}" if dist is not None else "entry point",
+            )
+            self.plugins[ep.name] = info
+            if ep.name in disabled or (only is not None and ep.name not in only and ep.name not in ESSENTIAL_PLUGINS):
+                info.status = "disabled"
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin never stops the others
+                info.status, info.error = "failed", f"import failed: {exc!r}"
+                continue
+            self.register_plugin(module, name=ep.name, info=info)
+
+    def register_plugin(self, plugin: ModuleType | object, *, name: str, info: PluginInfo | None = None) -> PluginInfo:
+        """Register a plugin object (a module or an instance with hook implementations) and run
+        its register hooks. Used for entry points and by tests for in-process plugins."""
+        info = info or PluginInfo(name=name, module=getattr(plugin, "__name__", type(plugin).__name__), origin="registered in process")
+        self.plugins[name] = info
+        try:
+            self.pm.register(plugin, name=name)
+            # A misspelled hook (register_indicator) fails loudly instead of being ignored.
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            info.status, info.error = "failed", str(exc)
+            raise PluginError(
+                f"plugin {name!r} has an invalid hook: {exc}",
+                hint="hook names are register_indicators, register_readers, register_exporters",
+            ) from exc
+        caller = self.pm.subset_hook_caller  # call only this plugin's implementations
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        try:
+            caller("register_readers", others)(register=lambda spec: self._add_reader(spec, info))
+            caller("register_exporters", others)(register=lambda spec: self._add_exporter(spec, info))
+            caller("register_indicators", others)(register=lambda ind: self._add_indicator(ind, info))
+        except PluginError as exc:
+            info.status, info.error = "failed", str(exc)
+        except Exception as exc:
+            info.status = "failed"
+            info.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        return info
+
+    # --- registries ------------------------------------------------------------------------------
+    def _add_reader(self, spec: ReaderSpec, info: PluginInfo) -> None:
+        if spec.name in self.readers:
+            raise PluginError(f"reader {spec.name!r} is already registered by {self.readers[spec.name].plugin!r}")
+        object.__setattr__(spec, "plugin", info.name)
+        self.readers[spec.name] = spec
+        info.readers.append(spec.name)
+
+    def _add_exporter(self, spec: ExporterSpec, info: PluginInfo) -> None:
+        if spec.name in self.exporters:
+            raise PluginError(f"exporter {spec.name!r} is already registered by {self.exporters[spec.name].plugin!r}")
+        object.__setattr__(spec, "plugin", info.name)
+        self.exporters[spec.name] = spec
+        info.exporters.append(spec.name)
+
+    def _add_indicator(self, indicator: Indicator, info: PluginInfo) -> None:
+        from .api import Indicator
+
+        if not isinstance(indicator, Indicator):
+            raise PluginError(
+                f"plugin {info.name!r} registered {indicator!r}, which is not an Indicator",
+                hint="register(MyIndicator()) with a subclass of cim_twin.plugins.Indicator",
+            )
+        code = indicator.spec.code
+        if code in self.indicators:
+            owner = getattr(self.indicators[code], "plugin_name", "?")
+            raise PluginError(f"indicator {code!r} is already registered by plugin {owner!r}")
+        indicator.plugin_name = info.name
+        self.indicators[code] = indicator
+        info.indicators.append(code)
+
+
+_HOST: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide host, loading plugins on first call."""
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost().load()
+    return _HOST
+
+
+def reset_host(host: PluginHost | None = None) -> None:
+    """Replace (or forget) the process-wide host; tests use this for a fresh discovery."""
+    global _HOST
+    _HOST = host
