@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -20,7 +20,19 @@ from ..model import IndicatorSpec, Measurement, Period, ProblemPoint, Severity, 
 if TYPE_CHECKING:
     from ..scene import CityObject, Scene
 
-__all__ = ["RESIDENTIAL_FUNCTION_CODES", "AuxLayer", "CheckContext", "Indicator", "is_residential"]
+__all__ = [
+    "RESIDENTIAL_FUNCTION_CODES",
+    "AuxLayer",
+    "CheckContext",
+    "Indicator",
+    "MissingDataError",
+    "is_residential",
+]
+
+
+class MissingDataError(ConfigError):
+    """An indicator needs a layer the project does not have: the runner records the indicator as
+    ``skipped`` with this message instead of failing it."""
 
 #: CityGML 2.0 BuildingFunctionType codes (SIG3D code list) that are dwellings.
 RESIDENTIAL_FUNCTION_CODES = frozenset(
@@ -40,6 +52,17 @@ def is_residential(obj: CityObject) -> bool:
         if any(word in text for word in _RESIDENTIAL_WORDS):
             return True
     return False
+
+
+def _as_aware(when: Any) -> datetime:
+    """Lifespan dates may be dates or naive datetimes; compare them as UTC datetimes."""
+    from datetime import date
+
+    if isinstance(when, datetime):
+        return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+    if isinstance(when, date):
+        return datetime(when.year, when.month, when.day, tzinfo=timezone.utc)
+    return when  # type: ignore[no-any-return]
 
 
 class Indicator:
@@ -72,10 +95,50 @@ class AuxLayer:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     path: str | None = None
     level: str | None = None
+    #: The CRS the file was in before it was moved into the scene CRS (for reports).
+    source_crs: str | None = None
     _tree: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.geometries)
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.columns
+
+    @property
+    def has_geometry(self) -> bool:
+        """False for table-only layers (e.g. residents per building)."""
+        import shapely
+
+        return bool(len(self)) and not bool(shapely.is_missing(self.geometries).all())
+
+    def datetimes(self, name: str, tz: Any = None) -> np.ndarray:
+        """A column of ISO 8601 dates or times as ``datetime64[s]`` in UTC (NaT where empty).
+
+        Values without an offset are taken in ``tz`` (a ``ZoneInfo``; default UTC), so that a
+        report written at 08:00 Beijing time lands at 00:00 UTC.
+        """
+        from datetime import date, datetime, timezone
+
+        zone = tz or timezone.utc
+        out = np.full(len(self), np.datetime64("NaT"), dtype="datetime64[s]")
+        for i, value in enumerate(self.column(name)):
+            if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+                continue
+            try:
+                if isinstance(value, datetime):
+                    when = value
+                elif isinstance(value, date):
+                    when = datetime(value.year, value.month, value.day)
+                else:
+                    when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise ConfigError(f"layer {self.name!r} column {name!r} row {i}: not an ISO date/time: {value!r}",
+                                  path=self.path) from exc
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=zone)
+            out[i] = np.datetime64(when.astimezone(timezone.utc).replace(tzinfo=None), "s")
+        return out
 
     def column(self, name: str, default: Any = ...) -> np.ndarray:
         """A column by name; a missing column is a clear error naming the layer and file."""
@@ -102,6 +165,7 @@ class AuxLayer:
             columns={k: v[mask] for k, v in self.columns.items()},
             path=self.path,
             level=self.level,
+            source_crs=self.source_crs,
         )
 
     @property
@@ -153,22 +217,41 @@ class CheckContext:
         self.options = options or {}
         self.run_id = run_id
         self.profile = profile
+        # A past period is observed at its last second (its end is exclusive), the current one now.
         now = datetime.now(timezone.utc)
-        self.observed_at = observed_at or min(now, period.end)
+        self.observed_at = observed_at or min(now, period.end - timedelta(seconds=1))
         self.measurements: list[Measurement] = []
+        #: Notes of the indicators for the run report (``ctx.warn``), as ``(code, message)``.
+        self.warnings: list[tuple[str, str]] = []
         self._unit_cache: dict[str, tuple[AuxLayer, np.ndarray]] = {}
+        self._buildings: list[CityObject] | None = None
+
+    def warn(self, indicator: Indicator | str, message: str) -> None:
+        """Note something the run report should mention (data gaps, assumptions made)."""
+        code = indicator if isinstance(indicator, str) else indicator.spec.code
+        self.warnings.append((code, message))
+
+    @property
+    def unit_levels(self) -> list[str]:
+        """Levels that have a units layer, finest first (community, block, district)."""
+        present = {lay.level for lay in self.layers.values() if lay.kind == "units"}
+        return [lvl for lvl in ("community", "block", "district") if lvl in present]
 
     # --- the model ---------------------------------------------------------------------------------
     def buildings(self, *, residential: bool | None = None) -> list[CityObject]:
-        """Top-level buildings alive in the run's period; ``residential=True`` keeps dwellings."""
-        out = []
-        for b in self.scene.buildings():
-            if b.lifespan.termination_date is not None and b.lifespan.termination_date <= self.period.start:
-                continue
-            if residential is not None and is_residential(b) != residential:
-                continue
-            out.append(b)
-        return out
+        """Top-level buildings alive in the run's period; ``residential=True`` keeps dwellings,
+        ``False`` the others. The list is a fresh copy; the objects are the scene's."""
+        if self._buildings is None:
+            alive = []
+            for b in self.scene.buildings():
+                end = b.lifespan.termination_date
+                if end is not None and _as_aware(end) <= self.period.start:
+                    continue
+                alive.append(b)
+            self._buildings = alive
+        if residential is None:
+            return list(self._buildings)
+        return [b for b in self._buildings if is_residential(b) == residential]
 
     # --- layers ------------------------------------------------------------------------------------
     def has_layer(self, name_or_kind: str) -> bool:
@@ -180,7 +263,7 @@ class CheckContext:
             (lay for lay in self.layers.values() if lay.kind == name_or_kind), None
         )
         if layer is None:
-            raise ConfigError(
+            raise MissingDataError(
                 f"the project has no layer {name_or_kind!r}",
                 hint=f"add it under [layers.{name_or_kind}] in twin.toml (see docs/project-file.md)",
             )
@@ -271,8 +354,9 @@ class CheckContext:
 
         Placed at the object's roof centre unless ``position`` (scene x, y[, z]) is given; stamped
         with the run's period unless ``observed_at`` / ``valid_from`` / ``valid_to`` are given.
-        ``subject`` (default: the object id, else the unit id, else the position) makes the id
-        deterministic across runs.
+        ``subject`` (default: the object id, else the given ``unit_id``, else the position to 0.1 m)
+        makes the id deterministic across runs. The spatial unit, when not given, and lon/lat/height
+        are filled by the runner for all findings at once (one index query, one transform).
         """
         sev = Severity(severity)
         if position is None:
@@ -282,7 +366,7 @@ class CheckContext:
         else:
             pos = np.asarray(list(position) + [0.0] * (3 - len(position)), dtype=np.float64)
         ids = tuple(object_ids) if object_ids is not None else ((obj.id,) if obj is not None else ())
-        if unit_id is None:
+        if unit_id is None and unit_level != "community":
             unit_id = self.unit_of((float(pos[0]), float(pos[1])), unit_level)
         code = indicator.spec.code
         subj = subject or (obj.id if obj is not None else None) or unit_id or f"{pos[0]:.1f},{pos[1]:.1f}"

@@ -230,3 +230,5 @@ class CheckRun(_Frozen):
     crs: str | None = None
     status: Literal["ok", "completed_with_failures", "failed"] = "ok"
     notes: Annotated[str, Field(default="")] = ""
+    plugins: dict[str, str] = Field(default_factory=dict, description="loaded plugin name -> version")
+    warnings: tuple[str, ...] = Field(default=(), description="load and indicator warnings of the run")

@@ -1,0 +1,602 @@
+"""The check runner: one health-check run over a project for one period.
+
+Loads the scene and the layers once, evaluates every selected indicator in isolation, fills the
+findings' places (lon/lat/height, spatial unit) for all of them at once, writes the run as JSON and
+hands it to the catalog.
+
+Isolation
+---------
+Each indicator runs in a **forked child process** (``isolation = "process"``, the default where
+``os.fork`` exists): the child inherits the loaded scene and layers copy-on-write, evaluates, and
+sends its findings and measurements back through a pipe. An exception is recorded with its
+traceback; a child that passes the per-indicator deadline is killed and recorded as ``timeout``;
+a child that dies (segfault in a C extension, ``os._exit``) is recorded as ``failed``. Nothing an
+indicator does can stop the others or the run.
+
+Where fork is unavailable (Windows) the runner falls back to a **thread** per indicator with a
+deadline (``isolation = "thread"``): exceptions and timeouts are recorded the same way, but a hung
+thread cannot be killed; it is left behind as a daemon thread and the run completes without it.
+``isolation = "inline"`` evaluates in the calling thread (for debuggers; no timeout).
+
+Derived quantities most indicators need (footprints, centroids, spatial indexes) are computed
+once in the parent before the first fork, so that children do not each recompute them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import pickle
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import CimTwinError, ConfigError, LoadWarning
+from ..model import CheckRun, IndicatorRunStatus, Measurement, Period, ProblemPoint
+from .api import CheckContext, Indicator, MissingDataError
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..scene import Scene
+    from .host import PluginHost
+
+__all__ = [
+    "CheckResult",
+    "IndicatorOutcome",
+    "evaluate_indicator",
+    "fingerprint",
+    "make_run_id",
+    "place_findings",
+    "run_check",
+]
+
+Isolation = Literal["auto", "process", "thread", "inline"]
+
+
+@dataclass
+class IndicatorOutcome:
+    """What one indicator produced, and how it went."""
+
+    code: str
+    status: Literal["ok", "failed", "timeout", "skipped"]
+    findings: list[ProblemPoint] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+
+    def to_status(self) -> IndicatorRunStatus:
+        return IndicatorRunStatus(status=self.status, findings=len(self.findings),
+                                  measurements=len(self.measurements), seconds=round(self.seconds, 3),
+                                  error=self.error, traceback=self.traceback)
+
+
+@dataclass
+class CheckResult:
+    """A finished run: the :class:`~cim_twin.model.CheckRun` record, its findings and measurements,
+    and where they were written."""
+
+    run: CheckRun
+    findings: list[ProblemPoint]
+    measurements: list[Measurement]
+    run_dir: Path | None = None
+    catalog_path: Path | None = None
+    catalog_error: str | None = None
+    warnings: list[LoadWarning] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.run.status != "ok"
+
+    def summary(self) -> dict[str, Any]:
+        """The ``cim-twin check --json`` object."""
+        return {
+            "run_id": self.run.id,
+            "status": self.run.status,
+            "period": self.run.period,
+            "profile": self.run.profile,
+            "indicators": {
+                code: {"status": st.status, "findings": st.findings, "measurements": st.measurements,
+                       "seconds": st.seconds, "error": st.error}
+                for code, st in self.run.indicators.items()
+            },
+            "findings": len(self.findings),
+            "measurements": len(self.measurements),
+            "run_dir": None if self.run_dir is None else str(self.run_dir),
+            "findings_file": None if self.run_dir is None else str(self.run_dir / "findings.json"),
+            "measurements_file": None if self.run_dir is None else str(self.run_dir / "measurements.json"),
+            "catalog": None if self.catalog_path is None else str(self.catalog_path),
+            "catalog_error": self.catalog_error,
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+# --- evaluation of one indicator -----------------------------------------------------------------
+def _fresh_context(ctx: CheckContext) -> CheckContext:
+    """A shallow copy with its own result lists, so one indicator never sees another's output."""
+    mine = copy.copy(ctx)
+    mine.measurements = []
+    mine.warnings = []
+    return mine
+
+
+def _evaluate_here(indicator: Indicator, ctx: CheckContext) -> IndicatorOutcome:
+    code = indicator.spec.code
+    mine = _fresh_context(ctx)
+    start = time.perf_counter()
+    try:
+        results = indicator.evaluate(mine)
+        findings: list[ProblemPoint] = []
+        for item in results or ():
+            if not isinstance(item, ProblemPoint):
+                raise TypeError(f"evaluate() yielded {type(item).__name__}, not a ProblemPoint "
+                                "(make findings with ctx.problem(...))")
+            findings.append(item)
+    except MissingDataError as exc:
+        return IndicatorOutcome(code, "skipped", warnings=mine.warnings, seconds=time.perf_counter() - start,
+                                error=str(exc))
+    except Exception as exc:
+        return IndicatorOutcome(code, "failed", warnings=mine.warnings, seconds=time.perf_counter() - start,
+                                error=_one_line(exc), traceback=traceback.format_exc())
+    return IndicatorOutcome(code, "ok", findings, mine.measurements, mine.warnings, time.perf_counter() - start)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, CimTwinError) else f"{type(exc).__name__}: {exc}"
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> IndicatorOutcome:
+    code = indicator.spec.code
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "fork in a multi-threaded process" (3.12+)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child (coverage cannot follow)
+        code_out = 0
+        try:
+            os.close(read_fd)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+            outcome = _evaluate_here(indicator, ctx)
+            try:
+                payload = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                payload = pickle.dumps(IndicatorOutcome(
+                    code, "failed", seconds=outcome.seconds,
+                    error=f"results cannot be sent back: {_one_line(exc)} (evidence must hold plain values)",
+                    traceback=traceback.format_exc()))
+            with os.fdopen(write_fd, "wb") as fh:
+                fh.write(payload)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            code_out = 1
+        finally:
+            os._exit(code_out)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    timed_out = False
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([read_fd], [], [], remaining)
+            if not ready:
+                continue
+            data = os.read(read_fd, 1 << 20)
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(read_fd)
+        if timed_out:
+            _kill(pid)
+        _, status = os.waitpid(pid, 0)
+    seconds = time.perf_counter() - start
+    if timed_out:
+        return IndicatorOutcome(code, "timeout", seconds=seconds,
+                                error=f"timed out after {timeout_s:g} s (killed)",
+                                traceback=None)
+    if not chunks:
+        how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit status {os.WEXITSTATUS(status)}")
+        return IndicatorOutcome(code, "failed", seconds=seconds,
+                                error=f"the indicator's process ended without a result ({how})")
+    outcome: IndicatorOutcome = pickle.loads(b"".join(chunks))
+    return outcome
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _evaluate_in_thread(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> IndicatorOutcome:
+    box: list[IndicatorOutcome] = []
+    start = time.perf_counter()
+    worker = threading.Thread(target=lambda: box.append(_evaluate_here(indicator, ctx)),
+                              name=f"indicator-{indicator.spec.code}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive() or not box:
+        return IndicatorOutcome(indicator.spec.code, "timeout", seconds=time.perf_counter() - start,
+                                error=f"timed out after {timeout_s:g} s (thread left running)")
+    return box[0]
+
+
+def resolve_isolation(isolation: Isolation) -> Literal["process", "thread", "inline"]:
+    if isolation == "auto":
+        return "process" if hasattr(os, "fork") else "thread"
+    if isolation == "process" and not hasattr(os, "fork"):
+        return "thread"
+    return isolation
+
+
+def evaluate_indicator(indicator: Indicator, ctx: CheckContext, *, timeout_s: float = 600.0,
+                       isolation: Isolation = "auto") -> IndicatorOutcome:
+    """Evaluate one indicator, isolated: never raises for what the indicator does.
+
+    Parameters
+    ----------
+    indicator, ctx:
+        The indicator and the run's context (not modified: the indicator gets a copy with its own
+        measurement list).
+    timeout_s:
+        Deadline of this indicator; past it the indicator is recorded as ``timeout``.
+    isolation:
+        ``process`` (fork), ``thread``, ``inline`` or ``auto`` (see the module docstring).
+    """
+    mode = resolve_isolation(isolation)
+    if mode == "process":
+        return _evaluate_in_child(indicator, ctx, timeout_s)
+    if mode == "thread":
+        return _evaluate_in_thread(indicator, ctx, timeout_s)
+    return _evaluate_here(indicator, ctx)
+
+
+# --- placing findings ----------------------------------------------------------------------------
+def place_findings(findings: Sequence[ProblemPoint], ctx: CheckContext) -> list[ProblemPoint]:
+    """Fill lon/lat/ellipsoidal height (one transform for all findings) and the spatial unit of
+    findings that have none (one index query per unit level, finest level first)."""
+    if not findings:
+        return []
+    xyz = np.array([(f.x, f.y, f.z) for f in findings], dtype=np.float64)
+    crs = ctx.scene.crs
+    lon = lat = height = None
+    if crs is not None and not crs.is_local:
+        lon, lat, height = crs.to_wgs84(xyz[:, 0], xyz[:, 1], xyz[:, 2])
+    units = np.array([f.unit_id for f in findings], dtype=object)
+    for level in ctx.unit_levels:
+        missing = np.flatnonzero(units == None)  # noqa: E711 - elementwise on an object array
+        if not len(missing):
+            break
+        units[missing] = ctx.unit_ids_at(xyz[missing, :2], level)
+    out = []
+    for i, f in enumerate(findings):
+        update: dict[str, Any] = {}
+        if lon is not None and f.lon is None and np.isfinite(lon[i]):
+            update.update(lon=round(float(lon[i]), 9), lat=round(float(lat[i]), 9),  # type: ignore[index]
+                          height=round(float(height[i]), 4))  # type: ignore[index]
+        if f.unit_id is None and units[i] is not None:
+            update["unit_id"] = str(units[i])
+        out.append(f.model_copy(update=update) if update else f)
+    return out
+
+
+# --- inputs and ids -------------------------------------------------------------------------------
+def fingerprint(path: Path, *, chunk: int = 1 << 20) -> str:
+    """``sha256:<hex>`` of a file, streamed; for a tileset folder, of its tileset.json."""
+    target = path / "tileset.json" if path.is_dir() else path
+    digest = hashlib.sha256()
+    with open(target, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def make_run_id(period: Period, started_at: datetime, inputs: dict[str, str], selection: Iterable[str],
+                profile: str) -> str:
+    """``<period>-<UTC yyyymmddThhmmssZ>-<8 hex of inputs, profile and indicators>``: sorts by period
+    then time; the hash tells runs over different inputs apart at a glance."""
+    h = hashlib.sha256()
+    for key in sorted(inputs):
+        h.update(f"{key}={inputs[key]}\n".encode())
+    h.update(f"profile={profile}\nindicators={','.join(sorted(selection))}".encode())
+    stamp = started_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{period.label}-{stamp}-{h.hexdigest()[:8]}"
+
+
+def _input_key(path: Path, project: Project) -> str:
+    try:
+        return path.resolve().relative_to(project.root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+# --- the run ------------------------------------------------------------------------------------------
+def load_scene(project: Project, period: Period, sources: Sequence[Path] | None = None) -> Scene:
+    """Read every source of the project into one scene (CRS of the first; the others must match)."""
+    from ..errors import CRSError
+    from ..io import read_scene
+
+    paths = list(sources) if sources is not None else project.sources(period)
+    options = dict(project.config.scene.options)
+    crs = project.scene_crs
+    if crs:
+        options["crs"] = crs
+    scene = read_scene(paths[0], **options)
+    for path in paths[1:]:
+        more = read_scene(path, **options)
+        if scene.crs is not None and more.crs is not None and scene.crs.horizontal_key != more.crs.horizontal_key:
+            raise CRSError(f"source is in {more.crs.name}, the first source in {scene.crs.name}", path=path,
+                           hint="give [scene] crs so that every source is read into one CRS")
+        for root in list(more.roots):
+            scene.add(root)
+        scene.warnings.extend(more.warnings)
+        scene.sources.extend(more.sources)
+    return scene
+
+
+def _prepare(ctx: CheckContext) -> None:
+    """Compute once, before forking, what nearly every indicator asks for."""
+    for b in ctx.buildings():
+        _ = b.footprint, b.centroid
+    _ = ctx.scene.index
+    for layer in ctx.layers.values():
+        if layer.has_geometry and layer.kind == "units":
+            _ = layer.tree
+
+
+def run_check(
+    project: Project,
+    *,
+    period: int | str | None = None,
+    indicators: Sequence[str] | None = None,
+    profile: str | None = None,
+    timeout_s: float | None = None,
+    isolation: Isolation | None = None,
+    host: PluginHost | None = None,
+    output: Path | None = None,
+    catalog: Path | Literal[False] | None = None,
+    write: bool = True,
+    on_indicator: Callable[[IndicatorOutcome], None] | None = None,
+    scene: Scene | None = None,
+) -> CheckResult:
+    """Run a health check.
+
+    Parameters
+    ----------
+    project:
+        The loaded project (:meth:`Project.load` or :meth:`Project.for_source`).
+    period:
+        Year of the run (default ``[project] period``).
+    indicators:
+        Codes to evaluate (default: what the profile selects).
+    profile:
+        Profile name (default ``[profile]``).
+    timeout_s, isolation:
+        Per-indicator deadline and isolation mode (default ``[check]``).
+    host:
+        Plugin host (default the process-wide one).
+    output:
+        Output folder (default ``[project] output``); the run goes to ``<output>/runs/<run_id>/``.
+    catalog:
+        Catalog path, ``False`` for none (default ``[project] catalog``).
+    write:
+        Write the JSON files and the catalog (False: only return the result).
+    on_indicator:
+        Called after each indicator with its outcome (for progress output).
+    scene:
+        An already loaded scene (skips reading the sources; they are still fingerprinted).
+
+    Raises
+    ------
+    ConfigError, FormatError, CRSError, PluginError
+        for user errors before evaluation starts (bad project, unknown indicator, unreadable
+        source). Nothing an indicator does raises here.
+    """
+    from .. import __version__
+    from ..io.layers import load_project_layers
+    from .host import get_host
+
+    host = host or get_host()
+    load_project_plugins(project, host)
+    the_period = project.period(period)
+    the_profile = project.profile(profile)
+    project.check_indicator_codes(the_profile, host.indicators)
+    selection = select_indicators(the_profile.select(host.indicators) if indicators is None else indicators, host)
+    settings = project.config.check
+    timeout = float(timeout_s if timeout_s is not None else settings.timeout_s)
+    if timeout <= 0:
+        raise ConfigError(f"timeout must be positive, not {timeout:g}", hint="--timeout 600")
+    mode = isolation or settings.isolation
+
+    started = datetime.now(timezone.utc)
+    sources = project.sources(the_period)
+    warnings_: list[LoadWarning] = [
+        LoadWarning(f"plugin {p.name!r} did not load: {(p.error or '').splitlines()[0] if p.error else ''}",
+                    hint="see `cim-twin plugins`")
+        for p in host.plugins.values() if p.status == "failed"
+    ]
+    if scene is None:
+        scene = load_scene(project, the_period, sources)
+    layers, layer_warnings = load_project_layers(project, the_period, scene.crs, scene.extent())
+    warnings_ += layer_warnings
+    inputs = {_input_key(p, project): fingerprint(p) for p in sources}
+    for name in layers:
+        inputs[_input_key(project.layer_path(name, the_period), project)] = fingerprint(
+            project.layer_path(name, the_period))
+    run_id = make_run_id(the_period, started, inputs, selection, the_profile.name)
+
+    ctx = CheckContext(scene, period=the_period, layers=layers, thresholds=the_profile.thresholds,
+                       options=the_profile.options, run_id=run_id, profile=the_profile.name)
+    if resolve_isolation(mode) == "process":
+        _prepare(ctx)
+
+    outcomes: dict[str, IndicatorOutcome] = {}
+    for code in selection:
+        outcome = evaluate_indicator(host.indicators[code], ctx, timeout_s=timeout, isolation=mode)
+        outcomes[code] = outcome
+        if on_indicator is not None:
+            on_indicator(outcome)
+
+    findings: list[ProblemPoint] = []
+    seen: dict[str, str] = {}
+    for code, outcome in outcomes.items():
+        duplicates = 0
+        for f in outcome.findings:
+            if f.id in seen:
+                duplicates += 1
+                continue
+            seen[f.id] = code
+            findings.append(f)
+        if duplicates:
+            warnings_.append(LoadWarning(f"{duplicates} findings of {code} repeat an earlier id and were dropped",
+                                         object_id=code, hint="give ctx.problem a distinct subject= per finding"))
+        for wcode, message in outcome.warnings:
+            warnings_.append(LoadWarning(message, object_id=wcode))
+    findings = place_findings(findings, ctx)
+    findings.sort(key=lambda f: (f.indicator, f.id))
+    measurements = sorted((m for o in outcomes.values() for m in o.measurements),
+                          key=lambda m: (m.indicator, m.level, m.unit_id))
+
+    failed = any(o.status in ("failed", "timeout") for o in outcomes.values())
+    run = CheckRun(
+        id=run_id,
+        scope=project.name,
+        period=the_period.label,
+        profile=the_profile.name,
+        started_at=started,
+        finished_at=datetime.now(timezone.utc),
+        software_version=__version__,
+        inputs=inputs,
+        indicators={code: o.to_status() for code, o in outcomes.items()},
+        crs=scene.crs.name if scene.crs is not None else None,
+        status="completed_with_failures" if failed else "ok",
+        plugins={p.name: p.version or "" for p in host.plugins.values() if p.status == "loaded"},
+        warnings=tuple(str(w) for w in warnings_),
+    )
+    result = CheckResult(run, findings, measurements, warnings=warnings_)
+    if write:
+        result.run_dir = write_run(result, output or project.output_dir)
+        cat = project.catalog_path if catalog is None else (catalog or None)
+        if cat is not None:
+            result.catalog_path = cat
+            result.catalog_error = _write_catalog(cat, result)
+    return result
+
+
+def select_indicators(codes: Iterable[str], host: PluginHost) -> list[str]:
+    """Check requested codes against the registry (in the order given, duplicates dropped).
+
+    Raises
+    ------
+    ConfigError
+        for an unknown code (with the closest registered one) or an empty selection.
+    """
+    import difflib
+
+    chosen = list(dict.fromkeys(c.strip() for c in codes if c.strip()))
+    for code in chosen:
+        if code not in host.indicators:
+            close = difflib.get_close_matches(code, list(host.indicators), n=1)
+            raise ConfigError(
+                f"unknown indicator {code!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+                hint="`cim-twin indicators` lists the registered indicators",
+            )
+    if not chosen:
+        raise ConfigError(
+            f"no indicator selected ({len(host.indicators)} registered)",
+            hint="install an indicator plugin, or check [profile] indicators in twin.toml",
+        )
+    return chosen
+
+
+def load_project_plugins(project: Project, host: PluginHost) -> None:
+    """Register the project's own plugins (``[plugins] modules`` and ``paths``) once."""
+    import importlib
+    import importlib.util
+
+    from ..errors import PluginError
+
+    for module_name in project.config.plugins.modules:
+        if module_name in host.plugins:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise PluginError(f"[plugins] modules: cannot import {module_name!r}: {_one_line(exc)}",
+                              path=project.path) from exc
+        host.register_plugin(module, name=module_name)
+    for path in project.plugin_paths():
+        name = f"project:{path.stem}"
+        if name in host.plugins:
+            continue
+        if not path.is_file():
+            raise PluginError(f"[plugins] paths: file not found: {path}", path=project.path)
+        spec = importlib.util.spec_from_file_location(f"cim_twin_project_plugin_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise PluginError(f"[plugins] paths: {path.name} failed to import: {_one_line(exc)}",
+                              path=path) from exc
+        info = host.register_plugin(module, name=name)
+        info.origin = f"project file ({path.name})"
+
+
+def write_run(result: CheckResult, output: Path) -> Path:
+    """Write ``run.json``, ``findings.json`` and ``measurements.json`` atomically into
+    ``<output>/runs/<run_id>/``; run.json last, so a folder with run.json is complete."""
+    from ..serialization import write_json
+
+    run_dir = Path(output) / "runs" / result.run.id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "findings.json", [f.model_dump(mode="json") for f in result.findings])
+    write_json(run_dir / "measurements.json", [m.model_dump(mode="json") for m in result.measurements])
+    write_json(run_dir / "run.json", result.run.model_dump(mode="json"))
+    return run_dir
+
+
+def _write_catalog(path: Path, result: CheckResult) -> str | None:
+    """Hand the run to the catalog; returns an error text instead of raising, because the run
+    itself is already safe on disk."""
+    try:
+        from ..catalog import Catalog  # type: ignore[attr-defined]
+    except ImportError:
+        return "the catalog is not available in this installation; the run is in the JSON files only"
+    try:
+        catalog = Catalog.open(path)
+        try:
+            catalog.write_run(result.run, result.findings, result.measurements)
+        finally:
+            close = getattr(catalog, "close", None)
+            if close is not None:
+                close()
+    except CimTwinError as exc:
+        return str(exc)
+    except Exception as exc:  # the run is on disk; report, don't lose it
+        return f"{type(exc).__name__}: {exc}"
+    return None
