@@ -1,0 +1,238 @@
+"""The buildings layer: scene buildings -> features with properties -> tile tree -> tileset files.
+
+One feature per top-level building; its parts' geometry joins it (highest LOD of each part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..scene import Scene
+from .b3dm import b3dm_bytes, batch_table_json
+from .features import (
+    BuildingRunInfo,
+    PropertyTable,
+    derive_columns,
+    flatten_object,
+    run_properties,
+)
+from .georef import LocalFrame
+from .gltf import metadata_schema, mesh_glb
+from .style import Coloring, color_buildings
+from .tiling import ExportFeature, TileNode, build_tree, content_for, make_block
+
+__all__ = ["BuildingLayer", "TilingOptions", "prepare_buildings", "tileset_json", "write_building_tiles"]
+
+SCHEMA_ID = "cim_twin_buildings"
+CLASS_ID = "building"
+
+
+@dataclass(frozen=True)
+class TilingOptions:
+    max_features: int = 2000
+    max_triangles: int = 200_000
+    coarse_max_features: int = 4000
+
+
+@dataclass
+class BuildingLayer:
+    """Prepared buildings: property table, features in the export frame, the tile tree."""
+
+    table: PropertyTable
+    features: list[ExportFeature]
+    frame: LocalFrame
+    tree: TileNode
+    coloring: Coloring
+    input_objects: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    source_attribute_names: set[str] = field(default_factory=set)
+    extent_wgs84: list[float] | None = None
+
+
+def _buildings(scene: Scene) -> list[Any]:
+    roots = scene.buildings()
+    return roots if roots else list(scene.roots)
+
+
+def prepare_buildings(scene: Scene, *, run_infos: dict[str, BuildingRunInfo] | None = None,
+                      indicator_codes: list[str] | None = None, with_actions: bool = False,
+                      color_by: str | None = None, tiling: TilingOptions = TilingOptions(),
+                      frame: LocalFrame | None = None) -> BuildingLayer:
+    """Flatten properties, place geometry in the export frame and build the tile tree.
+
+    Raises
+    ------
+    ExportError
+        when no building has geometry.
+    CRSError
+        when the scene's CRS is local (cannot be placed on the globe).
+    """
+    from ..errors import ExportError
+
+    objects = _buildings(scene)
+    with_geometry = []
+    skipped: dict[str, int] = {}
+    for obj in objects:
+        mesh = obj.mesh()
+        if mesh.n_triangles == 0:
+            skipped["without geometry"] = skipped.get("without geometry", 0) + 1
+            continue
+        with_geometry.append((obj, mesh))
+    if not with_geometry:
+        raise ExportError("no building with geometry to export",
+                          path=scene.sources[0].path if scene.sources else None,
+                          hint="check the source holds buildings with LOD1-4 geometry")
+    if frame is None:
+        extent = scene.extent()
+        assert extent is not None
+        lo, hi = extent
+        frame = LocalFrame.for_scene_point(scene.crs, (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, float(lo[2]))
+    # one pyproj call for all vertices
+    counts = [len(m.vertices) for _, m in with_geometry]
+    enu_all = frame.scene_to_enu(scene.crs, np.concatenate([m.vertices for _, m in with_geometry]))
+    splits = np.cumsum(counts)[:-1]
+    enu_parts = np.split(enu_all, splits)
+
+    units: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    groups: dict[str, str] = {}
+    source_names: set[str] = set()
+    codes = sorted(indicator_codes or [])
+    run_infos = run_infos if run_infos is not None else None
+    for obj, mesh in with_geometry:
+        flat = flatten_object(obj, units)
+        source_names.update(flat)
+        for key in flat:
+            groups.setdefault(key, "address" if key.startswith("address.") else
+                              ("generic" if key in obj.generic_attributes or key.startswith("generic.")
+                               or key.split(".")[0] in obj.generic_attributes else "attribute"))
+        row: dict[str, Any] = {"id": obj.id, "kind": obj.kind}
+        height = obj.height_m
+        row["height_m"] = None if height is None else round(float(height), 3)
+        parts = [c.id for c in obj.children if c.kind.endswith("Part")]
+        if parts:
+            row["part_ids"] = "; ".join(parts)
+        row.update(flat)
+        if run_infos is not None:
+            row.update(run_properties(run_infos.get(obj.id), codes, with_actions))
+        rows.append(row)
+    for key in ("id", "kind", "height_m", "part_ids"):
+        groups[key] = "derived"
+    units.setdefault("height_m", "m")
+    for row in rows:
+        for key in row:
+            if key.startswith("indicator.") or key in ("problem_count", "worst_severity", "severity_rank"):
+                groups[key] = "run"
+            elif key.startswith("action"):
+                groups[key] = "catalog"
+    columns = derive_columns(rows, units, groups, first=("id", "kind", "height_m"))
+    table = PropertyTable(columns, rows)
+    coloring = color_buildings(table, color_by)
+
+    features = []
+    for row_index, ((_obj, mesh), enu) in enumerate(zip(with_geometry, enu_parts, strict=True)):
+        bv, bt, berr = make_block(enu, mesh.triangles, mesh.semantics)
+        extent_xy = enu[:, :2].max(axis=0) - enu[:, :2].min(axis=0)
+        size = float(max(np.hypot(*extent_xy), enu[:, 2].max() - enu[:, 2].min()))
+        features.append(ExportFeature(row_index, enu, mesh.triangles.astype(np.int32), bv, bt,
+                                      coloring.colors[row_index], size, berr))
+    tree = build_tree(features, max_features=tiling.max_features, max_triangles=tiling.max_triangles,
+                      coarse_max_features=tiling.coarse_max_features)
+    lo = np.min([f.lo for f in features], axis=0)
+    hi = np.max([f.hi for f in features], axis=0)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    lon, lat, h = frame.enu_to_lonlat(corners)
+    extent_wgs84 = [float(lon.min()), float(lat.min()), float(h.min()), float(lon.max()), float(lat.max()),
+                    float(h.max())]
+    return BuildingLayer(table, features, frame, tree, coloring, len(objects), skipped, source_names, extent_wgs84)
+
+
+def _translation(v: np.ndarray) -> np.ndarray:
+    m = np.eye(4)
+    m[:3, 3] = v
+    return m
+
+
+def _column_major(m: np.ndarray) -> list[float]:
+    return [float(x) for x in m.T.reshape(-1)]
+
+
+def _box(node: TileNode) -> list[float]:
+    half = np.maximum((node.hi - node.lo) / 2.0, 0.01)
+    return [0.0, 0.0, 0.0, float(half[0]), 0.0, 0.0, 0.0, float(half[1]), 0.0, 0.0, 0.0, float(half[2])]
+
+
+def tile_path(node: TileNode, version: str) -> str:
+    return f"tiles/{node.address}.{'glb' if version == '1.1' else 'b3dm'}"
+
+
+def tileset_json(tree: TileNode, frame: LocalFrame, version: str, extras: dict[str, Any]) -> dict[str, Any]:
+    """tileset.json of a tile tree: the root carries ENU->ECEF times its own centre offset, every
+    other tile the offset of its centre from its parent's."""
+
+    def tile(node: TileNode, parent_centre: np.ndarray | None) -> dict[str, Any]:
+        centre = node.centre
+        if parent_centre is None:
+            m = np.eye(4)
+            m[:3, :3] = frame.rotation.T
+            m[:3, 3] = frame.origin_ecef
+            transform = m @ _translation(centre)
+        else:
+            transform = _translation(centre - parent_centre)
+        out: dict[str, Any] = {
+            "boundingVolume": {"box": _box(node)},
+            "geometricError": float(node.geometric_error),
+            "transform": _column_major(transform),
+            "content": {"uri": tile_path(node, version)},
+        }
+        if node.children:
+            out["refine"] = "REPLACE"
+            out["children"] = [tile(c, centre) for c in node.children]
+        return out
+
+    root = tile(tree, None)
+    size = float(np.linalg.norm(tree.hi - tree.lo))
+    return {
+        "asset": {"version": version, "generator": f"cim-twin {__version__}", "extras": extras},
+        "geometricError": max(size, 2.0 * tree.geometric_error, 1.0),
+        "root": root,
+    }
+
+
+def tile_bytes(layer: BuildingLayer, node: TileNode, version: str, schema: dict[str, Any]) -> bytes:
+    """The content bytes of one tile (glb for 1.1, b3dm for 1.0)."""
+    content, rows = content_for(layer.features, node.content, node.coarse, node.centre)
+    table_rows = [layer.features[i].row for i in rows]
+    glb = mesh_glb(content, feature_count=len(rows), table=layer.table, rows=table_rows, schema=schema,
+                   class_id=CLASS_ID, tiles_version=version, generator=f"cim-twin {__version__}")
+    if version == "1.1":
+        return glb
+    return b3dm_bytes(glb, len(rows), batch_table_json(layer.table, table_rows))
+
+
+def write_building_tiles(layer: BuildingLayer, out_dir: Path, version: str, extras: dict[str, Any],
+                         write: Callable[[Path, bytes], None], on_tile: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Write ``tileset.json`` and every tile of ``layer`` under ``out_dir`` through ``write``.
+
+    Returns counts for the manifest (tiles, bytes, features).
+    """
+    schema = metadata_schema(layer.table.columns, CLASS_ID, "Building", SCHEMA_ID)
+    nodes = layer.tree.walk()
+    total = 0
+    for node in nodes:
+        data = tile_bytes(layer, node, version, schema)
+        write(out_dir / tile_path(node, version), data)
+        total += len(data)
+        if on_tile is not None:
+            on_tile()
+    from ..serialization import dumps_pretty
+
+    ts = dumps_pretty(tileset_json(layer.tree, layer.frame, version, extras))
+    write(out_dir / "tileset.json", ts)
+    return {"tiles": len(nodes), "bytes": total + len(ts), "depth": max(len(n.address) for n in nodes) - 1}

@@ -1,0 +1,96 @@
+"""Placing scene coordinates on the globe for 3D Tiles.
+
+Every tileset gets one local east-north-up (ENU) frame at the centre of its data. Scene coordinates
+go to ECEF (EPSG:4978) through pyproj, then into that frame by a rigid motion (no distortion). The
+root tile's ``transform`` is the ENU->ECEF matrix; every content tile adds only a translation to its
+own centre, so vertex positions stored as float32 are small numbers (metres from the tile centre)
+and keep sub-millimetre precision.
+
+glTF content is y-up: clients rotate it to z-up on load (3D Tiles spec, "glTF transforms"). A point
+with ENU coordinates (e, n, u) is therefore stored as glTF (e, u, -n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..crs import SceneCRS, transformer
+from ..errors import CRSError
+
+__all__ = ["LocalFrame", "enu_to_gltf", "gltf_to_enu"]
+
+
+@dataclass(frozen=True)
+class LocalFrame:
+    """An ENU frame at ``origin_ecef`` (metres) whose rows of ``rotation`` are east, north, up."""
+
+    origin_ecef: np.ndarray
+    rotation: np.ndarray
+    lon_deg: float
+    lat_deg: float
+    height_m: float
+
+    @classmethod
+    def at_lonlat(cls, lon_deg: float, lat_deg: float, height_m: float) -> LocalFrame:
+        lam, phi = np.radians(lon_deg), np.radians(lat_deg)
+        east = np.array([-np.sin(lam), np.cos(lam), 0.0])
+        north = np.array([-np.sin(phi) * np.cos(lam), -np.sin(phi) * np.sin(lam), np.cos(phi)])
+        up = np.array([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+        ex, ey, ez = transformer("EPSG:4979", "EPSG:4978").transform(lon_deg, lat_deg, height_m)
+        return cls(np.array([ex, ey, ez], dtype=np.float64), np.vstack([east, north, up]), float(lon_deg),
+                   float(lat_deg), float(height_m))
+
+    @classmethod
+    def for_scene_point(cls, crs: SceneCRS, x: float, y: float, z: float) -> LocalFrame:
+        """The frame at a point given in scene coordinates."""
+        if crs is None or crs.is_local:
+            raise CRSError(
+                "the scene has no georeferenced CRS, so it cannot be placed on the globe",
+                hint="give the real CRS with --crs EPSG:n",
+            )
+        lon, lat, h = crs.to_wgs84(np.array([x]), np.array([y]), np.array([z]))
+        return cls.at_lonlat(float(lon[0]), float(lat[0]), float(h[0]))
+
+    def ecef_to_enu(self, ecef: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` ECEF -> ``(n, 3)`` ENU in this frame."""
+        return (np.asarray(ecef, dtype=np.float64) - self.origin_ecef) @ self.rotation.T
+
+    def enu_to_ecef(self, enu: np.ndarray) -> np.ndarray:
+        return np.asarray(enu, dtype=np.float64) @ self.rotation + self.origin_ecef
+
+    def scene_to_enu(self, crs: SceneCRS, xyz: np.ndarray) -> np.ndarray:
+        """Scene coordinates (x east, y north, z up in ``crs``) -> ENU of this frame."""
+        xyz = np.asarray(xyz, dtype=np.float64)
+        if not len(xyz):
+            return np.zeros((0, 3))
+        return self.ecef_to_enu(crs.to_ecef(xyz[:, 0], xyz[:, 1], xyz[:, 2]))
+
+    def lonlat_to_enu(self, lon: np.ndarray, lat: np.ndarray, h: np.ndarray) -> np.ndarray:
+        ex, ey, ez = transformer("EPSG:4979", "EPSG:4978").transform(lon, lat, h)
+        return self.ecef_to_enu(np.column_stack([ex, ey, ez]))
+
+    def enu_to_lonlat(self, enu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ecef = self.enu_to_ecef(enu)
+        lon, lat, h = transformer("EPSG:4978", "EPSG:4979").transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
+        return np.asarray(lon), np.asarray(lat), np.asarray(h)
+
+    def transform_matrix(self) -> list[float]:
+        """The 4x4 ENU->ECEF matrix, column-major (the layout of a tile ``transform``)."""
+        m = np.eye(4)
+        m[:3, :3] = self.rotation.T
+        m[:3, 3] = self.origin_ecef
+        return [float(v) for v in m.T.reshape(-1)]
+
+
+def enu_to_gltf(enu: np.ndarray) -> np.ndarray:
+    """ENU (z up) -> glTF axes (y up): (e, n, u) -> (e, u, -n)."""
+    enu = np.asarray(enu)
+    return np.column_stack([enu[:, 0], enu[:, 2], -enu[:, 1]])
+
+
+def gltf_to_enu(xyz: np.ndarray) -> np.ndarray:
+    """glTF axes (y up) -> ENU (z up): (x, y, z) -> (x, -z, y)."""
+    xyz = np.asarray(xyz)
+    return np.column_stack([xyz[:, 0], -xyz[:, 2], xyz[:, 1]])

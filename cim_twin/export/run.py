@@ -1,0 +1,150 @@
+"""The check run an export shows: findings, measurements and building actions.
+
+A run comes from the catalog (``cim_twin.catalog``) by id, or from a run folder written by the runner
+(``findings.json`` holding a list of problem points, or an object with ``findings`` and optionally
+``run``, ``measurements`` and ``actions``). The export works without any run too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, FormatError
+from ..model import CheckRun, Measurement, ProblemPoint, Severity
+from ..serialization import loads
+from .features import BuildingRunInfo
+
+__all__ = ["RunData", "building_run_info", "load_run"]
+
+
+@dataclass
+class RunData:
+    """Everything of a run the export needs."""
+
+    run_id: str
+    findings: list[ProblemPoint]
+    measurements: list[Measurement] = field(default_factory=list)
+    run: CheckRun | None = None
+    #: building id -> (action, reason) from the catalog's 留改拆 rules
+    actions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    catalog: Any = None
+
+    @property
+    def indicator_codes(self) -> list[str]:
+        return sorted({f.indicator for f in self.findings})
+
+
+def _parse_findings(items: list[Any], path: Path) -> list[ProblemPoint]:
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(item if isinstance(item, ProblemPoint) else ProblemPoint.model_validate(item))
+        except Exception as exc:  # pydantic ValidationError
+            raise FormatError(f"finding {i} is not a valid problem point: {exc}".splitlines()[0], path=path,
+                              hint="the file must hold what `cim-twin check` wrote") from exc
+    return out
+
+
+def _load_folder(path: Path) -> RunData:
+    findings_file = path / "findings.json" if path.is_dir() else path
+    if not findings_file.is_file():
+        raise ConfigError("no findings.json in the run folder", path=path,
+                          hint="give a run id from the catalog or the folder `cim-twin check` wrote")
+    try:
+        data = loads(findings_file.read_bytes())
+    except Exception as exc:
+        raise FormatError(f"not JSON: {exc}", path=findings_file) from exc
+    run = None
+    measurements: list[Measurement] = []
+    actions: dict[str, tuple[str, str]] = {}
+    if isinstance(data, dict):
+        items = data.get("findings", [])
+        if isinstance(data.get("run"), dict):
+            run = CheckRun.model_validate(data["run"])
+        measurements = [Measurement.model_validate(m) for m in data.get("measurements", [])]
+        for a in data.get("actions", []):
+            actions[str(a["building_id"])] = (str(a["action"]), str(a.get("reason", "")))
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise FormatError("expected a list of findings or an object with 'findings'", path=findings_file)
+    run_file = findings_file.parent / "run.json"
+    if run is None and run_file.is_file():
+        raw = loads(run_file.read_bytes())
+        if isinstance(raw, dict) and "id" in raw:
+            run = CheckRun.model_validate({k: v for k, v in raw.items() if k in CheckRun.model_fields})
+    measurements_file = findings_file.parent / "measurements.json"
+    if not measurements and measurements_file.is_file():
+        measurements = [Measurement.model_validate(m) for m in loads(measurements_file.read_bytes())]
+    findings = _parse_findings(items, findings_file)
+    run_id = run.id if run is not None else path.name
+    return RunData(run_id, findings, measurements, run, actions)
+
+
+def load_run(spec: str, *, catalog_path: Path | None = None) -> RunData:
+    """A run by catalog id, or from a run folder / findings.json path.
+
+    Raises
+    ------
+    ConfigError
+        when the run is neither a folder nor in the catalog.
+    """
+    path = Path(spec)
+    if path.exists():
+        return _load_folder(path)
+    if catalog_path is not None and catalog_path.exists():
+        try:
+            from ..catalog import Catalog  # type: ignore[attr-defined]
+        except ImportError as exc:
+            raise ConfigError("the catalog module is not available", hint="give the run folder instead") from exc
+        cat = Catalog.open(catalog_path)
+        findings = list(cat.findings(spec))
+        measurements = list(cat.measurements(spec)) if hasattr(cat, "measurements") else []
+        actions: dict[str, tuple[str, str]] = {}
+        for name in ("building_actions", "actions"):
+            getter = getattr(cat, name, None)
+            if getter is None:
+                continue
+            for item in getter(spec):
+                bid = getattr(item, "building_id", None) or item["building_id"]
+                act = getattr(item, "action", None) or item["action"]
+                why = getattr(item, "reason", None) or (item.get("reason", "") if isinstance(item, dict) else "")
+                actions[str(bid)] = (str(act), str(why or ""))
+            break
+        run = None
+        for r in cat.runs():
+            if getattr(r, "id", None) == spec:
+                run = r if isinstance(r, CheckRun) else None
+        return RunData(spec, _parse_findings(findings, catalog_path), measurements, run, actions, cat)
+    raise ConfigError(f"run {spec!r} not found", hint="give a run folder with findings.json or a run id of the catalog")
+
+
+def building_run_info(run: RunData, root_of: dict[str, str]) -> dict[str, BuildingRunInfo]:
+    """Per building id: problem count, worst severity, indicator values and action.
+
+    ``root_of`` maps every object id (parts included) to its building id.
+    """
+    infos: dict[str, BuildingRunInfo] = {}
+    ranks = {s.value: s.rank for s in Severity}
+    best_score: dict[tuple[str, str], float] = {}
+    for f in run.findings:
+        for oid in f.object_ids:
+            bid = root_of.get(oid)
+            if bid is None:
+                continue
+            info = infos.setdefault(bid, BuildingRunInfo())
+            info.problem_count += 1
+            rank = ranks[f.severity.value]
+            if rank > info.severity_rank:
+                info.severity_rank, info.worst_severity = rank, f.severity.value
+            key = (bid, f.indicator)
+            if f.value is not None and f.score >= best_score.get(key, -1.0):
+                best_score[key] = f.score
+                info.indicators[f.indicator] = float(f.value)
+    for bid, (action, reason) in run.actions.items():
+        bid = root_of.get(bid, bid)
+        info = infos.setdefault(bid, BuildingRunInfo())
+        info.action, info.action_reason = action, reason
+    return infos

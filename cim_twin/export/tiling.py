@@ -1,0 +1,217 @@
+"""Spatial tiling of buildings into a tile tree, with coarse LOD1-block levels.
+
+The tree is a quadtree over the buildings' centres (each split at the medians, so tiles hold similar
+numbers of buildings whatever the density). A node becomes a leaf when it holds at most
+``max_features`` buildings and ``max_triangles`` triangles (a single building over the triangle cap
+gets a leaf of its own). Leaves carry the full geometry (the highest LOD, building parts joined to
+their building) and have a geometric error of 0.
+
+Interior nodes carry *coarse* content: LOD1 blocks (the convex hull of the building's footprint,
+extruded from its lowest to its highest point) of the largest buildings below them, up to
+``coarse_max_features``. Refinement is REPLACE: a client shows a node's blocks until the view needs
+more, then replaces them by the children. The node's geometricError is the larger of
+
+* the block error of the buildings it shows (how far the block departs from the real shape: the
+  height span of the roof, at least 0.5 m), and
+* eight times the size of the largest building it leaves out,
+
+and at least 1.5 times its children's error. With the default maximumScreenSpaceError of 16 px a
+left-out building is at most 2 px tall on screen when its node is shown, so nothing visibly vanishes
+when zooming out, while a whole city stays within the caps at the top of the tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..scene.semantics import SurfaceType
+from .gltf import MeshContent
+
+__all__ = ["ExportFeature", "TileNode", "build_tree", "content_for", "make_block"]
+
+MIN_BLOCK_ERROR_M = 0.5
+OMITTED_SIZE_FACTOR = 8.0
+PARENT_ERROR_FACTOR = 1.5
+
+
+@dataclass
+class ExportFeature:
+    """One building ready for tiling: geometry in the export frame (ENU metres, z up)."""
+
+    row: int
+    vertices: np.ndarray
+    triangles: np.ndarray
+    block_vertices: np.ndarray
+    block_triangles: np.ndarray
+    color: np.ndarray
+    size_m: float
+    block_error_m: float
+    lo: np.ndarray = field(init=False)
+    hi: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lo = self.vertices.min(axis=0)
+        self.hi = self.vertices.max(axis=0)
+
+    @property
+    def n_triangles(self) -> int:
+        return int(len(self.triangles))
+
+    @property
+    def centre(self) -> np.ndarray:
+        return (self.lo + self.hi) / 2.0
+
+
+def make_block(vertices: np.ndarray, triangles: np.ndarray, semantics: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The LOD1 block of a mesh (ENU, z up): convex hull of the xy footprint extruded from min to max z.
+
+    Returns block vertices, block triangles and the block error (roof height span, at least 0.5 m).
+    """
+    import shapely
+
+    zmin, zmax = float(vertices[:, 2].min()), float(vertices[:, 2].max())
+    hull = shapely.convex_hull(shapely.multipoints(vertices[:, :2]))
+    if hull.geom_type != "Polygon" or hull.area < 1e-6:
+        lo, hi = vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)
+        pad = np.where(hi - lo < 0.05, 0.05, 0.0)
+        hull = shapely.box(lo[0] - pad[0], lo[1] - pad[1], hi[0] + pad[0], hi[1] + pad[1])
+    ring = np.asarray(hull.exterior.coords)[:-1]
+    if shapely.LinearRing(ring).is_ccw is False:
+        ring = ring[::-1]
+    k = len(ring)
+    bottom = np.column_stack([ring, np.full(k, zmin)])
+    top = np.column_stack([ring, np.full(k, max(zmax, zmin + 0.1))])
+    verts = np.vstack([bottom, top])
+    fan = np.array([[0, i, i + 1] for i in range(1, k - 1)], dtype=np.int32)
+    tris = [fan[:, [0, 2, 1]], fan + k]  # bottom faces down, top faces up
+    i = np.arange(k, dtype=np.int32)
+    j = (i + 1) % k
+    tris.append(np.column_stack([i, j, j + k]))
+    tris.append(np.column_stack([i, j + k, i + k]))
+    error = MIN_BLOCK_ERROR_M
+    if semantics is not None and len(semantics):
+        roof = triangles[semantics == int(SurfaceType.ROOF)]
+        if len(roof):
+            rz = vertices[np.unique(roof), 2]
+            error = max(error, float(rz.max() - rz.min()))
+    return verts, np.vstack(tris).astype(np.int32), error
+
+
+@dataclass
+class TileNode:
+    """A tile: its address (``r`` + child digits), the rows it shows, children and error."""
+
+    address: str
+    content: list[int]
+    children: list[TileNode]
+    coarse: bool
+    geometric_error: float = 0.0
+    lo: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    hi: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    def walk(self) -> list[TileNode]:
+        out = [self]
+        for c in self.children:
+            out.extend(c.walk())
+        return out
+
+    @property
+    def centre(self) -> np.ndarray:
+        return (self.lo + self.hi) / 2.0
+
+
+def build_tree(features: list[ExportFeature], *, max_features: int = 2000, max_triangles: int = 200_000,
+               coarse_max_features: int = 4000) -> TileNode:
+    """The tile tree over ``features`` (see the module docstring)."""
+    if not features:
+        raise ValueError("no features to tile")
+    centres = np.array([f.centre[:2] for f in features])
+    tris = np.array([f.n_triangles for f in features], dtype=np.int64)
+    sizes = np.array([f.size_m for f in features])
+    block_err = np.array([f.block_error_m for f in features])
+    block_tris = np.array([len(f.block_triangles) for f in features], dtype=np.int64)
+    lo_all = np.array([f.lo for f in features])
+    hi_all = np.array([f.hi for f in features])
+
+    def split(idx: np.ndarray) -> list[np.ndarray]:
+        parts = []
+        xs = centres[idx, 0]
+        order = idx[np.argsort(xs, kind="stable")]
+        halves = np.array_split(order, 2)
+        for half in halves:
+            ys = centres[half, 1]
+            order_y = half[np.argsort(ys, kind="stable")]
+            parts.extend(p for p in np.array_split(order_y, 2) if len(p))
+        return parts
+
+    def node(idx: np.ndarray, address: str) -> TileNode:
+        idx = np.sort(idx)
+        lo, hi = lo_all[idx].min(axis=0), hi_all[idx].max(axis=0)
+        if len(idx) == 1 or (len(idx) <= max_features and tris[idx].sum() <= max_triangles):
+            return TileNode(address, [int(i) for i in idx], [], False, 0.0, lo, hi)
+        children = [node(part, address + str(k)) for k, part in enumerate(split(idx))]
+        # coarse content: the largest buildings' blocks, within the caps
+        order = idx[np.lexsort((idx, -sizes[idx]))]
+        cum = np.cumsum(block_tris[order])
+        take = int(min(coarse_max_features, np.searchsorted(cum, max_triangles, side="right")))
+        take = max(take, 1)
+        shown, omitted = order[:take], order[take:]
+        error = float(block_err[shown].max())
+        if len(omitted):
+            error = max(error, OMITTED_SIZE_FACTOR * float(sizes[omitted].max()))
+        child_error = max(c.geometric_error for c in children)
+        error = max(error, PARENT_ERROR_FACTOR * child_error, MIN_BLOCK_ERROR_M)
+        return TileNode(address, sorted(int(i) for i in shown), children, True, error, lo, hi)
+
+    return node(np.arange(len(features)), "r")
+
+
+def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, centre: np.ndarray) -> tuple[MeshContent, list[int]]:
+    """Flat-shaded triangle content of the given features, positions relative to ``centre`` in
+    glTF axes. Returns the content and the table rows in feature-id order."""
+    from .georef import enu_to_gltf
+
+    corner_list, fid_list, color_list = [], [], []
+    for local_id, i in enumerate(rows):
+        f = features[i]
+        verts, tris = (f.block_vertices, f.block_triangles) if coarse else (f.vertices, f.triangles)
+        corner_list.append((verts - centre)[tris].reshape(-1, 3))
+        fid_list.append(np.full(len(tris) * 3, local_id, dtype=np.float32))
+        color_list.append(np.broadcast_to(f.color, (len(tris) * 3, 4)))
+    corners = np.concatenate(corner_list)
+    fids = np.concatenate(fid_list)
+    colors = np.concatenate(color_list).astype(np.uint8)
+    tri = corners.reshape(-1, 3, 3)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    length = np.linalg.norm(n, axis=1)
+    keep = length > 1e-9
+    n = n[keep] / length[keep, None]
+    keep3 = np.repeat(keep, 3)
+    corners, fids, colors = corners[keep3], fids[keep3], colors[keep3]
+    normals = np.repeat(n, 3, axis=0)
+    pos32 = enu_to_gltf(corners).astype(np.float32)
+    nrm32 = enu_to_gltf(normals).astype(np.float32)
+    # weld corners that share position, normal and feature (the triangles of one flat face)
+    qn = np.round(nrm32 * 32767).astype(np.int16)
+    key = np.concatenate(
+        [pos32.view(np.uint8).reshape(len(pos32), -1), qn.view(np.uint8).reshape(len(qn), -1),
+         fids.view(np.uint8).reshape(len(fids), -1)], axis=1)
+    key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1]))).ravel()
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    # keep first-seen order so output is stable and cache-friendly
+    order = np.argsort(first, kind="stable")
+    remap = np.empty_like(order)
+    remap[order] = np.arange(len(order))
+    sel = first[order]
+    indices = remap[inverse.ravel()].astype(np.uint32)
+    content = MeshContent(
+        positions=pos32[sel],
+        normals=nrm32[sel],
+        colors=colors[sel],
+        feature_ids=fids[sel],
+        indices=indices,
+        mode=4,
+    )
+    return content, rows
