@@ -245,6 +245,8 @@ class Project:
         #: Folder relative paths are resolved against.
         self.root = root
         self._text = text
+        #: CRS given on the command line (``--crs``); wins over the file.
+        self.crs_override: str | None = None
 
     # --- construction ------------------------------------------------------------------------------
     @classmethod
@@ -381,8 +383,8 @@ class Project:
 
     @property
     def scene_crs(self) -> str | None:
-        """CRS override for the sources (``[scene] crs``, else ``[project] crs``)."""
-        return self.config.scene.crs or self.config.project.crs
+        """CRS override for the sources (``--crs``, else ``[scene] crs``, else ``[project] crs``)."""
+        return self.crs_override or self.config.scene.crs or self.config.project.crs
 
     def layer_path(self, name: str, period: Period | None = None) -> Path:
         return self.resolve(self.config.layers[name].path, period)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -59,9 +59,9 @@ def _as_aware(when: Any) -> datetime:
     from datetime import date
 
     if isinstance(when, datetime):
-        return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     if isinstance(when, date):
-        return datetime(when.year, when.month, when.day, tzinfo=timezone.utc)
+        return datetime(when.year, when.month, when.day, tzinfo=UTC)
     return when  # type: ignore[no-any-return]
 
 
@@ -118,9 +118,9 @@ class AuxLayer:
         Values without an offset are taken in ``tz`` (a ``ZoneInfo``; default UTC), so that a
         report written at 08:00 Beijing time lands at 00:00 UTC.
         """
-        from datetime import date, datetime, timezone
+        from datetime import date, datetime
 
-        zone = tz or timezone.utc
+        zone = tz or UTC
         out = np.full(len(self), np.datetime64("NaT"), dtype="datetime64[s]")
         for i, value in enumerate(self.column(name)):
             if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
@@ -137,7 +137,7 @@ class AuxLayer:
                                   path=self.path) from exc
             if when.tzinfo is None:
                 when = when.replace(tzinfo=zone)
-            out[i] = np.datetime64(when.astimezone(timezone.utc).replace(tzinfo=None), "s")
+            out[i] = np.datetime64(when.astimezone(UTC).replace(tzinfo=None), "s")
         return out
 
     def column(self, name: str, default: Any = ...) -> np.ndarray:
@@ -218,7 +218,7 @@ class CheckContext:
         self.run_id = run_id
         self.profile = profile
         # A past period is observed at its last second (its end is exclusive), the current one now.
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.observed_at = observed_at or min(now, period.end - timedelta(seconds=1))
         self.measurements: list[Measurement] = []
         #: Notes of the indicators for the run report (``ctx.warn``), as ``(code, message)``.

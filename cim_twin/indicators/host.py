@@ -12,6 +12,7 @@ Environment variables, for operators:
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import traceback
@@ -88,6 +89,7 @@ class PluginHost:
         self.readers: dict[str, ReaderSpec] = {}
         self.exporters: dict[str, ExporterSpec] = {}
         self.loaded = False
+        self.tracing = False
         self._undo_trace: Callable[[], None] | None = None
 
     # --- loading ---------------------------------------------------------------------------------
@@ -113,10 +115,18 @@ class PluginHost:
             print(f"[cim_twin plugins] {hook_name} {status}", file=sys.stderr)
 
         self._undo_trace = self.pm.add_hookcall_monitoring(before, after)
+        self.tracing = True
+
+    def _trace(self, message: str) -> None:
+        if getattr(self, "tracing", False):
+            print(f"[cim_twin plugins] {message}", file=sys.stderr)
 
     def _load_entry_points(self) -> None:
         only = _names_from_env("CIM_TWIN_PLUGINS")
         disabled = _names_from_env("CIM_TWIN_DISABLE_PLUGINS") or set()
+        if only is not None or disabled:
+            self._trace(f"CIM_TWIN_PLUGINS={sorted(only) if only is not None else '(all)'} "
+                        f"CIM_TWIN_DISABLE_PLUGINS={sorted(disabled)}")
         seen: set[str] = set()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if ep.name in seen:  # the same distribution found twice on sys.path
@@ -133,13 +143,22 @@ class PluginHost:
             self.plugins[ep.name] = info
             if ep.name in disabled or (only is not None and ep.name not in only and ep.name not in ESSENTIAL_PLUGINS):
                 info.status = "disabled"
+                info.error = "disabled by " + ("CIM_TWIN_DISABLE_PLUGINS" if ep.name in disabled else "CIM_TWIN_PLUGINS")
+                self._trace(f"entry point {ep.name}: {info.error}")
                 continue
             try:
                 module = ep.load()
             except Exception as exc:  # a broken plugin never stops the others
-                info.status, info.error = "failed", f"import failed: {exc!r}"
+                info.status, info.error = "failed", f"import failed: {exc!r}\n{traceback.format_exc(limit=8)}"
+                self._trace(f"entry point {ep.name} = {ep.value}: import failed: {exc!r}")
                 continue
-            self.register_plugin(module, name=ep.name, info=info)
+            self._trace(f"entry point {ep.name} = {ep.value} loaded from {getattr(module, '__file__', '?')}")
+            try:
+                self.register_plugin(module, name=ep.name, info=info)
+            except PluginError as exc:
+                # Recorded on the PluginInfo (shown by `cim-twin plugins`, warned about by `check`);
+                # the other plugins still load.
+                self._trace(str(exc))
 
     def register_plugin(self, plugin: ModuleType | object, *, name: str, info: PluginInfo | None = None) -> PluginInfo:
         """Register a plugin object (a module or an instance with hook implementations) and run
@@ -151,11 +170,16 @@ class PluginHost:
             # A misspelled hook (register_indicator) fails loudly instead of being ignored.
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            self.pm.unregister(name=name)
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
             info.status, info.error = "failed", str(exc)
+            hooks = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+            wrong = [n for n in dir(plugin) if n.startswith("register") and n not in hooks
+                     and callable(getattr(plugin, n, None))]
+            close = [m for n in wrong for m in difflib.get_close_matches(n, hooks, n=1)]
             raise PluginError(
                 f"plugin {name!r} has an invalid hook: {exc}",
-                hint="hook names are register_indicators, register_readers, register_exporters",
+                hint=(f"did you mean {close[0]}? " if close else "") + "hook names are " + ", ".join(hooks),
             ) from exc
         caller = self.pm.subset_hook_caller  # call only this plugin's implementations
         others = [p for p in self.pm.get_plugins() if p is not plugin]
@@ -168,7 +192,19 @@ class PluginHost:
         except Exception as exc:
             info.status = "failed"
             info.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        if info.status == "failed":
+            self._withdraw(info)
         return info
+
+    def _withdraw(self, info: PluginInfo) -> None:
+        """Forget what a plugin registered before it failed, so that nothing half-registered runs."""
+        for code in info.indicators:
+            self.indicators.pop(code, None)
+        for reader in info.readers:
+            self.readers.pop(reader, None)
+        for exporter in info.exporters:
+            self.exporters.pop(exporter, None)
+        info.indicators, info.readers, info.exporters = [], [], []
 
     # --- registries ------------------------------------------------------------------------------
     def _add_reader(self, spec: ReaderSpec, info: PluginInfo) -> None:
@@ -186,12 +222,28 @@ class PluginHost:
         info.exporters.append(spec.name)
 
     def _add_indicator(self, indicator: Indicator, info: PluginInfo) -> None:
+        from ..model import IndicatorSpec
         from .api import Indicator
 
+        if isinstance(indicator, type) and issubclass(indicator, Indicator):
+            raise PluginError(
+                f"plugin {info.name!r} registered the class {indicator.__name__}, not an instance",
+                hint=f"register({indicator.__name__}())",
+            )
         if not isinstance(indicator, Indicator):
             raise PluginError(
                 f"plugin {info.name!r} registered {indicator!r}, which is not an Indicator",
                 hint="register(MyIndicator()) with a subclass of cim_twin.plugins.Indicator",
+            )
+        if not isinstance(getattr(indicator, "spec", None), IndicatorSpec):
+            raise PluginError(
+                f"plugin {info.name!r}: {type(indicator).__name__} has no spec",
+                hint="set spec = IndicatorSpec(code=..., ...) on the class",
+            )
+        if type(indicator).evaluate is Indicator.evaluate:
+            raise PluginError(
+                f"plugin {info.name!r}: {type(indicator).__name__} does not implement evaluate(ctx)",
+                hint="def evaluate(self, ctx): yield ctx.problem(self, obj, ...)",
             )
         code = indicator.spec.code
         if code in self.indicators:

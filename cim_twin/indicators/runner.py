@@ -24,6 +24,7 @@ once in the parent before the first fork, so that children do not each recompute
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
@@ -37,7 +38,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -226,10 +227,8 @@ def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _evaluate_in_thread(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> IndicatorOutcome:
@@ -323,7 +322,7 @@ def make_run_id(period: Period, started_at: datetime, inputs: dict[str, str], se
     for key in sorted(inputs):
         h.update(f"{key}={inputs[key]}\n".encode())
     h.update(f"profile={profile}\nindicators={','.join(sorted(selection))}".encode())
-    stamp = started_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = started_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{period.label}-{stamp}-{h.hexdigest()[:8]}"
 
 
@@ -432,7 +431,7 @@ def run_check(
         raise ConfigError(f"timeout must be positive, not {timeout:g}", hint="--timeout 600")
     mode = isolation or settings.isolation
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     sources = project.sources(the_period)
     warnings_: list[LoadWarning] = [
         LoadWarning(f"plugin {p.name!r} did not load: {(p.error or '').splitlines()[0] if p.error else ''}",
@@ -488,7 +487,7 @@ def run_check(
         period=the_period.label,
         profile=the_profile.name,
         started_at=started,
-        finished_at=datetime.now(timezone.utc),
+        finished_at=datetime.now(UTC),
         software_version=__version__,
         inputs=inputs,
         indicators={code: o.to_status() for code, o in outcomes.items()},

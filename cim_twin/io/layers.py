@@ -17,7 +17,6 @@ import csv
 import io
 import re
 import sqlite3
-import struct
 from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
