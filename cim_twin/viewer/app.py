@@ -1,0 +1,379 @@
+"""The interactive viewer window (PyVista): draws a :class:`~cim_twin.viewer.state.ViewerState`.
+
+One actor per layer and LOD, one for all problem glyphs; colours are precomputed RGB cell arrays
+(so an image shows exactly the colours :mod:`.coloring` computed); a legend or scalar bar; a text
+panel; and, in a window, layer check boxes, a year slider, picking and keys:
+
+=================  =========================================================
+``n`` / ``→``      fly to the next problem, worst first (下一个问题)
+``N`` / ``←``      fly to the previous problem (上一个问题)
+right click, ``i`` show the object or problem under the mouse (查询)
+``F1`` … ``F6``    camera: oblique, top, from south, east, north, west (视角)
+``h``              back to the overview (全景)
+``q``              close
+=================  =========================================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import require_pyvista
+from .colors import colormap_table, label
+from .fonts import find_cjk_font
+from .state import CAMERA_PRESETS, PROBLEMS_LAYER, CameraPose, ViewerState
+
+if TYPE_CHECKING:
+    import pyvista as pv
+
+__all__ = ["Viewer", "viewer_theme"]
+
+BACKGROUND = (0.965, 0.965, 0.95)
+TEXT_COLOR = (0.12, 0.12, 0.14)
+HIGHLIGHT_COLOR = (0.85, 0.1, 0.85)
+_VTK_FONT_FILE = 4  # vtkTextProperty font family "from a file"
+
+
+def viewer_theme() -> Any:
+    """The fixed theme every view uses (reference images depend on it)."""
+    pv = require_pyvista()
+    theme = pv.themes.Theme()
+    theme.background = BACKGROUND
+    theme.font.color = TEXT_COLOR
+    theme.font.family = "arial"
+    theme.edge_color = (0.3, 0.3, 0.3)
+    theme.show_edges = False
+    theme.smooth_shading = False
+    theme.lighting = True
+    theme.anti_aliasing = None
+    theme.multi_samples = 0
+    theme.allow_empty_mesh = True
+    return theme
+
+
+def _swatch(rgb: tuple[int, int, int] | None) -> Any:
+    """A small square image of one colour (transparent for a title row)."""
+    from vtkmodules.util.numpy_support import numpy_to_vtk
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+
+    side = 16
+    pixels = np.zeros((side, side, 4), dtype=np.uint8)
+    if rgb is not None:
+        pixels[...] = (*rgb, 255)
+        pixels[[0, -1], :, :3] = pixels[:, [0, -1], :3] = 90  # thin border: pale swatches stay visible
+        pixels[:, [0, -1], 3] = pixels[[0, -1], :, 3] = 255
+    image = vtkImageData()
+    image.SetDimensions(side, side, 1)
+    image.GetPointData().SetScalars(numpy_to_vtk(pixels.reshape(-1, 4), deep=True))
+    return image
+
+
+def _set_font(prop: Any, font_file: str | None, size: int | None = None, color: tuple[float, ...] = TEXT_COLOR) -> None:
+    if font_file:
+        prop.SetFontFamily(_VTK_FONT_FILE)
+        prop.SetFontFile(font_file)
+    if size is not None:
+        prop.SetFontSize(size)
+    prop.SetColor(*color)
+    prop.SetShadow(False)
+
+
+class Viewer:
+    """A window (or an off-screen canvas) showing a viewer state.
+
+    Parameters
+    ----------
+    state:
+        What to show.
+    off_screen:
+        Render without a window (screenshots, tests).
+    """
+
+    def __init__(self, state: ViewerState, *, off_screen: bool = False) -> None:
+        pv = require_pyvista()
+        self.pv = pv
+        self.state = state
+        options = state.options
+        self.font_file = find_cjk_font() if options.font_file == "auto" else options.font_file
+        self.bilingual = self.font_file is not None
+        self.off_screen = off_screen
+        self.plotter = pv.Plotter(
+            off_screen=off_screen, window_size=list(options.window_size), theme=viewer_theme(),
+            title=options.title,
+        )
+        self.layer_polys: dict[str, pv.PolyData] = {}
+        self.actors: dict[str, Any] = {}
+        self._legends: list[Any] = []
+        self._scalar_bar: Any = None
+        self._panel_text: str | None = None
+        self._draw_layers()
+        self._draw_problems()
+        self._draw_color_key()
+        self.set_camera(state.camera_preset(options.camera if options.camera in CAMERA_PRESETS else "oblique"))
+        self._update_text()
+        if options.widgets and not off_screen:
+            self._add_widgets()
+            self._add_keys()
+
+    # --- drawing -----------------------------------------------------------------------------------
+    def _draw_layers(self) -> None:
+        for lm in self.state.meshes.layers:
+            poly = lm.to_polydata()
+            poly.cell_data["colors"] = self.state.coloring.cell_rgb(lm)
+            self.layer_polys[lm.key] = poly
+            self.actors[lm.key] = self.plotter.add_mesh(
+                poly, scalars="colors", rgb=True, name=lm.key, show_scalar_bar=False,
+                ambient=0.35, diffuse=0.7, specular=0.0, reset_camera=False,
+            )
+
+    def _draw_problems(self) -> None:
+        if not len(self.state.problems):
+            return
+        self.plotter.remove_actor(PROBLEMS_LAYER, render=False)
+        glyphs = self.state.glyphs
+        if not len(glyphs):
+            self.actors.pop(PROBLEMS_LAYER, None)
+            return
+        poly = glyphs.to_polydata()
+        self.actors[PROBLEMS_LAYER] = self.plotter.add_mesh(
+            poly, scalars="severity_rgb", rgb=True, name=PROBLEMS_LAYER, show_scalar_bar=False,
+            ambient=0.35, diffuse=0.75, specular=0.2, reset_camera=False,
+        )
+        self.actors[PROBLEMS_LAYER].SetVisibility(self.state.visible.get(PROBLEMS_LAYER, True))
+
+    def _recolor(self) -> None:
+        for lm in self.state.meshes.layers:
+            poly = self.layer_polys[lm.key]
+            poly.cell_data["colors"] = self.state.coloring.cell_rgb(lm)
+            poly.Modified()
+
+    def _legend_box(self, title: str, rows: list[tuple[str, tuple[int, int, int]]], top: float) -> float:
+        """A legend box at the right edge; returns the bottom of the box (normalised)."""
+        from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor
+
+        # Colour squares as icons with the entry colour unset: the text then keeps the text
+        # property's dark colour instead of taking the (often pale) swatch colour.
+        box = vtkLegendBoxActor()
+        entries = [(title, None), *rows] if title else list(rows)
+        box.SetNumberOfEntries(len(entries))
+        for i, (text, rgb) in enumerate(entries):
+            box.SetEntry(i, _swatch(rgb), text, (-1.0, -1.0, -1.0))
+        _set_font(box.GetEntryTextProperty(), self.font_file)
+        box.SetBorder(True)
+        box.SetUseBackground(True)
+        box.SetBackgroundColor(1.0, 1.0, 1.0)
+        box.SetBackgroundOpacity(0.85)
+        width = 0.2 if self.bilingual else 0.16
+        height = min(0.032 * len(entries), top - 0.02)
+        box.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        box.GetPositionCoordinate().SetValue(0.99 - width, top - height)
+        box.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
+        box.GetPosition2Coordinate().SetValue(width, height)
+        self.plotter.add_actor(box, reset_camera=False, name=f"legend-{len(self._legends)}")
+        self._legends.append(box)
+        return top - height - 0.015
+
+    def _draw_color_key(self) -> None:
+        from vtkmodules.vtkCommonCore import vtkLookupTable
+        from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
+
+        for box in self._legends:
+            self.plotter.remove_actor(box, render=False)
+        self._legends = []
+        if self._scalar_bar is not None:
+            self.plotter.remove_actor(self._scalar_bar, render=False)
+            self._scalar_bar = None
+        coloring = self.state.coloring
+        title = label(coloring.title, self.bilingual)
+        top = 0.98
+        if coloring.continuous:
+            table = colormap_table(coloring.cmap)
+            if coloring.reverse:
+                table = table[::-1]
+            lut = vtkLookupTable()
+            lut.SetNumberOfTableValues(len(table))
+            for i, (r, g, b) in enumerate(table):
+                lut.SetTableValue(i, r / 255.0, g / 255.0, b / 255.0, 1.0)
+            lut.SetRange(*coloring.clim)
+            lut.Build()
+            bar = vtkScalarBarActor()
+            bar.SetLookupTable(lut)
+            bar.SetTitle(title + (f" ({coloring.unit})" if coloring.unit else ""))
+            bar.SetNumberOfLabels(5)
+            bar.SetLabelFormat("%.4g")
+            bar.UnconstrainedFontSizeOn()
+            _set_font(bar.GetTitleTextProperty(), self.font_file, 14)
+            _set_font(bar.GetLabelTextProperty(), self.font_file, 12)
+            bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+            bar.GetPositionCoordinate().SetValue(0.90, 0.50)
+            bar.SetWidth(0.07)
+            bar.SetHeight(0.42)
+            self.plotter.add_actor(bar, reset_camera=False, name="scalar-bar")
+            self._scalar_bar = bar
+            top = 0.46
+            if coloring.legend:
+                top = self._legend_box("", coloring.legend_rows(self.bilingual), top)
+        else:
+            top = self._legend_box(title, coloring.legend_rows(self.bilingual), top)
+        if len(self.state.problems) and coloring.mode != "severity":
+            from ..model import Severity
+            from .colors import SEVERITY_COLORS, SEVERITY_LABELS
+
+            rows = [(label(SEVERITY_LABELS[s], self.bilingual), SEVERITY_COLORS[s]) for s in reversed(list(Severity))]
+            self._legend_box(label(("问题点", "problem points"), self.bilingual), rows, top)
+
+    def _update_text(self) -> None:
+        text = self.state.header_text(self.bilingual)
+        if self._panel_text:
+            text += "\n\n" + self._panel_text
+        self.plotter.add_text(
+            text, position="upper_left", font_size=10, name="panel", color=TEXT_COLOR,
+            font_file=self.font_file, render=False,
+        )
+
+    def show_panel(self, text: str | None) -> None:
+        """Put ``text`` under the header (None clears it)."""
+        self._panel_text = text
+        self._update_text()
+        self.plotter.render()
+
+    # --- camera and focus --------------------------------------------------------------------------
+    def set_camera(self, pose: CameraPose) -> None:
+        self.plotter.camera_position = pose.as_list()
+        self.plotter.reset_camera_clipping_range()
+
+    def _highlight(self, obj_rows: list[int]) -> None:
+        self.plotter.remove_actor("highlight", render=False)
+        parts = []
+        for lm in self.state.meshes.layers:
+            cells = np.flatnonzero(np.isin(lm.object_index, obj_rows))
+            if len(cells):
+                parts.append(self.layer_polys[lm.key].extract_cells(cells))
+        if parts:
+            merged = parts[0] if len(parts) == 1 else parts[0].merge(parts[1:])
+            edges = merged.extract_surface().extract_feature_edges(
+                feature_angle=25, boundary_edges=True, non_manifold_edges=False, manifold_edges=False
+            )
+            self.plotter.add_mesh(edges, style="wireframe", color=HIGHLIGHT_COLOR, line_width=3,
+                                  name="highlight", reset_camera=False, pickable=False)
+
+    def focus(self, delta: int) -> None:
+        """Fly to the next (``+1``) or previous (``-1``) finding and show it in the panel."""
+        row = self.state.step(delta)
+        if row is None:
+            self.show_panel(label(("本年度没有问题", "no findings in this year"), self.bilingual))
+            return
+        finding = self.state.problems.findings[row]
+        self._highlight(self.state.meshes.rows_of(finding.object_ids))
+        self.set_camera(self.state.camera_for_finding(row))
+        self.show_panel(self.state.focus_text(self.bilingual))
+
+    # --- interaction -------------------------------------------------------------------------------
+    def set_year(self, year: int) -> None:
+        """Show the findings of ``year`` (slider)."""
+        if year == self.state.year:
+            return
+        self.state.set_year(year)
+        self._recolor()
+        self._draw_problems()
+        self._draw_color_key()
+        self.plotter.remove_actor("highlight", render=False)
+        self._panel_text = None
+        self._update_text()
+        self.plotter.render()
+
+    def set_visible(self, key: str, visible: bool) -> None:
+        self.state.visible[key] = visible
+        actor = self.actors.get(key)
+        if actor is not None:
+            actor.SetVisibility(visible)
+        self.plotter.render()
+
+    def pick_at(self, x: int, y: int) -> str | None:
+        """Show what is under display position (x, y) in the panel; returns the text."""
+        from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+        picker = vtkCellPicker()
+        picker.SetTolerance(0.002)
+        if not picker.Pick(x, y, 0, self.plotter.renderer):
+            return None
+        actor, cell = picker.GetActor(), picker.GetCellId()
+        for key, candidate in self.actors.items():
+            if candidate is actor or (actor is not None and candidate.GetAddressAsString("vtkObject") ==
+                                      actor.GetAddressAsString("vtkObject")):
+                text = self.state.pick(key, int(cell), self.bilingual)
+                if text is not None:
+                    if key == PROBLEMS_LAYER:
+                        row = self.state.glyphs.finding_of_cell(int(cell))
+                        ids = self.state.problems.findings[row].object_ids if row is not None else ()
+                        self._highlight(self.state.meshes.rows_of(ids))
+                    else:
+                        self._highlight([int(self.state.meshes.layer(key).objects_of_cells([cell])[0])])
+                    self.show_panel(text)
+                return text
+        return None
+
+    def _pick_under_mouse(self, *_: Any) -> None:
+        x, y = self.plotter.iren.get_event_position()
+        self.pick_at(x, y)
+
+    def _add_keys(self) -> None:
+        add = self.plotter.add_key_event
+        for key in ("n", "Right", "Next"):
+            add(key, lambda: self.focus(+1))
+        for key in ("N", "Left", "Prior"):
+            add(key, lambda: self.focus(-1))
+        add("i", self._pick_under_mouse)
+        add("h", lambda: (self.set_camera(self.state.camera_preset("oblique")), self.plotter.render()))
+        for name, (_, _, _, key) in CAMERA_PRESETS.items():
+            add(key, lambda name=name: (self.set_camera(self.state.camera_preset(name)), self.plotter.render()))
+        self.plotter.iren.add_observer("RightButtonPressEvent", self._pick_under_mouse)
+
+    def _add_widgets(self) -> None:
+        keys = [k for k in self.state.visible]
+        size = 22
+        for i, key in enumerate(keys):
+            y = 12 + i * (size + 8)
+            self.plotter.add_checkbox_button_widget(
+                lambda on, key=key: self.set_visible(key, bool(on)), value=True, position=(12, y), size=size,
+                border_size=2, color_on=(0.25, 0.45, 0.75), color_off=(0.8, 0.8, 0.8),
+            )
+            self.plotter.add_text(
+                self.state.layer_label(key, self.bilingual), position=(12 + size + 8, y + 3), font_size=9,
+                color=TEXT_COLOR, font_file=self.font_file, name=f"toggle-{key}", render=False,
+            )
+        years = self.state.year_range
+        if years is not None and self.state.year is not None:
+            lo, hi = years
+            if hi == lo:
+                hi = lo + 1
+            slider = self.plotter.add_slider_widget(
+                lambda value: self.set_year(round(value)), rng=(lo, hi), value=self.state.year,
+                title=label(("年份", "year"), self.bilingual), pointa=(0.35, 0.06), pointb=(0.75, 0.06),
+                fmt="%.0f", style="modern", interaction_event="end",
+            )
+            rep = slider.GetRepresentation()
+            _set_font(rep.GetTitleProperty(), self.font_file)
+            _set_font(rep.GetLabelProperty(), self.font_file)
+        help_text = (
+            "n/→ 下一个问题 next · N/← 上一个 previous · 右键/i 查询 pick\nF1–F6 视角 views · h 全景 overview · q 退出 quit"
+            if self.bilingual
+            else "n/→ next problem · N/← previous · right click/i pick\nF1–F6 views · h overview · q quit"
+        )
+        self.plotter.add_text(help_text, position="lower_right", font_size=8, color=TEXT_COLOR,
+                              font_file=self.font_file, name="help", render=False)
+
+    # --- output ------------------------------------------------------------------------------------
+    def image(self) -> np.ndarray:
+        """Render and return the frame as ``(h, w, 3)`` uint8."""
+        self.plotter.render()
+        return np.asarray(self.plotter.screenshot(return_img=True))
+
+    def show(self) -> None:
+        """Open the window and block until it is closed."""
+        self.plotter.show(title=self.state.options.title, auto_close=True)
+
+    def close(self) -> None:
+        self.plotter.close()

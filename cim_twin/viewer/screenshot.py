@@ -1,0 +1,77 @@
+"""Off-screen rendering to PNG: no display needed (VTK renders through EGL or OSMesa)."""
+
+from __future__ import annotations
+
+import io
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ExportError
+from ..scene import Scene
+from ..serialization import atomic_write_bytes
+from .problems import RunFindings
+from .state import ViewerState, ViewOptions
+
+__all__ = ["render_image", "render_screenshot"]
+
+
+def render_image(state: ViewerState, *, focus: int = 0) -> np.ndarray:
+    """Render a state off-screen and return the frame as ``(h, w, 3)`` uint8.
+
+    ``focus`` > 0 flies to the ``focus``-th worst finding first (as pressing ``n`` that often).
+    """
+    from .app import Viewer
+
+    viewer = Viewer(state, off_screen=True)
+    try:
+        for _ in range(focus):
+            viewer.focus(+1)
+        return viewer.image()
+    finally:
+        viewer.close()
+
+
+def render_screenshot(
+    scene: Scene,
+    path: str | PathLike[str],
+    run: RunFindings | None = None,
+    options: ViewOptions | None = None,
+    *,
+    focus: int = 0,
+) -> Path:
+    """Render a scene (and a run's findings) off-screen and write a PNG atomically.
+
+    Parameters
+    ----------
+    scene, run, options:
+        What to show and how (see :class:`~cim_twin.viewer.state.ViewOptions`; widgets are never
+        drawn off-screen).
+    path:
+        The PNG to write.
+    focus:
+        Fly to the ``focus``-th worst finding before taking the picture (0: overview).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ExportError
+        when the PNG cannot be written.
+    """
+    from PIL import Image
+
+    state = ViewerState(scene, run, options)
+    pixels = render_image(state, focus=focus)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
+    out = Path(path)
+    try:
+        atomic_write_bytes(out, buffer.getvalue())
+    except OSError as exc:
+        raise ExportError(f"cannot write the screenshot: {exc.strerror or exc}", path=out) from exc
+    return out

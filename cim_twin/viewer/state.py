@@ -1,0 +1,253 @@
+"""What the viewer shows, without GL: merged layers, findings of the chosen year in worst-first
+order, the colouring, which layers are on, picking answers and camera poses.
+
+:class:`~cim_twin.viewer.app.Viewer` draws a :class:`ViewerState`; tests drive the state directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..scene import Scene
+from .coloring import Coloring, ObjectFindings, resolve_coloring
+from .colors import label
+from .describe import describe_finding, describe_object
+from .problems import ProblemGlyphs, ProblemSet, RunFindings
+from .scene_mesh import LAYER_LABELS, SceneMeshes, build_scene_meshes
+
+__all__ = ["CAMERA_PRESETS", "CameraPose", "ViewOptions", "ViewerState"]
+
+PROBLEMS_LAYER = "problems"
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """Camera position, focal point and view-up in the display frame."""
+
+    position: tuple[float, float, float]
+    focal_point: tuple[float, float, float]
+    view_up: tuple[float, float, float]
+
+    def as_list(self) -> list[tuple[float, float, float]]:
+        return [self.position, self.focal_point, self.view_up]
+
+
+#: Camera presets: bearing of the camera from the focal point (degrees clockwise from north) and
+#: elevation above the horizon; with their bilingual names and keys.
+CAMERA_PRESETS: dict[str, tuple[float, float, tuple[str, str], str]] = {
+    "oblique": (210.0, 35.0, ("轴测", "oblique"), "F1"),
+    "top": (180.0, 89.5, ("俯视", "top"), "F2"),
+    "south": (180.0, 15.0, ("南立面", "from south"), "F3"),
+    "east": (90.0, 15.0, ("东立面", "from east"), "F4"),
+    "north": (0.0, 15.0, ("北立面", "from north"), "F5"),
+    "west": (270.0, 15.0, ("西立面", "from west"), "F6"),
+}
+_VIEW_ANGLE_DEG = 30.0  # VTK's default camera view angle
+
+
+@dataclass
+class ViewOptions:
+    """How to view.
+
+    Attributes
+    ----------
+    color_by:
+        ``semantic`` (default), ``severity``, an indicator code or an attribute name.
+    year:
+        Show the findings valid in this year (default: the latest year of the run).
+    lod:
+        Draw objects at this LOD (default: each at its highest).
+    window_size:
+        Width and height in pixels.
+    camera:
+        A key of :data:`CAMERA_PRESETS`.
+    font_file:
+        Font for Chinese labels; ``"auto"`` looks for one (:func:`~cim_twin.viewer.fonts.find_cjk_font`),
+        None: English labels only.
+    widgets:
+        Layer check boxes and the year slider (interactive windows only).
+    title:
+        Window title and first header line.
+    """
+
+    color_by: str | None = None
+    year: int | None = None
+    lod: int | None = None
+    window_size: tuple[int, int] = (1280, 800)
+    camera: str = "oblique"
+    font_file: str | None = "auto"
+    widgets: bool = True
+    title: str = "cim-twin"
+
+
+class ViewerState:
+    """The viewer's model (see the module docstring).
+
+    Parameters
+    ----------
+    scene:
+        The scene to show.
+    run:
+        The run whose findings to show (None: the scene only).
+    options:
+        View options.
+
+    Raises
+    ------
+    ConfigError
+        for a ``color_by`` that is neither a mode, an indicator of the run nor an attribute.
+    """
+
+    def __init__(self, scene: Scene, run: RunFindings | None = None, options: ViewOptions | None = None) -> None:
+        self.options = options or ViewOptions()
+        self.scene = scene
+        self.meshes: SceneMeshes = build_scene_meshes(scene, self.options.lod)
+        self.run = run
+        self.problems = ProblemSet(run.findings if run is not None else [])
+        self.links = ObjectFindings(self.meshes, self.problems)
+        self.specs = run.specs if run is not None else {}
+        self._attribute_names = scene.attribute_names()
+        self.year_range = self.problems.year_range()
+        self.visible: dict[str, bool] = {lm.key: True for lm in self.meshes.layers}
+        if len(self.problems):
+            self.visible[PROBLEMS_LAYER] = True
+        lo, hi = self.meshes.bounds
+        if len(self.problems):
+            local = self.meshes.to_local(self.problems.positions).astype(np.float64)
+            lo, hi = np.minimum(lo, local.min(axis=0)), np.maximum(hi, local.max(axis=0))
+        self.bounds = (lo, hi)
+        diagonal = float(np.linalg.norm((hi - lo)[:2]))
+        #: Glyph radius (m) of a score-0.5 finding: visible from the overview, not hiding a house.
+        self.glyph_radius = float(np.clip(0.012 * diagonal, 1.0, 15.0))
+        self.mask = np.ones(len(self.problems), dtype=bool)
+        self.order = np.zeros(0, dtype=np.int64)
+        self.current = -1
+        self.year: int | None = None
+        self.coloring: Coloring
+        self.glyphs: ProblemGlyphs
+        default_year = self.year_range[1] if self.year_range else None
+        self.set_year(self.options.year if self.options.year is not None else default_year)
+
+    # --- year and order ----------------------------------------------------------------------------
+    def set_year(self, year: int | None) -> None:
+        """Show the findings valid in ``year``: new worst-first order, colouring and glyphs."""
+        self.year = year
+        self.mask = self.problems.valid_in_year(year)
+        self.order = self.problems.worst_first(self.mask)
+        self.current = -1
+        self.coloring = resolve_coloring(
+            self.options.color_by, self.meshes, self.links, self.mask, self._attribute_names, self.specs
+        )
+        self.glyphs = ProblemGlyphs(self.problems, self.order, self.meshes.origin, self.glyph_radius)
+
+    def step(self, delta: int) -> int | None:
+        """Move to the next (``+1``) or previous (``-1``) finding in worst-first order, wrapping
+        around; returns its row in the problem set (None without findings this year)."""
+        if not len(self.order):
+            self.current = -1
+            return None
+        if self.current < 0:
+            self.current = 0 if delta >= 0 else len(self.order) - 1
+        else:
+            self.current = (self.current + delta) % len(self.order)
+        return int(self.order[self.current])
+
+    @property
+    def current_finding(self) -> int | None:
+        return int(self.order[self.current]) if 0 <= self.current < len(self.order) else None
+
+    # --- picking -----------------------------------------------------------------------------------
+    def pick(self, target: str, cell_id: int, bilingual: bool = True) -> str | None:
+        """Panel text for a picked triangle of a layer (``"buildings/lod2"``) or of the problem
+        glyphs (``"problems"``); None when the cell belongs to nothing."""
+        if target == PROBLEMS_LAYER:
+            row = self.glyphs.finding_of_cell(cell_id)
+            if row is None:
+                return None
+            position = int(np.flatnonzero(self.order == row)[0]) + 1
+            return describe_finding(self.problems.findings[row], position, len(self.order), bilingual)
+        layer = self.meshes.layer(target)
+        obj_row = int(layer.objects_of_cells([cell_id])[0])
+        if obj_row < 0:
+            return None
+        return self.describe_row(obj_row, bilingual)
+
+    def describe_row(self, obj_row: int, bilingual: bool = True) -> str:
+        """Panel text of displayed object ``obj_row`` with its findings of the current year."""
+        rows = self.links.findings_of(obj_row, self.mask)
+        findings = [self.problems.findings[i] for i in rows]
+        return describe_object(self.meshes.objects[obj_row], findings, bilingual)
+
+    def focus_text(self, bilingual: bool = True) -> str | None:
+        row = self.current_finding
+        if row is None:
+            return None
+        return describe_finding(self.problems.findings[row], self.current + 1, len(self.order), bilingual)
+
+    # --- cameras -----------------------------------------------------------------------------------
+    def camera_preset(self, name: str) -> CameraPose:
+        """The pose of a preset, framing the whole scene.
+
+        Raises
+        ------
+        KeyError
+            for an unknown preset name.
+        """
+        bearing, elevation, _, _ = CAMERA_PRESETS[name]
+        lo, hi = self.bounds
+        centre = (lo + hi) / 2.0
+        radius = max(float(np.linalg.norm(hi - lo)) / 2.0, 5.0)
+        distance = radius / math.sin(math.radians(_VIEW_ANGLE_DEG / 2.0))
+        return _pose(centre, distance, bearing, elevation)
+
+    def camera_for_finding(self, row: int) -> CameraPose:
+        """A close oblique view of finding ``row``, its glyph in the middle."""
+        where = int(np.flatnonzero(self.glyphs.indices == row)[0]) if row in self.glyphs.indices else None
+        if where is not None:
+            centre = self.glyphs.centres[where]
+        else:
+            centre = self.meshes.to_local(self.problems.positions[row])[0].astype(np.float64)
+        # Frame the objects concerned (a house from 60 m, a long block from further away).
+        rows = self.meshes.rows_of(self.problems.findings[row].object_ids)
+        size = 0.0
+        for obj_row in rows[:20]:
+            lo, hi = self.meshes.objects[obj_row].bounds
+            size = max(size, float(np.linalg.norm(hi - lo)))
+        distance = float(np.clip(3.5 * size, 60.0, 800.0))
+        return _pose(np.asarray(centre, dtype=np.float64), distance, 210.0, 40.0)
+
+    # --- text --------------------------------------------------------------------------------------
+    def header_text(self, bilingual: bool = True) -> str:
+        """First lines of the panel: title, run and year, counts, colouring."""
+        lines = [self.options.title]
+        counts = f"{len(self.meshes.objects)} {'个对象 ' if bilingual else ''}objects"
+        if self.run is not None:
+            shown = int(self.mask.sum())
+            year = f" · {'年份 ' if bilingual else ''}year {self.year}" if self.year is not None else ""
+            lines.append(f"{'体检 ' if bilingual else ''}run {self.run.label}{year}")
+            counts += f" · {shown} / {len(self.problems)} {'个问题 ' if bilingual else ''}findings"
+        lines.append(counts)
+        lines.append(f"{'着色 ' if bilingual else ''}colour: {label(self.coloring.title, bilingual)}")
+        return "\n".join(lines)
+
+    def layer_label(self, key: str, bilingual: bool = True) -> str:
+        if key == PROBLEMS_LAYER:
+            return label(("问题点", "problem points"), bilingual)
+        layer, _, lod = key.partition("/")
+        return f"{label(LAYER_LABELS.get(layer, (layer, layer)), bilingual)} {lod.upper()}"
+
+
+def _pose(centre: np.ndarray, distance: float, bearing_deg: float, elevation_deg: float) -> CameraPose:
+    b, e = math.radians(bearing_deg), math.radians(elevation_deg)
+    direction = np.array([math.sin(b) * math.cos(e), math.cos(b) * math.cos(e), math.sin(e)])
+    position = centre + distance * direction
+    # Straight down, "up" on screen is north; otherwise the sky.
+    up = (0.0, 1.0, 0.0) if elevation_deg > 89.0 else (0.0, 0.0, 1.0)
+    return CameraPose(
+        tuple(float(v) for v in position),  # type: ignore[arg-type]
+        tuple(float(v) for v in centre),  # type: ignore[arg-type]
+        up,
+    )
