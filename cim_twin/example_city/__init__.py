@@ -1,0 +1,138 @@
+"""The example Nanping-like district: a deterministic, streaming generator of a complete project.
+
+:func:`generate` writes a project folder for one or more annual epochs::
+
+    OUT_DIR/
+      twin.toml                      the project file
+      city_<Y>.gml                   CityGML 2.0, EPSG:4548, LOD1 + LOD2, one file per year
+      layers/districts.geojson       spatial units (EPSG:4326)
+      layers/blocks.geojson
+      layers/communities.geojson
+      layers/<Y>/roads.geojson       road centrelines as they are in year Y
+      layers/<Y>/...                 auxiliary layers (parks, POIs, population, ...) when
+                                     :mod:`cim_twin.example_city.layers` is installed
+
+The plan itself is :class:`~cim_twin.example_city.layout.DistrictLayout`
+(:func:`~cim_twin.example_city.layout.build_layout`): spatial units, roads and a stream of
+buildings, the API for anyone writing further layers of the same district.
+
+>>> from cim_twin.example_city import generate
+>>> result = generate("example", buildings=500, seed=1)      # doctest: +SKIP
+>>> result.files["city_2025.gml"]                            # doctest: +SKIP
+500
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .layout import DEFAULT_YEARS, DistrictLayout, build_layout
+
+__all__ = ["DEFAULT_BUILDINGS", "DEFAULT_YEARS", "GenerateResult", "build_layout", "generate"]
+
+#: Size of the district that ``cim-twin generate`` writes by default.
+DEFAULT_BUILDINGS = 2000
+_MAX_BUILDINGS = 5_000_000
+
+
+@dataclass
+class GenerateResult:
+    """What :func:`generate` wrote: the folder, the layout, the epochs, and the building count of
+    each CityGML file (``files["city_2025.gml"] == 2000``) and the layer entries of twin.toml."""
+
+    out_dir: Path
+    layout: DistrictLayout
+    years: list[int]
+    files: dict[str, int] = field(default_factory=dict)
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _layers_writer() -> Callable[..., Any] | None:
+    """``write_layers`` of :mod:`cim_twin.example_city.layers` when that module is present.
+
+    Only a missing module means "no auxiliary layers"; an error inside it propagates, so a broken
+    layer writer is never silently skipped."""
+    if importlib.util.find_spec(f"{__name__}.layers") is None:
+        return None
+    from . import layers
+
+    return getattr(layers, "write_layers", None)
+
+
+def generate(
+    out_dir: str | os.PathLike[str],
+    *,
+    buildings: int = DEFAULT_BUILDINGS,
+    seed: int = 1,
+    years: Iterable[int] = DEFAULT_YEARS,
+    lod1: bool = True,
+    lod2: bool = True,
+    aux_layers: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> GenerateResult:
+    """Write the example project folder (see the module docstring) into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        the project folder (created; files of the same names are replaced).
+    buildings
+        buildings in each epoch from 2023 on (1 to 5,000,000).
+    seed
+        the same ``(buildings, seed)`` gives byte-identical files.
+    years
+        the annual epochs to write, e.g. ``(2023, 2024, 2025)``.
+    lod1, lod2
+        which levels of detail the CityGML files hold.
+    aux_layers
+        call :func:`cim_twin.example_city.layers.write_layers` for every year when it exists.
+    progress
+        called with a short line per step (for a command line).
+
+    Returns
+    -------
+    GenerateResult
+
+    Raises
+    ------
+    ValueError
+        for a building count out of range, no years, or no LOD.
+    """
+    if not 1 <= buildings <= _MAX_BUILDINGS:
+        raise ValueError(f"buildings must be between 1 and {_MAX_BUILDINGS:,} (got {buildings})")
+    year_list = sorted({int(y) for y in years})
+    if not year_list:
+        raise ValueError("give at least one year")
+    if any(not 1950 <= y <= 2100 for y in year_list):
+        raise ValueError(f"years must lie between 1950 and 2100 (got {year_list})")
+    from .citygml import write_citygml
+    from .project import BASE_LAYERS, write_project
+    from .roads import write_roads
+    from .units import write_units
+
+    say = progress or (lambda _line: None)
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    layout = build_layout(buildings=buildings, seed=seed)
+    result = GenerateResult(out_dir=root, layout=layout, years=year_list)
+    result.layers = {name: dict(entry) for name, entry in BASE_LAYERS.items()}
+    write_units(layout, root / "layers")
+    writer = _layers_writer() if aux_layers else None
+    for year in year_list:
+        name = f"city_{year}.gml"
+        say(f"writing {name}")
+        result.files[name] = write_citygml(layout, root / name, year, lod1=lod1, lod2=lod2)
+        write_roads(layout, root / "layers" / str(year) / "roads.geojson", year)
+        if writer is not None:
+            say(f"writing the auxiliary layers of {year}")
+            entries = writer(layout, root, year, layout.random_for("layers", year))
+            if isinstance(entries, Mapping):
+                for layer_name, entry in entries.items():
+                    result.layers.setdefault(str(layer_name), dict(entry))
+    write_project(root, year_list, result.layers, buildings=buildings, seed=seed)
+    return result

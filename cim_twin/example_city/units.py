@@ -1,0 +1,56 @@
+"""The spatial units of the example district as GeoJSON (EPSG:4326, RFC 7946).
+
+Three files in ``layers/``: ``districts.geojson``, ``blocks.geojson`` and ``communities.geojson``,
+one Polygon feature per unit with the properties ``id``, ``name``, ``level``, ``county``, and
+``district_id`` / ``parent_id`` (a block's district, a community's block), ``character`` and
+``buildings`` (the count from 2023 on).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..serialization import write_json
+from .layout import DistrictLayout, Unit
+
+__all__ = ["unit_feature", "write_units"]
+
+
+def unit_feature(layout: DistrictLayout, unit: Unit) -> dict[str, Any]:
+    """The GeoJSON feature of one unit (exterior ring counter-clockwise and closed)."""
+    ring = layout.to_wgs84(unit.polygon)
+    ring.append(ring[0])
+    properties: dict[str, Any] = {
+        "id": unit.id,
+        "name": unit.name,
+        "level": unit.level,
+        "county": unit.county,
+        "district_id": unit.district_id,
+        "character": unit.character,
+        "buildings": unit.n_buildings,
+    }
+    if unit.parent_id is not None:
+        properties["parent_id"] = unit.parent_id
+    return {
+        "type": "Feature",
+        "id": unit.id,
+        "properties": properties,
+        "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring]]},
+    }
+
+
+def write_units(layout: DistrictLayout, layers_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write ``districts``, ``blocks`` and ``communities`` GeoJSON into ``layers_dir``; return the paths."""
+    folder = Path(layers_dir)
+    written = []
+    for name, units in (("districts", layout.districts), ("blocks", layout.blocks), ("communities", layout.communities)):
+        path = folder / f"{name}.geojson"
+        write_json(
+            path,
+            {"type": "FeatureCollection", "name": name, "features": [unit_feature(layout, u) for u in units]},
+            pretty=False,
+        )
+        written.append(path)
+    return written
