@@ -23,6 +23,7 @@ __all__ = [
     "bd09_to_gcj02",
     "gcj02_to_wgs84",
     "parse_srs_name",
+    "topocentric_crs",
     "transformer",
     "utm_crs_for",
 ]
@@ -267,6 +268,27 @@ def utm_crs_for(lon: float, lat: float) -> SceneCRS:
     zone = int((lon + 180.0) // 6.0) % 60 + 1
     code = (32600 if lat >= 0 else 32700) + zone
     return _scene_crs(code, None, f"EPSG:{code}")
+
+
+def topocentric_crs(lon: float, lat: float, h: float = 0.0) -> SceneCRS:
+    """A local east-north-up CRS (metres) with its origin at lon/lat (degrees) and ellipsoidal
+    height ``h`` on WGS84 (EPSG geographic/topocentric conversion, method 9837). ``to_wgs84`` and
+    ``to_ecef`` work on it like on any projected CRS; z is up along the ellipsoid normal at the
+    origin."""
+    wkt = (
+        f'PROJCRS["WGS 84 / local ENU at {lat:.8f} {lon:.8f}",'
+        'BASEGEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,298.257223563,'
+        'LENGTHUNIT["metre",1]]],PRIMEM["Greenwich",0,ANGLEUNIT["degree",0.0174532925199433]],ID["EPSG",4979]],'
+        'CONVERSION["Geographic/topocentric",METHOD["Geographic/topocentric conversions",ID["EPSG",9837]],'
+        f'PARAMETER["Latitude of topocentric origin",{lat!r},ANGLEUNIT["degree",0.0174532925199433],ID["EPSG",8834]],'
+        f'PARAMETER["Longitude of topocentric origin",{lon!r},ANGLEUNIT["degree",0.0174532925199433],ID["EPSG",8835]],'
+        f'PARAMETER["Ellipsoidal height of topocentric origin",{h!r},LENGTHUNIT["metre",1],ID["EPSG",8836]]],'
+        'CS[Cartesian,3],AXIS["topocentric East (U)",east,ORDER[1],LENGTHUNIT["metre",1]],'
+        'AXIS["topocentric North (V)",north,ORDER[2],LENGTHUNIT["metre",1]],'
+        'AXIS["topocentric Up (W)",up,ORDER[3],LENGTHUNIT["metre",1]]]'
+    )
+    name = f"ENU({lat:.6f},{lon:.6f},{h:.1f})"
+    return SceneCRS(name=name, horizontal_epsg=None, srs_name=name, crs=CRS.from_wkt(wkt))
 
 
 # --- Chinese web-map coordinate systems -----------------------------------------------------------

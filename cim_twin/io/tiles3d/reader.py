@@ -1,0 +1,360 @@
+"""Reading a 3D tileset into a :class:`~cim_twin.scene.Scene`, and the ``cim-twin info`` report.
+
+Tiles are streamed: each content is decoded, its features converted from ECEF into the scene CRS
+and kept; the decoded tile itself is dropped before the next one is read, so memory grows with the
+features kept, not with the tiles visited.
+
+Scene CRS
+    By default a local east-north-up frame (``+proj=topocentric`` as a pyproj CRS) with its origin
+    on the WGS84 ellipsoid below the centre of the root bounding volume: x east, y north, z up in
+    metres, z near the ellipsoidal height. ``crs="EPSG:n"`` puts the scene in a projected CRS
+    instead (heights stay ellipsoidal). A tileset whose root lies nowhere near the earth's surface
+    (unit-cube samples, engineering models) is not georeferenced: its own z-up frame is kept as a
+    local CRS.
+
+Feature identity
+    A feature is one object however many tiles hold it. Its identity is the first string-valued
+    property among ``gml_id``, ``gml:id``, ``gmlId``, ``gmlid``, ``id``, ``ID``, ``Id``,
+    ``uuid``, ``guid``, ``globalId``, ``feature_id`` (or the property named by
+    ``identity_property``); numeric ids such as the 0-based ``id`` column many batch tables carry
+    count only within their content. Without an identity the feature is scoped to its content URI
+    and key (batch id, feature id, mesh or instance). When the same identity comes from several
+    tiles, the deepest tile wins (finest level); tiles at the same depth are joined (a feature split
+    across tiles). ``max_depth`` stops the walk higher, so a coarser level is kept instead.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...crs import SceneCRS, parse_srs_name, topocentric_crs, transformer
+from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
+from ...scene import CityObject, Mesh, Scene, SceneSource
+from .content import ContentFeature, DecodeContext, decode_content
+from .source import TilesetSource
+from .tileset import TilesetWalker
+
+__all__ = ["read_tileset", "sniff_tileset", "tileset_info"]
+
+#: 3D Tiles has no LOD notion of its own: feature meshes are stored at this LOD.
+TILES_LOD = 2
+IDENTITY_PROPERTIES = ("gml_id", "gml:id", "gmlId", "gmlid", "id", "ID", "Id", "uuid", "guid", "globalId", "feature_id")
+#: Below this distance from the earth's centre (m) a tileset is taken as not georeferenced.
+_MIN_GEOREFERENCED_RADIUS_M = 6_000_000.0
+
+
+def tileset_file(path: Path) -> Path:
+    """The tileset JSON of ``path`` (a file, or a folder holding ``tileset.json``)."""
+    if path.is_dir():
+        candidate = path / "tileset.json"
+        if not candidate.is_file():
+            raise FormatError("folder holds no tileset.json", path=path, hint="give the tileset JSON file itself")
+        return candidate
+    return path
+
+
+def sniff_tileset(path: Path) -> bool:
+    """Whether ``path`` is a tileset folder or a tileset JSON (reads at most 64 KiB)."""
+    try:
+        file = path / "tileset.json" if path.is_dir() else path
+        if not file.is_file():
+            return False
+        with file.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 65536)
+        except zlib.error:
+            return False
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{") or b'"CityJSON"' in head:
+        return False
+    return b'"asset"' in head or (b'"root"' in head and b'"geometricError"' in head)
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A feature kept so far (geometry in the scene CRS, or only its box for ``info``)."""
+
+    object_id: str
+    kind: str
+    depth: int
+    properties: dict[str, Any]
+    vertices: list[np.ndarray] = field(default_factory=list)
+    triangles: list[np.ndarray] = field(default_factory=list)
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+
+
+class _Collector:
+    """Features by identity, applying the finest-level and split-feature rules."""
+
+    def __init__(self, *, keep_geometry: bool, identity_property: str | None) -> None:
+        self.keep_geometry = keep_geometry
+        self.identity_properties = (identity_property,) if identity_property else IDENTITY_PROPERTIES
+        self.entries: dict[tuple[str, ...], _Entry] = {}
+
+    def identity(self, feature: ContentFeature, content: str) -> tuple[tuple[str, ...], str]:
+        for name in self.identity_properties:
+            value = feature.properties.get(name)
+            if isinstance(value, str) and value.strip():
+                return ("id", value), value
+        object_id = content if feature.key == "points" and feature.kind == "PointCloud" else f"{content}#{feature.key}"
+        return ("local", content, feature.key), object_id
+
+    def add(self, feature: ContentFeature, vertices: np.ndarray, depth: int, content: str) -> None:
+        key, object_id = self.identity(feature, content)
+        entry = self.entries.get(key)
+        if entry is not None and entry.depth > depth:
+            return  # a finer level already holds it
+        if entry is None or entry.depth < depth:
+            entry = _Entry(object_id, feature.kind, depth, dict(feature.properties))
+            self.entries[key] = entry
+        else:
+            for name, value in feature.properties.items():
+                entry.properties.setdefault(name, value)
+        if not len(vertices):
+            return
+        if self.keep_geometry:
+            entry.triangles.append(feature.triangles + sum(len(v) for v in entry.vertices))
+            entry.vertices.append(vertices)
+        lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+        entry.lo = lo if entry.lo is None else np.minimum(entry.lo, lo)
+        entry.hi = hi if entry.hi is None else np.maximum(entry.hi, hi)
+
+
+class _TilesetRead:
+    """One pass over a tileset, shared by :func:`read_tileset` and :func:`tileset_info`."""
+
+    def __init__(self, path: Path, *, crs: str | None, max_depth: int | None, allow_remote: bool,
+                 keep_geometry: bool, identity_property: str | None) -> None:
+        self.path = tileset_file(Path(path))
+        if max_depth is not None and max_depth < 0:
+            raise CimTwinError("max_depth must be 0 or more", hint="--max-depth 0 reads the root tile only")
+        self.warnings: list[LoadWarning] = []
+        self.source = TilesetSource(self.path, allow_remote=allow_remote)
+        self.walker = TilesetWalker(self.source, max_depth=max_depth, warn=self._warn)
+        self.collector = _Collector(keep_geometry=keep_geometry, identity_property=identity_property)
+        self.crs, self._to_scene = self._scene_crs(crs)
+
+    def _warn(self, place: str, message: str) -> None:
+        self.warnings.append(LoadWarning(message, path=place))
+
+    def _scene_crs(self, crs: str | None) -> tuple[SceneCRS, Any]:
+        center = self.walker.root_center_ecef()
+        georeferenced = center is not None and float(np.linalg.norm(center)) > _MIN_GEOREFERENCED_RADIUS_M
+        if not georeferenced:
+            if crs:
+                raise CRSError(
+                    "the tileset is not georeferenced (its root lies far from the earth's surface), so it "
+                    f"cannot be placed in {crs}",
+                    path=self.source.root.label,
+                    hint="read it without --crs; it keeps its own local frame",
+                )
+            local = SceneCRS(name="local (tileset frame, not georeferenced)", horizontal_epsg=None, srs_name="local")
+            self._warn(self.source.root.label, "tileset is not georeferenced; coordinates kept in its own z-up frame")
+            return local, lambda v: v
+        assert center is not None
+        if crs:
+            target = parse_srs_name(crs)
+            if target.crs is None or target.is_geographic or target.crs.is_geocentric:
+                raise CRSError(f"the scene CRS must be projected and metric, not {target.name}", hint="give a projected CRS, e.g. --crs EPSG:4548")
+            t = transformer("EPSG:4978", target.horizontal_key)
+
+            def to_projected(v: np.ndarray) -> np.ndarray:
+                x, y, z = t.transform(v[:, 0], v[:, 1], v[:, 2])
+                return np.column_stack([x, y, z])
+
+            return target, to_projected
+        lon, lat, _ = transformer("EPSG:4978", "EPSG:4979").transform(*center)
+        enu = topocentric_crs(float(lon), float(lat), 0.0)
+        origin, rotation = enu_frame(float(lon), float(lat))
+        return enu, lambda v: (v - origin) @ rotation.T
+
+    def run(self, progress: bool | None = None) -> None:
+        from ...progress import progress as progress_bar
+
+        bar = progress_bar(desc="tiles", unit="tile", enabled=progress)
+        try:
+            walk = self.walker.walk()
+            try:
+                task = next(walk)
+                while True:
+                    ctx = DecodeContext(self.source, task.transform, task.up_axis, self._warn)
+                    try:
+                        kind, features = decode_content(task.data, task.location, ctx)
+                    except CimTwinError as exc:
+                        self._warn(exc.path or task.location.label, f"content skipped: {exc.message}" + (f" -- hint: {exc.hint}" if exc.hint else ""))
+                        kind, features = "broken", []
+                    except (ValueError, IndexError, KeyError, TypeError, OverflowError, MemoryError) as exc:
+                        # Inconsistent binaries can still trip numpy; name the tile, keep the rest.
+                        self._warn(task.location.label, f"content skipped: inconsistent data ({type(exc).__name__}: {exc})")
+                        kind, features = "broken", []
+                    self.walker.stats.contents[kind] += 1
+                    self._keep(features, task.depth, task.location.label)
+                    task.features = len(features)
+                    task.data = b""
+                    bar.update(1)
+                    task = walk.send(None)
+            except StopIteration:
+                pass
+        finally:
+            bar.close()
+
+    def _keep(self, features: list[ContentFeature], depth: int, content: str) -> None:
+        if not features:
+            return
+        sizes = [len(f.vertices) for f in features]
+        stacked = np.concatenate([f.vertices for f in features]) if sum(sizes) else np.zeros((0, 3))
+        converted = self._to_scene(stacked) if len(stacked) else stacked
+        pos = 0
+        for f, n in zip(features, sizes, strict=True):
+            self.collector.add(f, converted[pos : pos + n], depth, content)
+            pos += n
+
+    def source_info(self) -> SceneSource:
+        size = self.path.stat().st_size if self.path.is_file() else None
+        return SceneSource(path=str(self.path), format="3dtiles", version=self.walker.version, size_bytes=size,
+                           extra={"tilesetVersion": self.walker.asset.get("tilesetVersion")})
+
+
+def read_tileset(
+    path: str | Path,
+    *,
+    crs: str | None = None,
+    max_depth: int | None = None,
+    allow_remote: bool = False,
+    identity_property: str | None = None,
+    progress: bool | None = None,
+    **_: Any,
+) -> Scene:
+    """Read a 3D Tiles 1.0/1.1 tileset into a scene.
+
+    Parameters
+    ----------
+    path:
+        ``tileset.json`` (any name) or the folder holding ``tileset.json``.
+    crs:
+        Target CRS (``"EPSG:4548"``); default a local east-north-up frame at the tileset.
+    max_depth:
+        Deepest tile depth read (root = 0).
+    allow_remote:
+        Fetch ``http(s)`` content URIs (refused otherwise).
+    identity_property:
+        Property that identifies a feature across tiles (default: see the module docstring).
+
+    Returns
+    -------
+    Scene
+        One :class:`CityObject` per feature (kinds ``Feature``, ``Building``, ``PointCloud``),
+        problems with single tiles in ``scene.warnings``.
+
+    Raises
+    ------
+    FormatError
+        when the top tileset JSON cannot be read (broken tiles below it are warnings).
+    UnsafeInputError
+        when the top tileset itself points outside its folder in a way that stops the walk.
+    CRSError
+        for a geographic or unknown ``crs``.
+    """
+    run = _TilesetRead(Path(path), crs=crs, max_depth=max_depth, allow_remote=allow_remote,
+                       keep_geometry=True, identity_property=identity_property)
+    run.run(progress)
+    scene = Scene(run.crs, source_crs=parse_srs_name("EPSG:4978") if not run.crs.is_local else run.crs,
+                  sources=[run.source_info()])
+    scene.warnings.extend(run.warnings)
+    for entry in run.collector.entries.values():
+        geometry = {}
+        if entry.vertices:
+            vertices = np.concatenate(entry.vertices)
+            triangles = np.concatenate(entry.triangles).astype(np.int32) if entry.triangles else np.zeros((0, 3), np.int32)
+            geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles, semantics=np.zeros(len(triangles), np.uint8))
+        scene.add(CityObject(entry.object_id, entry.kind, attributes=entry.properties, geometry=geometry))
+        entry.vertices, entry.triangles = [], []
+    return scene
+
+
+def tileset_info(
+    path: str | Path,
+    *,
+    crs: str | None = None,
+    max_depth: int | None = None,
+    allow_remote: bool = False,
+    identity_property: str | None = None,
+    progress: bool | None = None,
+    **_: Any,
+) -> dict[str, Any]:
+    """The ``cim-twin info`` report of a tileset, computed streaming (feature boxes only).
+
+    Keys: ``format`` ("3dtiles"), ``version``, ``tileset_version``, ``crs``, ``tiles`` (total,
+    with_content, implicit, external_tilesets, subtrees, max_depth, replaced_contents),
+    ``contents`` (by kind: b3dm, glb, tileset, broken, ...), ``counts`` (features by kind),
+    ``properties`` (property names), ``lods``, ``extent`` (scene CRS), ``extent_wgs84``,
+    ``warnings``.
+    """
+    run = _TilesetRead(Path(path), crs=crs, max_depth=max_depth, allow_remote=allow_remote,
+                       keep_geometry=False, identity_property=identity_property)
+    run.run(progress)
+    stats = run.walker.stats
+    counts: dict[str, int] = {}
+    names: set[str] = set()
+    los, his = [], []
+    for entry in run.collector.entries.values():
+        counts[entry.kind] = counts.get(entry.kind, 0) + 1
+        names.update(entry.properties)
+        if entry.lo is not None and entry.hi is not None:
+            los.append(entry.lo)
+            his.append(entry.hi)
+    extent = extent_wgs84 = None
+    if los:
+        lo, hi = np.min(los, axis=0), np.max(his, axis=0)
+        extent = [*map(float, lo), *map(float, hi)]
+        if not run.crs.is_local:
+            lo_a, hi_a = np.array(los), np.array(his)
+            xs = np.concatenate([lo_a[:, 0], hi_a[:, 0], lo_a[:, 0], hi_a[:, 0]])
+            ys = np.concatenate([lo_a[:, 1], lo_a[:, 1], hi_a[:, 1], hi_a[:, 1]])
+            zs = np.concatenate([lo_a[:, 2], lo_a[:, 2], hi_a[:, 2], hi_a[:, 2]])
+            lon, lat, h = run.crs.to_wgs84(xs, ys, zs)
+            extent_wgs84 = [float(lon.min()), float(lat.min()), float(h.min()), float(lon.max()), float(lat.max()), float(h.max())]
+    return {
+        "format": "3dtiles",
+        "version": run.walker.version,
+        "tileset_version": run.walker.asset.get("tilesetVersion"),
+        "crs": run.crs.name,
+        "tiles": {
+            "total": stats.tiles,
+            "with_content": stats.tiles_with_content,
+            "implicit": stats.implicit_tiles,
+            "external_tilesets": stats.external_tilesets,
+            "subtrees": stats.subtrees,
+            "max_depth": stats.max_depth,
+            "replaced_contents": stats.replaced_contents,
+        },
+        "contents": dict(sorted(stats.contents.items())),
+        "counts": dict(sorted(counts.items())),
+        "properties": sorted(names),
+        "lods": [TILES_LOD] if any(k != "PointCloud" for k in counts) else [],
+        "extent": extent,
+        "extent_wgs84": extent_wgs84,
+        "warnings": [str(w) for w in run.warnings],
+    }
+
+
+def enu_frame(lon_deg: float, lat_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """ECEF origin (on the ellipsoid) and the 3x3 rotation ECEF -> east-north-up at a point."""
+    lon, lat = np.radians(lon_deg), np.radians(lat_deg)
+    sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+    a, f = 6378137.0, 1 / 298.257223563
+    e2 = f * (2 - f)
+    n = a / np.sqrt(1 - e2 * sl * sl)
+    origin = np.array([n * cl * co, n * cl * so, n * (1 - e2) * sl])
+    rotation = np.array([[-so, co, 0.0], [-sl * co, -sl * so, cl], [cl * co, cl * so, sl]])
+    return origin, rotation
