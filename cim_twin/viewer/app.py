@@ -166,7 +166,10 @@ class Viewer:
         box.SetBackgroundColor(1.0, 1.0, 1.0)
         box.SetBackgroundOpacity(0.85)
         width = 0.2 if self.bilingual else 0.16
-        height = min(0.032 * len(entries), top - 0.02)
+        # Rows of a fixed pixel height: VTK scales the text to the box, so a box sized in viewport
+        # fractions would shrink its text in small windows.
+        row = 20.0 / float(self.state.options.window_size[1])
+        height = min(row * len(entries), top - 0.02)
         box.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
         box.GetPositionCoordinate().SetValue(0.99 - width, top - height)
         box.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
@@ -253,7 +256,7 @@ class Viewer:
                 parts.append(self.layer_polys[lm.key].extract_cells(cells))
         if parts:
             merged = parts[0] if len(parts) == 1 else parts[0].merge(parts[1:])
-            edges = merged.extract_surface().extract_feature_edges(
+            edges = merged.extract_surface(algorithm="dataset_surface").extract_feature_edges(
                 feature_angle=25, boundary_edges=True, non_manifold_edges=False, manifold_edges=False
             )
             self.plotter.add_mesh(edges, style="wireframe", color=HIGHLIGHT_COLOR, line_width=3,

@@ -14,7 +14,7 @@ from ..serialization import atomic_write_bytes
 from .problems import RunFindings
 from .state import ViewerState, ViewOptions
 
-__all__ = ["render_image", "render_screenshot"]
+__all__ = ["render_image", "render_screenshot", "write_png"]
 
 
 def render_image(state: ViewerState, *, focus: int = 0) -> np.ndarray:
@@ -63,10 +63,20 @@ def render_screenshot(
     ExportError
         when the PNG cannot be written.
     """
+    state = ViewerState(scene, run, options)
+    return write_png(path, render_image(state, focus=focus))
+
+
+def write_png(path: str | PathLike[str], pixels: np.ndarray) -> Path:
+    """Write an ``(h, w, 3)`` uint8 image as PNG, atomically.
+
+    Raises
+    ------
+    ExportError
+        when the file cannot be written.
+    """
     from PIL import Image
 
-    state = ViewerState(scene, run, options)
-    pixels = render_image(state, focus=focus)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
     out = Path(path)

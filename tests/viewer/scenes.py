@@ -28,7 +28,7 @@ _BOX_SEMANTICS = np.array([SurfaceType.GROUND] * 2 + [SurfaceType.WALL] * 8 + [S
 
 # Projected coordinates of a CGCS2000 / 3-degree Gauss-Kruger zone (EPSG:4547): large numbers, as
 # real Chinese city models have them, so the display origin matters.
-ORIGIN_X, ORIGIN_Y = 500_000.0, 2_930_000.0
+ORIGIN_X, ORIGIN_Y = 500_000.37, 2_930_000.61
 
 
 def box_mesh(x: float, y: float, w: float, d: float, h: float, z: float = 10.0) -> Mesh:
