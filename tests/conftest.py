@@ -29,3 +29,26 @@ def test_data() -> Path:
 @pytest.fixture(autouse=True)
 def _no_progress_bars(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIM_TWIN_NO_PROGRESS", "1")
+
+
+@pytest.fixture(scope="session")
+def tall_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/plugin-template installed as its own distribution into a private folder (pip
+    --target, offline, no build isolation), so that the test environment itself stays untouched.
+    Put the folder on PYTHONPATH (subprocesses) or sys.path to make its entry point visible."""
+    import shutil
+    import subprocess
+    import sys
+
+    source = tmp_path_factory.mktemp("plugin-src") / "plugin-template"
+    # Build from a copy: setuptools writes build/ and *.egg-info next to the sources.
+    shutil.copytree(ROOT / "examples" / "plugin-template", source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = tmp_path_factory.mktemp("plugin-site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--disable-pip-version-check", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, f"pip install of the plugin template failed:\n{proc.stdout}\n{proc.stderr}"
+    return target

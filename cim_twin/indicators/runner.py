@@ -284,7 +284,11 @@ def place_findings(findings: Sequence[ProblemPoint], ctx: CheckContext) -> list[
     crs = ctx.scene.crs
     lon = lat = height = None
     if crs is not None and not crs.is_local:
-        lon, lat, height = crs.to_wgs84(xyz[:, 0], xyz[:, 1], xyz[:, 2])
+        if len(xyz) == 1:  # pyproj's one-point path warns on 1-element arrays (numpy >= 1.25)
+            one = crs.to_wgs84(float(xyz[0, 0]), float(xyz[0, 1]), float(xyz[0, 2]))  # type: ignore[arg-type]
+            lon, lat, height = (np.atleast_1d(v) for v in one)
+        else:
+            lon, lat, height = crs.to_wgs84(xyz[:, 0], xyz[:, 1], xyz[:, 2])
     units = np.array([f.unit_id for f in findings], dtype=object)
     for level in ctx.unit_levels:
         missing = np.flatnonzero(units == None)  # noqa: E711 - elementwise on an object array
@@ -502,7 +506,7 @@ def run_check(
         cat = project.catalog_path if catalog is None else (catalog or None)
         if cat is not None:
             result.catalog_path = cat
-            result.catalog_error = _write_catalog(cat, result)
+            result.catalog_error = _write_catalog(cat, result, base_dir=project.root)
     return result
 
 
@@ -579,7 +583,7 @@ def write_run(result: CheckResult, output: Path) -> Path:
     return run_dir
 
 
-def _write_catalog(path: Path, result: CheckResult) -> str | None:
+def _write_catalog(path: Path, result: CheckResult, *, base_dir: Path | None = None) -> str | None:
     """Hand the run to the catalog; returns an error text instead of raising, because the run
     itself is already safe on disk."""
     try:
@@ -589,7 +593,7 @@ def _write_catalog(path: Path, result: CheckResult) -> str | None:
     try:
         catalog = Catalog.open(path)
         try:
-            catalog.write_run(result.run, result.findings, result.measurements)
+            catalog.write_run(result.run, result.findings, result.measurements, base_dir=base_dir)
         finally:
             close = getattr(catalog, "close", None)
             if close is not None:

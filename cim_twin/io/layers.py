@@ -98,7 +98,11 @@ def _transform_xy(xy: np.ndarray, source: str, target: SceneCRS | None) -> np.nd
         )
     if src.horizontal_key == target.horizontal_key:
         return np.column_stack([x, y])
-    tx, ty = transformer(src.horizontal_key, target.horizontal_key).transform(x, y)
+    tr = transformer(src.horizontal_key, target.horizontal_key)
+    if len(x) == 1:  # pyproj's one-point path warns on 1-element arrays (numpy >= 1.25)
+        tx, ty = tr.transform(float(x[0]), float(y[0]))
+        return np.array([[tx, ty]], dtype=np.float64)
+    tx, ty = tr.transform(x, y)
     return np.column_stack([np.asarray(tx), np.asarray(ty)])
 
 
