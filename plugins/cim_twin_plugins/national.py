@@ -1,0 +1,498 @@
+"""National health-check indicators computed from the 3D model and city data.
+
+Service-radius coverage (parks, community elderly care, kindergartens, primary schools), fire
+station 5-minute coverage, new residential buildings over 80 m, road network density and
+waterlogging points. Codes start with ``N-``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+
+import numpy as np
+
+from cim_twin.indicators.api import CheckContext, Indicator
+from cim_twin.indicators.hookspecs import hookimpl
+from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
+
+from ._spatial import (
+    building_table,
+    fmt_m,
+    facility_points,
+    floats,
+    group_index,
+    nearest_geometry,
+    nearest_within,
+    road_network,
+    strings,
+    sums,
+    unit_ids,
+    unit_position,
+)
+from .coverage import FacilityClass, RadiusCoverage, coverage_severity
+
+__all__ = [
+    "ElderlyCareCoverage",
+    "FireStation5Min",
+    "KindergartenCoverage",
+    "NewResidentialOver80m",
+    "ParkCoverage",
+    "PrimarySchoolCoverage",
+    "RoadNetworkDensity",
+    "Waterlogging",
+]
+
+GB50180 = "GB 50180-2018 城市居住区规划设计标准"
+GUIDE = "《城市体检评估技术指南》/ 住房和城乡建设部城市体检指标体系"
+LOCAL = "local choice"
+
+
+# --- 1. park service-radius coverage -------------------------------------------------------------
+class ParkCoverage(RadiusCoverage):
+    spec = IndicatorSpec(
+        code="N-PARK-COVER",
+        name_zh="公园绿地服务半径覆盖率",
+        name_en="Park service-radius coverage",
+        category="生态宜居",
+        level="community",
+        unit="%",
+        direction=Direction.HIGHER_IS_BETTER,
+        national=True,
+        thresholds={
+            "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 2025 target ≥ 90 %"),
+            "small_park_m2": Threshold(value=2000.0, unit="m2", source="GB/T 51346-2019 城市绿地规划标准 / 城市体检指标解释"),
+            "large_park_m2": Threshold(value=5000.0, unit="m2", source="GB/T 51346-2019 城市绿地规划标准 / 城市体检指标解释"),
+            "small_radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: 5-minute walk 300 m"),
+            "large_radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: 10-minute walk 500 m"),
+        },
+        data_needed=("buildings: function, height/storeys", "parks (polygons)", "communities"),
+        description_en="Residential floor area within 300 m of a park of 2,000-5,000 m² or within 500 m of a "
+        "park of at least 5,000 m², over all residential floor area, per community.",
+        description_zh="公园绿地服务半径覆盖的居住建筑面积占比：2000-5000平方米公园300米、5000平方米以上公园500米。",
+    )
+    weight = "floor_area"
+    facility_en = "park"
+    facility_zh = "公园绿地"
+
+    def facility_classes(self, ctx: CheckContext) -> list[FacilityClass]:
+        parks = ctx.layer("parks")
+        area = floats(parks, "area_m2")
+        import shapely
+
+        area = np.where(np.isfinite(area), area, shapely.area(parks.geometries))
+        small = ctx.threshold(self, "small_park_m2")
+        large = ctx.threshold(self, "large_park_m2")
+        return [
+            FacilityClass("park of at least 5,000 m²".replace("5,000", f"{large:,.0f}"),
+                          f"{large:.0f}平方米以上公园", parks.where(area >= large), ctx.threshold(self, "large_radius_m")),
+            FacilityClass(f"park of {small:,.0f}-{large:,.0f} m²", f"{small:.0f}-{large:.0f}平方米公园",
+                          parks.where((area >= small) & (area < large)), ctx.threshold(self, "small_radius_m")),
+        ]
+
+
+# --- 2. community elderly-care coverage ---------------------------------------------------------
+class ElderlyCareCoverage(RadiusCoverage):
+    spec = IndicatorSpec(
+        code="N-ELDERLY-CARE-COVER",
+        name_zh="社区养老服务设施覆盖率",
+        name_en="Community elderly-care coverage",
+        category="健康舒适",
+        level="community",
+        unit="%",
+        national=True,
+        thresholds={
+            "default": Threshold(value=1.0, unit="ratio",
+                                 source="《完整居住社区建设标准(试行)》(建科规〔2020〕7号): every community has an elderly service station"),
+            "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: 5-minute walk 300 m"),
+        },
+        data_needed=("buildings: function", "poi: type=elderly_care", "population: elderly", "communities"),
+        description_en="Older residents (60+) within 300 m of a community elderly-care facility, over all older residents, per community.",
+        description_zh="社区养老服务设施300米（5分钟步行）服务半径内的60岁以上老年人口占比。",
+    )
+    weight = "elderly"
+    facility_en = "elderly-care facility"
+    facility_zh = "社区养老服务设施"
+
+    def facility_classes(self, ctx: CheckContext) -> list[FacilityClass]:
+        types = ctx.option(self, "types", ["elderly_care"])
+        poi = facility_points(ctx, types)
+        if poi is None:
+            ctx.layer("poi")  # raises the clear "no layer" error
+        return [FacilityClass("elderly-care facility", "养老服务设施", poi, ctx.threshold(self, "radius_m"))]  # type: ignore[arg-type]
+
+
+# --- 5. kindergarten and primary school coverage -------------------------------------------------
+class _SchoolCoverage(RadiusCoverage):
+    weight = "residents"
+    poi_type = ""
+
+    def facility_classes(self, ctx: CheckContext) -> list[FacilityClass]:
+        poi = facility_points(ctx, ctx.option(self, "types", [self.poi_type]))
+        if poi is None:
+            ctx.layer("poi")
+        return [FacilityClass(self.facility_en, self.facility_zh, poi, ctx.threshold(self, "radius_m"))]  # type: ignore[arg-type]
+
+
+class KindergartenCoverage(_SchoolCoverage):
+    spec = IndicatorSpec(
+        code="N-KINDERGARTEN-COVER",
+        name_zh="幼儿园服务半径覆盖率",
+        name_en="Kindergarten service-radius coverage",
+        category="健康舒适",
+        level="community",
+        unit="%",
+        national=True,
+        thresholds={
+            "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 普惠性幼儿园覆盖率 target; 0.9 local choice"),
+            "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: kindergarten in the 5-minute life circle, 300 m"),
+        },
+        data_needed=("buildings: function", "poi: type=kindergarten", "population: residents", "communities"),
+        description_en="Residents within 300 m of a kindergarten, over all residents, per community.",
+        description_zh="幼儿园300米服务半径覆盖的居住人口占比。",
+    )
+    poi_type = "kindergarten"
+    facility_en = "kindergarten"
+    facility_zh = "幼儿园"
+
+
+class PrimarySchoolCoverage(_SchoolCoverage):
+    spec = IndicatorSpec(
+        code="N-PRIMARY-SCHOOL-COVER",
+        name_zh="小学服务半径覆盖率",
+        name_en="Primary school service-radius coverage",
+        category="健康舒适",
+        level="community",
+        unit="%",
+        national=True,
+        thresholds={
+            "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 0.9 local choice"),
+            "radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: primary school in the 10-minute life circle, 500 m"),
+        },
+        data_needed=("buildings: function", "poi: type=primary_school", "population: residents", "communities"),
+        description_en="Residents within 500 m of a primary school, over all residents, per community.",
+        description_zh="小学500米服务半径覆盖的居住人口占比。",
+    )
+    poi_type = "primary_school"
+    facility_en = "primary school"
+    facility_zh = "小学"
+
+
+# --- 6. fire station 5-minute coverage -----------------------------------------------------------
+class FireStation5Min(Indicator):
+    spec = IndicatorSpec(
+        code="N-FIRE-5MIN",
+        name_zh="消防救援5分钟可达覆盖率",
+        name_en="Fire and rescue 5-minute coverage",
+        category="安全韧性",
+        level="district",
+        unit="%",
+        national=True,
+        thresholds={
+            "default": Threshold(value=1.0, unit="ratio", source="《城市消防站建设标准》(建标152-2017): reach the edge of the station's area within 5 minutes"),
+            "minutes": Threshold(value=5.0, unit="min", source="《城市消防站建设标准》(建标152-2017)"),
+            "turnout_min": Threshold(value=1.0, unit="min", source="GB 51080-2015 城市消防规划规范: 1 min of the 5 for turnout"),
+            "speed_kmh": Threshold(value=30.0, unit="km/h", source="GB 51080-2015 城市消防规划规范 (30-35 km/h); 30 local choice"),
+            "detour_factor": Threshold(value=1.4, unit="", source="local choice: network/straight-line ratio without a road layer"),
+            "high_rise_m": Threshold(value=27.0, unit="m", source="GB 50016-2014 建筑设计防火规范: residential over 27 m is high-rise"),
+        },
+        data_needed=("buildings: height, function", "poi: type=fire_station", "roads (optional: network distance)", "districts"),
+        description_en="Floor area of buildings a fire engine reaches within 5 minutes (1 min turnout, 4 min at 30 km/h along "
+        "the roads, or straight-line distance × 1.4 without roads), over all floor area, per district and community.",
+        description_zh="消防车5分钟（出动1分钟+行驶4分钟，30 km/h）沿道路可到达的建筑面积占比。",
+    )
+
+    def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
+        table = building_table(ctx)
+        stations = facility_points(ctx, ctx.option(self, "types", ["fire_station"]))
+        if stations is None:
+            ctx.layer("poi")
+        assert stations is not None
+        drive_min = ctx.threshold(self, "minutes") - ctx.threshold(self, "turnout_min")
+        reach = max(drive_min, 0.0) * ctx.threshold(self, "speed_kmh") * 1000.0 / 60.0
+        st_xy = stations.xy()
+        st_ids = strings(stations, "id")
+        net = road_network(ctx) if not ctx.option(self, "straight_line", False) else None
+        detour = ctx.threshold(self, "detour_factor")
+        straight, nearest_st = nearest_within(table.xy, st_xy)
+        if net is not None:
+            node_dist = net.distances_from(st_xy, limit=reach * 1.5)
+            access, node = nearest_within(table.xy, net.nodes)
+            dist = node_dist[np.maximum(node, 0)] + access if len(net.nodes) else np.full(len(table), np.inf)
+            method = "network"
+        else:
+            dist = straight * detour
+            method = f"straight line × {detour:g}"
+        covered = dist <= reach
+        floor = np.nan_to_num(table.floor_area_m2)
+        target = ctx.threshold(self)
+        for level in ("district", "community"):
+            keys, codes = group_index(table.units(level), unit_ids(ctx, level, table))
+            total = sums(codes, floor, len(keys))
+            got = sums(codes, np.where(covered, floor, 0.0), len(keys))
+            for k, unit in enumerate(keys):
+                rate = got[k] / total[k] if total[k] > 0 else None
+                ctx.measure(self, unit, rate, level=level, numerator=float(got[k]), denominator=float(total[k]),
+                            threshold=target, details={"reach_m": round(reach, 1), "method": method, "stations": len(stations)})
+        high_rise = ctx.threshold(self, "high_rise_m")
+        for i in np.nonzero(~covered)[0]:
+            obj = table.objects[i]
+            tall_home = bool(table.residential[i]) and table.height_m[i] > high_rise
+            severity = "high" if tall_home else ("medium" if table.residential[i] else "low")
+            d = float(dist[i])
+            sid = st_ids[nearest_st[i]] if nearest_st[i] >= 0 else None
+            what_en = f"high-rise residential building ({table.height_m[i]:.0f} m)" if tall_home else "building"
+            what_zh = f"高层住宅（{table.height_m[i]:.0f}米）" if tall_home else "建筑"
+            yield ctx.problem(
+                self, obj, value=d if np.isfinite(d) else None, threshold=reach, severity=severity,
+                unit_id=table.community[i],
+                message_en=f"{what_en.capitalize()} {obj.id} is outside 5-minute fire coverage: "
+                f"{fmt_m(d)} by {method} from the nearest station, reach {fmt_m(reach)}",
+                message_zh=f"{what_zh}{obj.id}不在消防救援5分钟可达范围内：距最近消防站{fmt_m(d)}（{'沿道路' if net is not None else '直线×绕行系数'}），"
+                f"5分钟可达{fmt_m(reach)}",
+                evidence={"distance_m": round(d, 1) if np.isfinite(d) else None, "reach_m": round(reach, 1),
+                          "method": method, "nearest_station_id": sid,
+                          "straight_distance_m": round(float(straight[i]), 1) if np.isfinite(straight[i]) else None,
+                          "height_m": None if not np.isfinite(table.height_m[i]) else round(float(table.height_m[i]), 1)},
+            )
+
+
+# --- 7. new residential buildings over 80 m ------------------------------------------------------
+class NewResidentialOver80m(Indicator):
+    spec = IndicatorSpec(
+        code="N-NEW-RES-80M",
+        name_zh="新建住宅建筑高度超过80米的数量",
+        name_en="New residential buildings over 80 m",
+        category="风貌特色",
+        level="district",
+        unit="buildings",
+        direction=Direction.LOWER_IS_BETTER,
+        national=True,
+        thresholds={
+            "default": Threshold(value=0.0, unit="buildings", source=f"{GUIDE}: bottom line, none allowed"),
+            "height_m": Threshold(value=80.0, unit="m", source="建科〔2021〕63号《关于在实施城市更新行动中防止大拆大建问题的通知》 / 城市体检指标体系"),
+            "since_year": Threshold(value=2021.0, unit="year", source=LOCAL + ": built since the 2021 notice"),
+        },
+        data_needed=("buildings: function, yearOfConstruction, height",),
+        description_en="Residential buildings built in or after the configured year whose height exceeds 80 m, counted per district.",
+        description_zh="统计年份以来新建的高度超过80米的住宅建筑数量。",
+    )
+
+    def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
+        table = building_table(ctx)
+        limit = ctx.threshold(self, "height_m")
+        since = ctx.threshold(self, "since_year")
+        until = int(ctx.period.label) if ctx.period.label.isdigit() else 9999
+        new = (table.year_built >= since) & (table.year_built <= until)
+        hit = table.residential & new & (table.height_m > limit)
+        keys, codes = group_index(table.district, unit_ids(ctx, "district", table))
+        counts = np.bincount(codes[(codes >= 0) & hit], minlength=len(keys))[: len(keys)]
+        for k, unit in enumerate(keys):
+            ctx.measure(self, unit, float(counts[k]), threshold=ctx.threshold(self),
+                        details={"height_m": limit, "since_year": int(since)})
+        for i in np.nonzero(hit)[0]:
+            obj = table.objects[i]
+            h = float(table.height_m[i])
+            yield ctx.problem(
+                self, obj, value=h, threshold=limit, severity="critical", unit_id=table.community[i],
+                message_en=f"New residential building {obj.id} (built {int(table.year_built[i])}) is {h:.1f} m high, over the {limit:.0f} m bottom line",
+                message_zh=f"新建住宅{obj.id}（{int(table.year_built[i])}年建成）高{h:.1f}米，超过{limit:.0f}米底线",
+                evidence={"height_m": round(h, 2), "year_built": int(table.year_built[i]),
+                          "storeys": None if not np.isfinite(table.storeys[i]) else int(table.storeys[i])},
+            )
+
+
+# --- 11. road network density --------------------------------------------------------------------
+class RoadNetworkDensity(Indicator):
+    spec = IndicatorSpec(
+        code="N-ROAD-DENSITY",
+        name_zh="城市道路网密度",
+        name_en="Road network density",
+        category="交通便捷",
+        level="district",
+        unit="km/km2",
+        national=True,
+        thresholds={
+            "default": Threshold(value=8.0, unit="km/km2",
+                                 source="《中共中央 国务院关于进一步加强城市规划建设管理工作的若干意见》(2016): 8 km/km²"),
+        },
+        data_needed=("roads (centrelines, class)", "districts (polygons)", "blocks (optional)"),
+        description_en="Length of road centrelines inside each district (km) over its area (km²); blocks are measured too.",
+        description_zh="城区内道路中心线总长度（公里）与城区面积（平方公里）之比。",
+    )
+
+    def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
+        import shapely
+
+        roads = ctx.layer("roads")
+        classes = strings(roads, "class")
+        exclude = list(ctx.option(self, "exclude_classes", []))
+        roads_used = roads.where(~np.isin(classes, exclude)) if exclude else roads
+        target = ctx.threshold(self)
+        table = building_table(ctx)
+        for level in ("district", "block"):
+            units = ctx.units(level)
+            if units is None:
+                continue
+            uid = strings(units, "id")
+            unit_idx, road_idx = roads_used.tree.query(units.geometries, predicate="intersects")
+            lengths = shapely.length(shapely.intersection(units.geometries[unit_idx], roads_used.geometries[road_idx]))
+            km = np.bincount(unit_idx, weights=lengths, minlength=len(units)) / 1000.0
+            km2 = shapely.area(units.geometries) / 1e6
+            for k, unit in enumerate(uid):
+                density = km[k] / km2[k] if km2[k] > 0 else None
+                ctx.measure(self, unit, density, level=level, numerator=round(float(km[k]), 3),
+                            denominator=round(float(km2[k]), 4), threshold=target)
+                if level == "district" and density is not None and density < target:
+                    x, y, z = unit_position(ctx, level, unit, table)
+                    yield ctx.problem(
+                        self, None, position=(x, y, z), unit_id=unit, subject=f"unit:{unit}", unit_level=level,
+                        value=density, threshold=target, severity=coverage_severity(density / target, 1.0),
+                        message_en=f"Road network density of district {unit} is {density:.1f} km/km², below the target {target:g}",
+                        message_zh=f"城区{unit}道路网密度为{density:.1f}公里/平方公里，低于目标{target:g}",
+                        evidence={"road_km": round(float(km[k]), 3), "area_km2": round(float(km2[k]), 4)},
+                    )
+
+
+# --- 12. waterlogging points ---------------------------------------------------------------------
+def _to_date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+class Waterlogging(Indicator):
+    spec = IndicatorSpec(
+        code="N-WATERLOGGING",
+        name_zh="城市内涝积水点数量",
+        name_en="Urban waterlogging points",
+        category="安全韧性",
+        level="district",
+        unit="sites",
+        direction=Direction.LOWER_IS_BETTER,
+        national=True,
+        thresholds={
+            "default": Threshold(value=0.0, unit="sites", source="国办发〔2021〕11号《关于加强城市内涝治理的实施意见》: eliminate severe waterlogging sites"),
+            "cluster_m": Threshold(value=100.0, unit="m", source=LOCAL + ": reports within 100 m are one site"),
+            "depth_cm": Threshold(value=15.0, unit="cm", source="GB 51222-2017 城镇内涝防治技术规范: 15 cm on the road counts as waterlogging"),
+            "severe_depth_cm": Threshold(value=40.0, unit="cm", source=LOCAL),
+            "attach_m": Threshold(value=50.0, unit="m", source=LOCAL + ": buildings within 50 m are attached"),
+        },
+        data_needed=("incidents: date, depth_cm, duration_h", "roads (optional)", "districts"),
+        description_en="Dated waterlogging incidents clustered into sites (100 m); a site with an incident in the period is a "
+        "problem, severe when it recurs in two or more years or is deep; counted per district.",
+        description_zh="积水事件按100米聚类为积水点；本期出现的积水点计入，跨年份反复出现或积水较深为严重。",
+    )
+
+    def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        from scipy.spatial import cKDTree
+
+        layer = ctx.layer("incidents", columns=("date",))
+        dates = [_to_date(v) for v in layer.column("date")]
+        end = ctx.period.end.date()
+        start = ctx.period.start.date()
+        keep = np.array([d is not None and d < end for d in dates], dtype=bool)
+        xy = layer.xy()[keep]
+        ids = strings(layer, "id")[keep]
+        depth = floats(layer, "depth_cm")[keep]
+        duration = floats(layer, "duration_h")[keep]
+        when = [d for d, k in zip(dates, keep, strict=True) if k]
+        n = len(xy)
+        table = building_table(ctx)
+        keys, codes = group_index(ctx.unit_ids_at(xy, "district") if n else np.zeros(0, object), unit_ids(ctx, "district", table))
+        if not n:
+            for unit in keys:
+                ctx.measure(self, unit, 0.0, threshold=ctx.threshold(self))
+            return
+        pairs = cKDTree(xy).query_pairs(ctx.threshold(self, "cluster_m"), output_type="ndarray")
+        adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        n_sites, site = connected_components(adj, directed=False)
+        in_period = np.array([start <= d < end for d in when], dtype=bool)
+        years = np.array([d.year for d in when])
+        min_depth = ctx.threshold(self, "depth_cm")
+        severe_depth = ctx.threshold(self, "severe_depth_cm")
+        attach = ctx.threshold(self, "attach_m")
+        roads = ctx.layer("roads") if ctx.has_layer("roads") else None
+        active_sites: list[tuple[int, np.ndarray]] = []
+        for s in range(n_sites):
+            members = np.nonzero(site == s)[0]
+            now = members[in_period[members]]
+            # shallow ponding below the standard's 15 cm is not waterlogging
+            now = now[~(depth[now] < min_depth)]
+            if len(now):
+                active_sites.append((s, members))
+        site_xy = np.array([xy[m].mean(axis=0) for _, m in active_sites]) if active_sites else np.zeros((0, 2))
+        site_district = ctx.unit_ids_at(site_xy, "district") if len(site_xy) else np.zeros(0, object)
+        _, site_codes = group_index(site_district, keys)
+        counts = np.bincount(site_codes[site_codes >= 0], minlength=len(keys))[: len(keys)]
+        for k, unit in enumerate(keys):
+            ctx.measure(self, unit, float(counts[k]), threshold=ctx.threshold(self),
+                        details={"incidents_in_period": int(in_period[codes == k].sum())})
+        if not active_sites:
+            return
+        b_tree = None
+        if len(table):
+            from scipy.spatial import cKDTree as _KD
+
+            b_tree = _KD(table.xy)
+        road_dist, road_idx = (nearest_geometry(site_xy, roads.geometries, tree=roads.tree) if roads is not None and len(roads)
+                               else (np.full(len(site_xy), np.inf), np.full(len(site_xy), -1)))
+        road_ids = strings(roads, "id") if roads is not None else np.zeros(0, object)
+        road_names = strings(roads, "name") if roads is not None else np.zeros(0, object)
+        for j, (s, members) in enumerate(active_sites):
+            now = members[in_period[members]]
+            site_years = sorted({int(y) for y in years[members]})
+            recurring = len(site_years) >= 2
+            max_depth = float(np.nanmax(depth[now])) if np.isfinite(depth[now]).any() else None
+            deep = max_depth is not None and max_depth >= severe_depth
+            severity = "critical" if recurring and deep else ("high" if recurring or deep else "medium")
+            near: list[str] = []
+            z = 0.0
+            if b_tree is not None:
+                idx = b_tree.query_ball_point(site_xy[j], attach)
+                idx = sorted(idx, key=lambda i: float(np.hypot(*(table.xy[i] - site_xy[j]))))[:5]
+                near = [str(table.ids[i]) for i in idx]
+                if idx:
+                    z = float(np.nanmin(table.ground_z[idx]))
+                else:
+                    _, nb = b_tree.query(site_xy[j])
+                    z = float(table.ground_z[nb])
+            road = road_ids[road_idx[j]] if road_idx[j] >= 0 else None
+            road_name = road_names[road_idx[j]] if road_idx[j] >= 0 else ""
+            first = min(when[i] for i in now)
+            where_en = f" on {road_name or road}" if road else ""
+            where_zh = f"（{road_name or road}）" if road else ""
+            yield ctx.problem(
+                self, None, position=(site_xy[j][0], site_xy[j][1], z), object_ids=near,
+                # the site's first incident ever names it, so next year's run finds the same site
+                subject=f"site:{ids[min(members, key=lambda i: (when[i], ids[i]))]}",
+                value=float(len(now)), severity=severity,
+                observed_at=datetime(first.year, first.month, first.day, tzinfo=ctx.period.start.tzinfo or timezone.utc),
+                message_en=f"Waterlogging site{where_en}: {len(now)} incident(s) this period"
+                + (f", recurring in {', '.join(map(str, site_years))}" if recurring else "")
+                + (f", up to {max_depth:.0f} cm deep" if max_depth is not None else ""),
+                message_zh=f"内涝积水点{where_zh}：本期积水{len(now)}次"
+                + (f"，{'、'.join(map(str, site_years))}年反复出现" if recurring else "")
+                + (f"，最深{max_depth:.0f}厘米" if max_depth is not None else ""),
+                evidence={"incident_ids": [str(ids[i]) for i in members], "years": site_years, "recurring": recurring,
+                          "max_depth_cm": max_depth,
+                          "max_duration_h": float(np.nanmax(duration[now])) if np.isfinite(duration[now]).any() else None,
+                          "road_id": road, "road_distance_m": round(float(road_dist[j]), 1) if np.isfinite(road_dist[j]) else None,
+                          "building_ids": near},
+            )
+
+
+@hookimpl
+def register_indicators(register):  # type: ignore[no-untyped-def]
+    for indicator in (ParkCoverage(), ElderlyCareCoverage(), KindergartenCoverage(), PrimarySchoolCoverage(),
+                      FireStation5Min(), NewResidentialOver80m(), RoadNetworkDensity(), Waterlogging()):
+        register(indicator)
