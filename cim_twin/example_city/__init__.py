@@ -12,6 +12,13 @@
       layers/<Y>/...                 auxiliary layers (parks, POIs, population, ...) when
                                      :mod:`cim_twin.example_city.layers` is installed
 
+Auxiliary layers come from ``cim_twin/example_city/layers.py`` when that module exists: for every
+year :func:`generate` calls ``write_layers(layout, out_dir, year, rng)`` (``rng`` a
+:class:`random.Random` that depends only on the seed and the year), which writes its files under
+``out_dir`` and returns the ``[layers.NAME]`` entries of ``twin.toml`` for them (a mapping of layer
+name to ``{"path": "layers/{period}/poi.geojson", "kind": "poi", ...}``; paths relative to
+``out_dir``, ``{period}`` for per-year files), or None.
+
 The plan itself is :class:`~cim_twin.example_city.layout.DistrictLayout`
 (:func:`~cim_twin.example_city.layout.build_layout`): spatial units, roads and a stream of
 buildings, the API for anyone writing further layers of the same district.
