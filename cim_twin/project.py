@@ -166,6 +166,10 @@ class ProjectFile(_Section):
     profiles: dict[str, ProfileSection] = Field(default_factory=dict)
     check: CheckSettings = Field(default_factory=CheckSettings)
     plugins: PluginsSection = Field(default_factory=PluginsSection)
+    # Read by the catalog (cim_twin.catalog): project generation settings and measure overrides,
+    # and the 留改拆 rules; validated there (see docs/catalog.md).
+    projects: dict[str, Any] = Field(default_factory=dict, description="[projects] settings of the catalog")
+    actions: dict[str, Any] = Field(default_factory=dict, description="[actions] 留改拆 rules")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,258 @@
+"""The check runner: isolation of failing and hanging indicators, placing of findings, run files."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cim_twin.errors import ConfigError
+from cim_twin.indicators.host import PluginHost
+from cim_twin.indicators.runner import evaluate_indicator, fingerprint, run_check
+from cim_twin.model import CheckRun, ProblemPoint, Threshold
+from cim_twin.plugins import Indicator, IndicatorSpec, hookimpl
+from cim_twin.project import Project
+from cim_twin.serialization import loads
+from cim_twin.testing import box_building, make_context, make_scene, units_layer
+
+STOP = threading.Event()  # lets a hung *thread* end when the test is over
+
+
+def _spec(code: str, **kw: Any) -> IndicatorSpec:
+    return IndicatorSpec(code=code, name_en=code, name_zh=code, category="安全韧性", level="building", unit="m", **kw)
+
+
+class Tall(Indicator):
+    spec = _spec("T-TALL", thresholds={"default": Threshold(value=10.0, source="local choice")})
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        limit = ctx.threshold(self, "default")
+        for b in ctx.buildings():
+            if b.height_m > limit:
+                yield ctx.problem(self, b, value=b.height_m, threshold=limit, severity="low")
+        units = ctx.units("community")
+        for uid in units.column("id"):
+            ctx.measure(self, uid, 1.0, level="community")
+
+
+class Raises(Indicator):
+    spec = _spec("T-RAISES")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        yield from ()
+        raise RuntimeError("the data is not what this indicator expected")
+
+
+class Hangs(Indicator):
+    spec = _spec("T-HANGS")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        while not STOP.is_set():
+            time.sleep(0.01)
+        return []
+
+
+class Dies(Indicator):
+    spec = _spec("T-DIES")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        os._exit(7)  # like a crash in a C extension
+
+
+class NeedsPoi(Indicator):
+    spec = _spec("T-POI")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        ctx.layer("poi", columns=["type"])
+        return []
+
+
+class YieldsJunk(Indicator):
+    spec = _spec("T-JUNK")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        yield {"not": "a problem point"}
+
+
+class Repeats(Indicator):
+    spec = _spec("T-REPEAT")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        b = ctx.buildings()[0]
+        yield ctx.problem(self, b, value=1.0)
+        yield ctx.problem(self, b, value=2.0)
+
+
+class Limit(Indicator):
+    spec = _spec("T-LIMIT")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        limit = ctx.threshold(self, "default", 10.0)
+        for b in ctx.buildings():
+            if b.height_m > limit:
+                yield ctx.problem(self, b, value=b.height_m, threshold=limit)
+
+
+ALL = (Tall, Raises, Hangs, Dies, NeedsPoi, YieldsJunk, Repeats, Limit)
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    class Plugin:
+        @hookimpl
+        def register_indicators(self, register):  # type: ignore[no-untyped-def]
+            for cls in ALL:
+                register(cls())
+
+    h = PluginHost()
+    h.loaded = True
+    h.register_plugin(Plugin(), name="test")
+    return h
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    # A real GeoJSON units layer and a source file to fingerprint; the scene itself is built by hand.
+    (tmp_path / "city_2025.gml").write_text("<CityModel/>")
+    (tmp_path / "layers").mkdir()
+    (tmp_path / "layers" / "communities.geojson").write_text(
+        '{"type":"FeatureCollection","features":['
+        '{"type":"Feature","properties":{"id":"C01","level":"community"},"geometry":{"type":"Polygon",'
+        '"coordinates":[[[500000,2988000],[500100,2988000],[500100,2988100],[500000,2988100],[500000,2988000]]]}},'
+        '{"type":"Feature","properties":{"id":"C02","level":"community"},"geometry":{"type":"Polygon",'
+        '"coordinates":[[[500100,2988000],[500200,2988000],[500200,2988100],[500100,2988100],[500100,2988000]]]}}]}'
+    )
+    return Project.from_dict(
+        {
+            "project": {"name": "test", "period": 2025, "output": "out", "catalog": ""},
+            "scene": {"sources": ["city_{period}.gml"]},
+            "layers": {"communities": {"path": "layers/communities.geojson", "kind": "units", "crs": "EPSG:4548"}},
+        },
+        path=tmp_path / "twin.toml",
+    )
+
+
+@pytest.fixture
+def scene():  # type: ignore[no-untyped-def]
+    return make_scene([
+        box_building("low", 10, 10, height=6),
+        box_building("tall-a", 40, 10, height=25),
+        box_building("tall-b", 140, 10, height=18),
+    ])
+
+
+@pytest.fixture(autouse=True)
+def _stop_hung_threads():  # type: ignore[no-untyped-def]
+    STOP.clear()
+    yield
+    STOP.set()
+
+
+def test_failures_and_hangs_are_recorded_and_the_rest_completes(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    result = run_check(project, host=host, scene=scene, timeout_s=1.0, isolation="process")
+    elapsed = time.monotonic() - start
+    st = result.run.indicators
+    assert st["T-TALL"].status == "ok" and st["T-TALL"].findings == 2 and st["T-TALL"].measurements == 2
+    assert st["T-RAISES"].status == "failed"
+    assert st["T-RAISES"].error == "RuntimeError: the data is not what this indicator expected"
+    assert "Traceback" in st["T-RAISES"].traceback and "test_runner.py" in st["T-RAISES"].traceback
+    assert st["T-HANGS"].status == "timeout" and "1 s" in st["T-HANGS"].error
+    assert st["T-DIES"].status == "failed" and "exit status 7" in st["T-DIES"].error
+    assert st["T-POI"].status == "skipped" and "no layer 'poi'" in st["T-POI"].error
+    assert st["T-JUNK"].status == "failed" and "not a ProblemPoint" in st["T-JUNK"].error
+    assert result.run.status == "completed_with_failures"
+    assert elapsed < 8.0  # one timeout of 1 s plus forks; a hang never holds the run
+
+
+def test_thread_isolation_records_the_hang_too(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    result = run_check(project, host=host, scene=scene, indicators=["T-TALL", "T-RAISES", "T-HANGS"],
+                       timeout_s=0.5, isolation="thread", write=False)
+    st = result.run.indicators
+    assert (st["T-TALL"].status, st["T-RAISES"].status, st["T-HANGS"].status) == ("ok", "failed", "timeout")
+    assert "thread left running" in st["T-HANGS"].error
+
+
+def test_only_ok_and_skipped_is_ok(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    result = run_check(project, host=host, scene=scene, indicators=["T-TALL", "T-POI"], write=False)
+    assert result.run.status == "ok" and not result.failed
+
+
+def test_findings_are_placed_and_written(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    result = run_check(project, host=host, scene=scene, indicators=["T-TALL", "T-RAISES", "T-REPEAT"])
+    by_object = {f.object_ids[0]: f for f in result.findings if f.indicator == "T-TALL"}
+    assert by_object["tall-a"].unit_id == "C01" and by_object["tall-b"].unit_id == "C02"
+    a = by_object["tall-a"]
+    assert (a.x, a.y, a.z) == (500045.0, 2988015.0, 25.0)
+    assert a.lon == pytest.approx(117.00046, abs=1e-4) and a.lat == pytest.approx(27.003, abs=2e-3)
+    assert a.height == pytest.approx(25.0, abs=0.01)  # no geoid model: heights as given
+    # the second problem with the same id from one indicator is dropped, with a warning
+    assert sum(f.indicator == "T-REPEAT" for f in result.findings) == 1
+    assert any("repeat an earlier id" in str(w) for w in result.warnings)
+
+    run_dir = result.run_dir
+    assert run_dir == project.output_dir / "runs" / result.run.id
+    run = CheckRun.model_validate(loads((run_dir / "run.json").read_bytes()))
+    assert run == result.run
+    assert run.inputs == {
+        "city_2025.gml": fingerprint(project.root / "city_2025.gml"),
+        "layers/communities.geojson": fingerprint(project.root / "layers" / "communities.geojson"),
+    }
+    findings = [ProblemPoint.model_validate(f) for f in loads((run_dir / "findings.json").read_bytes())]
+    assert findings == result.findings
+    assert len(loads((run_dir / "measurements.json").read_bytes())) == 2
+    assert not list(run_dir.glob(".*.tmp"))
+    assert result.summary()["findings_file"] == str(run_dir / "findings.json")
+
+
+def test_run_ids_are_sortable_and_tell_inputs_apart(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    a = run_check(project, host=host, scene=scene, indicators=["T-TALL"], write=False).run.id
+    b = run_check(project, host=host, scene=scene, indicators=["T-TALL"], write=False).run.id
+    assert re.fullmatch(r"2025-\d{8}T\d{6}Z-[0-9a-f]{8}", a)
+    assert a[-8:] == b[-8:] and a <= b
+    (project.root / "city_2025.gml").write_text("<CityModel>changed</CityModel>")
+    c = run_check(project, host=host, scene=scene, indicators=["T-TALL"], write=False).run.id
+    assert c[-8:] != a[-8:]
+
+
+def test_profile_thresholds_reach_the_indicator(tmp_path, scene, host) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "city.gml").write_text("<CityModel/>")
+    project = Project.from_dict({
+        "scene": {"sources": ["city.gml"]},
+        "profile": {"name": "city", "indicators": ["T-LIMIT"], "thresholds": {"T-LIMIT": {"default": 20}}},
+        "profiles": {"county": {"extends": "city", "thresholds": {"T-LIMIT": {"default": 5}}}},
+    }, path=tmp_path / "twin.toml")
+    city = run_check(project, host=host, scene=scene, period=2025, write=False)
+    county = run_check(project, host=host, scene=scene, period=2025, profile="county", write=False)
+    assert city.run.profile == "city" and county.run.profile == "county"
+    assert list(city.run.indicators) == ["T-LIMIT"]
+    assert sorted(f.object_ids[0] for f in city.findings) == ["tall-a"]
+    assert sorted(f.object_ids[0] for f in county.findings) == ["low", "tall-a", "tall-b"]
+    assert {f.threshold for f in county.findings} == {5.0}
+
+
+def test_unknown_indicator_is_a_user_error(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=r"unknown indicator 'T-TAL' \(did you mean 'T-TALL'\?\)"):
+        run_check(project, host=host, scene=scene, indicators=["T-TAL"], write=False)
+
+
+def test_inline_evaluation_for_debuggers(scene) -> None:  # type: ignore[no-untyped-def]
+    ctx = make_context(scene, layers=[units_layer("community", {"C01": (0, 0, 100, 100)})])
+    outcome = evaluate_indicator(Tall(), ctx, isolation="inline")
+    assert outcome.status == "ok" and len(outcome.findings) == 2
+    assert ctx.measurements == []  # the indicator got its own copy of the context
+
+
+def test_catalog_missing_is_reported_not_fatal(project, scene, host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cim_twin.catalog", None)  # import fails as if not installed
+    result = run_check(project, host=host, scene=scene, indicators=["T-TALL"],
+                       catalog=project.root / "catalog.gpkg")
+    assert result.catalog_error and "not available" in result.catalog_error
+    assert (result.run_dir / "run.json").is_file()
