@@ -9,7 +9,7 @@ way in, so that nothing downstream has to think about axis order again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -75,6 +75,9 @@ class SceneCRS:
     ``name`` is the canonical short form used in reports, e.g. ``"EPSG:25832"`` or
     ``"EPSG:25832+5783"``. ``lat_first`` records that the source lists latitude before longitude
     (geographic CRSs such as EPSG:4979 and 6697), so a reader knows to swap on input.
+    ``xy_order`` marks the short ``EPSG:n`` form, which GIS software (GeoTools, GDAL's
+    traditional order) and real files read longitude first; the URN and http URI forms keep
+    the EPSG axis order.
     """
 
     name: str
@@ -82,6 +85,7 @@ class SceneCRS:
     vertical_epsg: int | None = None
     srs_name: str = ""
     crs: CRS | None = field(default=None, compare=False, repr=False)
+    xy_order: bool = field(default=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -94,7 +98,7 @@ class SceneCRS:
 
     @property
     def lat_first(self) -> bool:
-        if self.crs is None or not self.crs.is_geographic:
+        if self.crs is None or not self.crs.is_geographic or self.xy_order:
             return False
         first = self.crs.axis_info[0] if self.crs.axis_info else None
         return bool(first and first.direction.lower() == "north")
@@ -219,10 +223,11 @@ def parse_srs_name(srs_name: str) -> SceneCRS:
         return _scene_crs(int(plus.group(1)), int(plus.group(2)), text)
     if re.fullmatch(r"\d+", text):
         return _scene_crs(int(text), None, text)
-    for pattern in _EPSG_PATTERNS:
+    for i, pattern in enumerate(_EPSG_PATTERNS):
         m = pattern.match(text)
         if m:
-            return _scene_crs(int(m.group("code")), None, text)
+            parsed = _scene_crs(int(m.group("code")), None, text)
+            return replace(parsed, xy_order=True) if i == 0 else parsed
 
     m = _COMPOUND_URN.match(text)
     if m:

@@ -1,0 +1,346 @@
+"""GML geometry of one top-level feature: polygons as numpy rings, xlink references, solids.
+
+Coordinates are parsed per ``posList`` (or ``pos`` sequence, or GML 3.1 ``coordinates``) with one
+numpy call each, never point by point. Every polygon (and every aggregate with a gml:id) is
+recorded by id, so references in either order (a Solid pointing at the polygons of its thematic
+surfaces, or a thematic surface pointing into the Solid) resolve when the feature ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from lxml import etree
+
+from .attributes import local_name
+
+__all__ = ["GeometryCollector", "Polygon", "Ref", "GeometryContext", "parse_coordinates"]
+
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+POLYGON_LIKE = frozenset({"Polygon", "Triangle", "Rectangle", "PolygonPatch"})
+SURFACE_AGGREGATES = frozenset(
+    {"MultiSurface", "CompositeSurface", "Shell", "Surface", "TriangulatedSurface", "TIN", "Tin",
+     "PolyhedralSurface"}
+)
+SOLID_AGGREGATES = frozenset({"MultiSolid", "CompositeSolid"})
+GEOMETRY_AGGREGATES = frozenset({"MultiGeometry", "GeometricComplex"})
+LINEAR = frozenset(
+    {"Point", "MultiPoint", "LineString", "MultiCurve", "CompositeCurve", "Curve", "MultiLineString",
+     "OrientableCurve", "LinearRing", "Ring"}
+)
+KNOWN_GEOMETRY = POLYGON_LIKE | SURFACE_AGGREGATES | SOLID_AGGREGATES | GEOMETRY_AGGREGATES | LINEAR | {
+    "Solid", "OrientableSurface", "ImplicitGeometry"}
+_COORD_NAMES = frozenset({"posList", "pos", "coordinates", "coord", "pointProperty", "pointRep"})
+
+
+class CoordinateError(ValueError):
+    """Coordinates that cannot be read (not numbers, wrong count for the dimension)."""
+
+
+@dataclass(slots=True)
+class GeometryContext:
+    """Where the geometry being parsed goes, and how to read it."""
+
+    owner: int  # index of the owning object in the feature's object list
+    lod: int
+    row: int  # thematic surface row of the owner (-1 none)
+    flip: bool
+    srs: str | None
+    dim: int
+    hint: int = 0  # SurfaceType to use when no thematic surface says (footprint, roof edge, ...)
+
+
+@dataclass(slots=True)
+class Polygon:
+    """One polygon: rings without closing point, exterior first."""
+
+    rings: list[np.ndarray]
+    owner: int
+    lod: int
+    row: int
+    flip: bool
+    srs: str | None
+    gid: str | None
+    ring_ids: list[str | None]
+    line: int | None
+    hint: int = 0
+    in_solid: bool = False
+
+
+@dataclass(slots=True)
+class Ref:
+    """An xlink:href to geometry, resolved when the feature ends (or later, across features)."""
+
+    target: str
+    ctx: GeometryContext
+    line: int | None
+    in_solid: bool
+
+
+@dataclass
+class GeometryCollector:
+    """Everything geometric found in one top-level feature.
+
+    ``issues`` collects ``(message, line, gml_id)`` for degenerate rings and unreadable
+    coordinates; the reader turns them into warnings.
+    """
+
+    gml_id_attr: str
+    polygons: list[Polygon] = field(default_factory=list)
+    by_id: dict[str, tuple[int, int]] = field(default_factory=dict)
+    refs: list[Ref] = field(default_factory=list)
+    solids: set[tuple[int, int]] = field(default_factory=set)
+    # (owner, lod) -> [min xyz, max xyz] of point/curve geometry, and lods that had any geometry
+    other_bounds: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    issues: list[tuple[str, int | None, str | None]] = field(default_factory=list)
+    _in_solid: int = 0
+
+    # --- entry point -----------------------------------------------------------------------------
+    def parse_property(self, prop: etree._Element, ctx: GeometryContext) -> None:
+        """Parse a geometry property (``lod2Solid``, ``surfaceMember``, ``tin``, ...): either an
+        xlink:href to geometry elsewhere or inline geometry children."""
+        href = prop.get(XLINK_HREF)
+        if href is not None and len(prop) == 0:
+            self.refs.append(Ref(href.lstrip("#"), ctx, prop.sourceline, self._in_solid > 0))
+            return
+        for child in prop:
+            if isinstance(child.tag, str):
+                self.parse_geometry(child, ctx)
+
+    def parse_geometry(self, el: etree._Element, ctx: GeometryContext) -> None:
+        name = local_name(el.tag)
+        srs = el.get("srsName")
+        dim = el.get("srsDimension")
+        if srs is not None or dim is not None:
+            ctx = GeometryContext(ctx.owner, ctx.lod, ctx.row, ctx.flip, srs or ctx.srs,
+                                  int(dim) if dim and dim.isdigit() else ctx.dim, ctx.hint)
+        gid = el.get(self.gml_id_attr)
+        start = len(self.polygons)
+        if name in POLYGON_LIKE:
+            self._polygon(el, ctx, gid)
+        elif name in SURFACE_AGGREGATES or name in GEOMETRY_AGGREGATES or name in SOLID_AGGREGATES:
+            for member in el:
+                if isinstance(member.tag, str):
+                    self.parse_property(member, ctx)
+        elif name == "Solid":
+            self.solids.add((ctx.owner, ctx.lod))
+            self._in_solid += 1
+            try:
+                for member in el:
+                    if isinstance(member.tag, str) and local_name(member.tag) in ("exterior", "interior", "outerBoundary"):
+                        self.parse_property(member, ctx)
+            finally:
+                self._in_solid -= 1
+        elif name == "OrientableSurface":
+            flipped = ctx.flip != (el.get("orientation", "+").strip() == "-")
+            sub = GeometryContext(ctx.owner, ctx.lod, ctx.row, flipped, ctx.srs, ctx.dim, ctx.hint)
+            for member in el:
+                if isinstance(member.tag, str) and local_name(member.tag) == "baseSurface":
+                    self.parse_property(member, sub)
+        elif name in LINEAR:
+            self._linear(el, ctx)
+        else:
+            # unknown geometry type (e.g. an ADE geometry): look for polygons inside
+            for member in el:
+                if isinstance(member.tag, str):
+                    self.parse_geometry(member, ctx)
+        if gid is not None and name not in POLYGON_LIKE:
+            self.by_id[gid] = (start, len(self.polygons))
+
+    # --- leaves ----------------------------------------------------------------------------------
+    def _polygon(self, el: etree._Element, ctx: GeometryContext, gid: str | None) -> None:
+        rings: list[np.ndarray] = []
+        ring_ids: list[str | None] = []
+        exterior_ok = False
+        for boundary in el:
+            if not isinstance(boundary.tag, str):
+                continue
+            bname = local_name(boundary.tag)
+            if bname not in ("exterior", "interior", "outerBoundaryIs", "innerBoundaryIs", "outerBoundary",
+                             "innerBoundary"):
+                continue
+            is_exterior = bname.startswith(("exterior", "outer"))
+            ring_el = next((c for c in boundary if isinstance(c.tag, str)), None)
+            if ring_el is None:
+                continue
+            try:
+                coords = ring_coordinates(ring_el, ctx.dim)
+            except CoordinateError as exc:
+                self.issues.append((f"unreadable coordinates: {exc}; polygon skipped", ring_el.sourceline,
+                                    gid or ring_el.get(self.gml_id_attr)))
+                return
+            ring = _open_ring(coords)
+            if len(ring) < 3 or _distinct_points(ring) < 3:
+                what = "exterior" if is_exterior else "interior"
+                self.issues.append((
+                    f"degenerate {what} ring (fewer than 3 distinct points)"
+                    + ("; polygon skipped" if is_exterior else "; hole ignored"),
+                    ring_el.sourceline, ring_el.get(self.gml_id_attr) or gid))
+                if is_exterior:
+                    return
+                continue
+            if is_exterior:
+                if exterior_ok:
+                    continue
+                exterior_ok = True
+                rings.insert(0, ring)
+                ring_ids.insert(0, ring_el.get(self.gml_id_attr))
+            else:
+                rings.append(ring)
+                ring_ids.append(ring_el.get(self.gml_id_attr))
+        if not exterior_ok:
+            if rings or len(el):
+                self.issues.append(("polygon without a usable exterior ring; skipped", el.sourceline, gid))
+            return
+        index = len(self.polygons)
+        self.polygons.append(
+            Polygon(rings, ctx.owner, ctx.lod, ctx.row, ctx.flip, ctx.srs, gid, ring_ids, el.sourceline,
+                    ctx.hint, self._in_solid > 0)
+        )
+        if gid is not None:
+            self.by_id[gid] = (index, index + 1)
+
+    def _linear(self, el: etree._Element, ctx: GeometryContext) -> None:
+        """Points and curves carry no surface, but they tell the LOD and the extent."""
+        arrays = []
+        for c in el.iter():
+            if local_name(c.tag) in ("posList", "pos", "coordinates"):
+                try:
+                    arrays.append(parse_coordinates(c, ctx.dim))
+                except CoordinateError:
+                    continue
+        key = (ctx.owner, ctx.lod)
+        if arrays:
+            pts = np.concatenate(arrays)
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            if key in self.other_bounds:
+                old = self.other_bounds[key]
+                lo, hi = np.minimum(lo, old[0]), np.maximum(hi, old[1])
+            self.other_bounds[key] = (lo, hi)
+        else:
+            self.other_bounds.setdefault(key, (np.full(3, np.nan), np.full(3, np.nan)))
+
+
+def _distinct_points(ring: np.ndarray) -> int:
+    if len(ring) <= 3:
+        return len(np.unique(ring, axis=0))
+    return 3 if len(np.unique(ring[:4], axis=0)) >= 3 else len(np.unique(ring, axis=0))
+
+
+def _open_ring(coords: np.ndarray) -> np.ndarray:
+    """Drop the closing point (GML rings repeat the first point at the end)."""
+    if len(coords) >= 2 and np.array_equal(coords[0], coords[-1]):
+        return coords[:-1]
+    return coords
+
+
+def _to_xyz(values: np.ndarray, dim: int, el: etree._Element) -> np.ndarray:
+    if dim not in (2, 3):
+        dim = 3
+    if len(values) % dim:
+        # srsDimension missing while the data is 2D (or the other way round)
+        other = 2 if dim == 3 else 3
+        if len(values) % other == 0:
+            dim = other
+        else:
+            raise CoordinateError(f"{len(values)} numbers do not make {dim}D points")
+    pts = values.reshape(-1, dim)
+    if dim == 2:
+        pts = np.column_stack([pts, np.zeros(len(pts))])
+    return pts
+
+
+def _numbers(text: str) -> np.ndarray:
+    # str.split + one numpy conversion: as fast as np.fromstring, and it refuses bad tokens
+    # instead of stopping silently at them
+    try:
+        return np.array(text.split(), dtype=np.float64)
+    except ValueError as exc:
+        snippet = text.strip()[:40]
+        raise CoordinateError(f"not a list of numbers ({snippet!r}...)") from exc
+
+
+def parse_coordinates(el: etree._Element, dim: int) -> np.ndarray:
+    """``(k, 3)`` float64 points of one ``posList``, ``pos`` or ``coordinates`` element."""
+    name = local_name(el.tag)
+    own_dim = el.get("srsDimension")
+    if own_dim and own_dim.isdigit():
+        dim = int(own_dim)
+    text = el.text or ""
+    if name == "coordinates":
+        cs, ts, dec = el.get("cs", ","), el.get("ts", " "), el.get("decimal", ".")
+        tuples = [t for t in text.strip().split(ts if ts.strip() else None) if t]
+        if not tuples:
+            return np.zeros((0, 3))
+        tdim = tuples[0].count(cs) + 1
+        body = " ".join(tuples).replace(cs, " ")
+        if dec != ".":
+            body = body.replace(dec, ".")
+        return _to_xyz(_numbers(body), tdim, el)
+    if name == "pos":
+        values = _numbers(text)
+        return _to_xyz(values, len(values) if len(values) in (2, 3) else dim, el)
+    return _to_xyz(_numbers(text), dim, el)
+
+
+def ring_coordinates(ring_el: etree._Element, dim: int) -> np.ndarray:
+    """Points of a ``LinearRing`` (posList, pos sequence or coordinates)."""
+    own_dim = ring_el.get("srsDimension")
+    if own_dim and own_dim.isdigit():
+        dim = int(own_dim)
+    parts = [c for c in ring_el if isinstance(c.tag, str) and local_name(c.tag) in _COORD_NAMES]
+    if not parts:
+        # a Ring made of curve members, or an empty ring
+        parts = [c for c in ring_el.iter() if local_name(c.tag) in ("posList", "pos", "coordinates")]
+    if len(parts) == 1:
+        return parse_coordinates(parts[0], dim)
+    arrays = [parse_coordinates(p, dim) for p in parts if local_name(p.tag) in ("posList", "pos", "coordinates")]
+    return np.concatenate(arrays) if arrays else np.zeros((0, 3))
+
+
+def resolve_refs(collector: GeometryCollector) -> list[Ref]:
+    """Resolve the collector's references against its own ids; returns those left unresolved.
+
+    A reference from the same object and LOD to a polygon already present only hands over the
+    thematic surface row (a Solid pointing at the polygons of its WallSurfaces, or the other way
+    round); otherwise the polygon is copied to the referencing object/LOD.
+    """
+    unresolved: list[Ref] = []
+    polys = collector.polygons
+    present: set[tuple[int, int, int]] = set()  # (poly index, owner, lod) already materialised
+    for i, p in enumerate(polys):
+        present.add((i, p.owner, p.lod))
+    for ref in collector.refs:
+        span = collector.by_id.get(ref.target)
+        if span is None:
+            unresolved.append(ref)
+            continue
+        add_polygons(collector, range(*span), ref, present)
+    collector.refs = []
+    return unresolved
+
+
+def add_polygons(collector: GeometryCollector, indices: Any, ref: Ref,
+                 present: set[tuple[int, int, int]] | None, source: list[Polygon] | None = None) -> None:
+    """Materialise referenced polygons for ``ref`` (see :func:`resolve_refs`)."""
+    polys = collector.polygons
+    src = polys if source is None else source
+    ctx = ref.ctx
+    for i in indices:
+        p = src[i]
+        if source is None and present is not None and (i, ctx.owner, ctx.lod) in present:
+            if ctx.row >= 0 and p.row < 0:
+                p.row = ctx.row
+            if ref.in_solid:
+                p.in_solid = True
+            continue
+        polys.append(
+            Polygon(p.rings, ctx.owner, ctx.lod, ctx.row if ctx.row >= 0 else p.row if p.owner == ctx.owner else -1,
+                    p.flip != ctx.flip, p.srs if p.srs is not None else ctx.srs, p.gid, p.ring_ids, p.line,
+                    ctx.hint or p.hint, ref.in_solid)
+        )
+        if source is None and present is not None:
+            present.add((i, ctx.owner, ctx.lod))

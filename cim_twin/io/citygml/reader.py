@@ -1,0 +1,634 @@
+"""Streaming CityGML 1.0 / 2.0 / 3.0 reader.
+
+The document is parsed with lxml ``iterparse`` (no entities, no DTD, no network, huge text
+nodes allowed); each top-level member is handled when its end tag arrives and then cleared with its
+preceding siblings, so memory stays flat however many features the file holds.
+
+References (xlink:href) to geometry are resolved within a feature when it ends. References to
+geometry in another feature wait in a small table of unresolved ids: a later feature that defines
+the id resolves them; ids defined by an earlier feature are fetched by one targeted extra pass at
+the end (only when such references exist).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lxml import etree
+
+from ...crs import SceneCRS, parse_srs_name, transformer, utm_crs_for
+from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
+from ...progress import progress as progress_bar
+from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceTable, SurfaceType
+from ...scene.triangulate import PolygonBatch, triangulate
+from .appearance import AppearanceStore
+from .attributes import local_name
+from .features import GML_NAMESPACES, FeatureParse, FeatureWalker
+from .geometry import GeometryCollector, GeometryContext, Polygon, Ref, add_polygons, resolve_refs
+from .source import DocumentHead, describe_non_citygml, open_counting, read_head
+
+__all__ = ["CityGMLReader", "citygml_info", "iter_citygml", "read_citygml"]
+
+_MEMBER_NAMES = ("cityObjectMember", "featureMember", "featureMembers", "appearanceMember",
+                 "versionMember", "versionTransitionMember", "member")
+#: At most this many warnings of one kind are kept; the rest are counted.
+MAX_WARNINGS_PER_KIND = 200
+
+
+@dataclass
+class _Pending:
+    """A feature whose geometry waits for references into other features."""
+
+    parse: FeatureParse
+    refs: list[Ref]
+
+
+@dataclass
+class _CRSState:
+    """The CRS of the scene, decided at the first georeferenced geometry."""
+
+    override: SceneCRS | None
+    metric: bool  # move geographic input into a metric CRS (read) or keep it (info)
+    source: SceneCRS | None = None
+    scene: SceneCRS | None = None
+    converters: dict[str | None, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
+    source_key: str | None = None
+    missing: bool = False
+    mismatched: set[str] = field(default_factory=set)
+
+
+class CityGMLReader:
+    """Reads one CityGML file (see the module docstring).
+
+    Parameters
+    ----------
+    path:
+        ``.gml``/``.xml`` file, gzipped or not.
+    crs:
+        CRS to use instead of what the file says (or for files that say nothing), e.g.
+        ``"EPSG:4548"``.
+    progress:
+        Show a progress bar on stderr (None: only when stderr is a terminal).
+    """
+
+    def __init__(self, path: str | Path, *, crs: str | None = None, progress: bool | None = None) -> None:
+        self.path = Path(path)
+        self.crs_option = crs
+        self.progress = progress
+        self.head: DocumentHead | None = None
+        self.version: str | None = None
+        self.warnings: list[LoadWarning] = []
+        self._warning_kinds: Counter[str] = Counter()
+        self.appearances = AppearanceStore()
+        self._late_appearances = False
+        self._features_seen = 0
+
+    # --- warnings --------------------------------------------------------------------------------
+    def warn(self, message: str, *, line: int | None = None, object_id: str | None = None,
+             hint: str | None = None, kind: str | None = None) -> None:
+        kind = kind or message[:40]
+        self._warning_kinds[kind] += 1
+        if self._warning_kinds[kind] <= MAX_WARNINGS_PER_KIND:
+            self.warnings.append(LoadWarning(message, path=str(self.path), line=line, object_id=object_id, hint=hint))
+
+    def _summarise_warnings(self) -> None:
+        for kind, n in self._warning_kinds.items():
+            if n > MAX_WARNINGS_PER_KIND:
+                self.warnings.append(LoadWarning(f"... and {n - MAX_WARNINGS_PER_KIND} more warnings like "
+                                                 f"{kind!r}", path=str(self.path)))
+
+    # --- document --------------------------------------------------------------------------------
+    def _check_head(self) -> DocumentHead:
+        if self.head is not None:
+            return self.head
+        head = read_head(self.path)
+        what = describe_non_citygml(head)
+        if what is not None:
+            raise FormatError(
+                f"this is {what}, not CityGML",
+                path=self.path,
+                hint="cim-twin reads CityGML 1.0/2.0/3.0 (root element CityModel in a CityGML "
+                "namespace) and 3D Tiles",
+            )
+        self.head = head
+        self.version = head.version
+        if self.version == "0.4":
+            self.warn("pre-standard CityGML 0.4 namespace (www.citygml.org/citygml/1/0/0); read as CityGML 1.0",
+                      line=1, hint="convert the file to CityGML 2.0 or 3.0 for reliable results")
+        return head
+
+    def _crs_state(self, metric: bool) -> _CRSState:
+        override = parse_srs_name(self.crs_option) if self.crs_option else None
+        return _CRSState(override=override, metric=metric)
+
+    def _members(self, on_read: Callable[[int], None] | None) -> Iterator[tuple[etree._Element, etree._Element]]:
+        """Yield ``(root, top-level member)`` pairs, clearing each member after use."""
+        stream = open_counting(self.path, on_read)
+        tags = [f"{{*}}{n}" for n in _MEMBER_NAMES]
+        root: etree._Element | None = None
+        seen = 0
+        try:
+            context = etree.iterparse(
+                stream, events=("end",), tag=tags, resolve_entities=False, no_network=True, load_dtd=False,
+                huge_tree=True, remove_comments=True, remove_pis=True, collect_ids=False,
+            )
+            for _event, el in context:
+                parent = el.getparent()
+                if parent is None or parent.getparent() is not None:
+                    continue  # a member inside a feature (e.g. an ADE), not top level
+                root = parent
+                seen += 1
+                yield root, el
+                el.clear(keep_tail=False)
+                while el.getprevious() is not None:
+                    del root[0]
+            root = context.root
+            if seen == 0 and root is not None and local_name(root.tag) != "CityModel":
+                # a document whose root is a single feature
+                yield root, root
+        except etree.XMLSyntaxError as exc:
+            line, column = exc.position if exc.position else (exc.lineno, None)
+            raise FormatError(f"not well-formed XML: {exc.msg}", path=self.path, line=line, column=column,
+                              hint="the file is damaged or truncated; check how it was written") from exc
+        except (OSError, EOFError) as exc:
+            raise FormatError(f"cannot read file: {exc}", path=self.path,
+                              hint="a .gz file may be truncated") from exc
+        finally:
+            stream.close()
+
+    def _root_defaults(self, root: etree._Element) -> tuple[str, str | None, int]:
+        """GML namespace, srsName and srsDimension from the root element and its envelope."""
+        gml_ns = "http://www.opengis.net/gml"
+        for uri in (root.nsmap or {}).values():
+            if uri in GML_NAMESPACES:
+                gml_ns = uri
+                if uri.endswith("3.2"):
+                    break
+        srs, dim = None, 3
+        for child in root:
+            if isinstance(child.tag, str) and local_name(child.tag) == "boundedBy":
+                for env in child:
+                    if isinstance(env.tag, str):
+                        srs = env.get("srsName") or srs
+                        d = env.get("srsDimension")
+                        if d and d.isdigit():
+                            dim = int(d)
+                break
+        return gml_ns, srs, dim
+
+    def _feature_elements(self, member: etree._Element) -> Iterator[etree._Element]:
+        if member is not None and local_name(member.tag) not in _MEMBER_NAMES:
+            yield member
+            return
+        href = member.get("{http://www.w3.org/1999/xlink}href")
+        if href is not None and not len(member):
+            return
+        for child in member:
+            if isinstance(child.tag, str):
+                yield child
+
+    # --- CRS -------------------------------------------------------------------------------------
+    def _converter(self, state: _CRSState, srs: str | None, sample: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
+        """A function taking ``(k, 3)`` source points to scene coordinates for geometry in ``srs``."""
+        if srs in state.converters:
+            return state.converters[srs]
+        if state.override is not None:
+            src = state.override
+        elif srs is None:
+            if state.source is not None:
+                # geometry without srsName in a document that stated one elsewhere
+                func = self._converter(state, state.source_key, sample)
+                state.converters[None] = func
+                return func
+            state.missing = True
+            return _identity
+        else:
+            src = parse_srs_name(srs)
+        if state.source is None:
+            state.source = src
+            state.source_key = srs
+            state.scene = src
+            if src.is_local:
+                self.warn(f"local engineering CRS {src.name!r}: the model cannot be placed on the globe "
+                          "(extent_wgs84 is null)", hint="give the real CRS with --crs EPSG:n", kind="local-crs")
+            elif src.is_geographic and state.metric:
+                pts = sample if sample is not None and len(sample) and not np.isnan(sample).any() else None
+                if pts is None:
+                    # the UTM zone needs a first point: decide with the next geometry
+                    state.source = state.scene = state.source_key = None
+                    return _identity
+                else:
+                    lon, lat = (pts[0, 1], pts[0, 0]) if src.lat_first else (pts[0, 0], pts[0, 1])
+                    lon, lat, _ = src.to_wgs84(np.array([lon]), np.array([lat]))
+                    utm = utm_crs_for(float(lon[0]), float(lat[0]))
+                    state.scene = SceneCRS(name=utm.name, horizontal_epsg=utm.horizontal_epsg,
+                                           vertical_epsg=src.vertical_epsg, srs_name=utm.srs_name, crs=utm.crs)
+        scene = state.scene
+        assert scene is not None
+        swap = src.lat_first
+        if src.name == scene.name or (src.is_local and scene.is_local):
+            func = _swap if swap else _identity
+        elif src.is_local or scene.is_local:
+            if src.name not in state.mismatched:
+                state.mismatched.add(src.name)
+                self.warn(f"geometry in {src.name} cannot be put into the scene CRS {scene.name}; used as given",
+                          kind="crs-mismatch")
+            func = _identity
+        else:
+            tr = transformer(src.horizontal_key, scene.horizontal_key)
+
+            def func(points: np.ndarray, _tr: Any = tr, _swap: bool = swap) -> np.ndarray:
+                if not len(points):
+                    return points
+                x, y = (points[:, 1], points[:, 0]) if _swap else (points[:, 0], points[:, 1])
+                tx, ty = _tr.transform(x, y)
+                return np.column_stack([tx, ty, points[:, 2]])
+
+        state.converters[srs] = func
+        return func
+
+    # --- the pass --------------------------------------------------------------------------------
+    def _iterate(self, *, bounds_only: bool, state: _CRSState, bar: Any = None) -> Iterator[FeatureParse]:
+        self._check_head()
+        walker: FeatureWalker | None = None
+        for root, member in self._members(bar.update if bar is not None else None):
+            if walker is None:
+                gml_ns, srs, dim = self._root_defaults(root)
+                walker = FeatureWalker(gml_ns, srs, dim, self.appearances, bounds_only=bounds_only)
+            is_appearance = local_name(member.tag) == "appearanceMember"
+            for el in self._feature_elements(member):
+                if is_appearance or local_name(el.tag) == "Appearance":
+                    if not bounds_only:
+                        if self._features_seen:
+                            self._late_appearances = True
+                        self.appearances.add_appearance(el)
+                    continue
+                self._features_seen += 1
+                try:
+                    fp = walker.parse(el)
+                except (CimTwinError, ValueError, TypeError, KeyError, IndexError) as exc:
+                    if isinstance(exc, CRSError):
+                        raise
+                    self.warn(f"object could not be read and was skipped: {exc}", line=el.sourceline,
+                              object_id=el.get(walker.gml_id), kind="broken-object")
+                    continue
+                yield fp
+
+    def _warn_missing_crs(self, state: _CRSState) -> None:
+        if state.source is None and state.override is None:
+            self.warn("the file states no CRS (no srsName); coordinates are used as given and the "
+                      "WGS84 extent is unknown", hint="give the CRS with --crs EPSG:n", kind="no-crs")
+
+    def _issues(self, fp: FeatureParse) -> None:
+        for message, line, gid in fp.collector.issues:
+            self.warn(message, line=line, object_id=gid or fp.root.id, kind=message[:30])
+        fp.collector.issues.clear()
+
+    # --- reading ---------------------------------------------------------------------------------
+    def iter_objects(self, *, _state: _CRSState | None = None) -> Iterator[CityObject]:
+        """Top-level city objects with triangulated geometry, one at a time (memory stays flat;
+        objects whose geometry references a later feature come when it has been read)."""
+        state = _state or self._crs_state(metric=True)
+        pending: dict[str, list[tuple[_Pending, Ref]]] = {}
+        waiting: list[_Pending] = []
+        bar = progress_bar(self._file_size(), desc=self.path.name, unit="B", unit_scale=True, enabled=self.progress)
+        try:
+            for fp in self._iterate(bounds_only=False, state=state, bar=bar):
+                self._issues(fp)
+                unresolved = resolve_refs(fp.collector)
+                if pending:
+                    self._resolve_pending(fp, pending)
+                    for w in [w for w in waiting if not w.refs]:
+                        waiting.remove(w)
+                        yield self._finish(w.parse, state)
+                if unresolved:
+                    entry = _Pending(fp, unresolved)
+                    waiting.append(entry)
+                    for ref in unresolved:
+                        pending.setdefault(ref.target, []).append((entry, ref))
+                    continue
+                yield self._finish(fp, state)
+        finally:
+            bar.close()
+        if waiting:
+            self._resolve_backwards(pending, state)
+            for w in waiting:
+                for ref in w.refs:
+                    self.warn(f"xlink:href #{ref.target} points to no geometry in the file; ignored",
+                              line=ref.line, object_id=w.parse.root.id, kind="unresolved-xlink")
+                yield self._finish(w.parse, state)
+        self._warn_missing_crs(state)
+        self._summarise_warnings()
+
+    def _resolve_pending(self, fp: FeatureParse, pending: dict[str, list[tuple[_Pending, Ref]]]) -> None:
+        for target in [t for t in pending if t in fp.collector.by_id]:
+            span = fp.collector.by_id[target]
+            for entry, ref in pending.pop(target):
+                add_polygons(entry.parse.collector, range(*span), ref, None, source=fp.collector.polygons)
+                entry.refs.remove(ref)
+
+    def _resolve_backwards(self, pending: dict[str, list[tuple[_Pending, Ref]]], state: _CRSState) -> None:
+        """One extra pass for ids defined before the features that reference them."""
+        if not pending:
+            return
+        walker: FeatureWalker | None = None
+        for root, member in self._members(None):
+            if walker is None:
+                gml_ns, srs, dim = self._root_defaults(root)
+                walker = FeatureWalker(gml_ns, srs, dim, None)
+            for el in member.iter():
+                gid = el.get(walker.gml_id) if isinstance(el.tag, str) else None
+                if gid is None or gid not in pending:
+                    continue
+                sub = GeometryCollector(walker.gml_id)
+                sub.parse_geometry(el, GeometryContext(0, 0, -1, False, srs, dim))
+                for entry, ref in pending.pop(gid):
+                    add_polygons(entry.parse.collector, range(len(sub.polygons)), ref, None, source=sub.polygons)
+                    entry.refs.remove(ref)
+            if not pending:
+                return
+
+    def _file_size(self) -> int | None:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return None
+
+    def _finish(self, fp: FeatureParse, state: _CRSState) -> CityObject:
+        """Triangulate the collected polygons into one mesh per object and LOD."""
+        collector = fp.collector
+        store = self.appearances
+        if not store.empty:
+            _apply_aggregate_targets(collector, store)
+        for lo, _hi in collector.other_bounds.values():
+            # points and curves only: they still say which CRS the document uses
+            if state.source is None:
+                self._converter(state, fp.srs, lo[None, :])
+        by_key: dict[tuple[int, int], list[Polygon]] = {}
+        for poly in collector.polygons:
+            by_key.setdefault((poly.owner, poly.lod), []).append(poly)
+        for (owner, lod), polys in by_key.items():
+            obj = fp.objects[owner]
+            try:
+                mesh = self._mesh(polys, fp.rows[owner], (owner, lod) in collector.solids, state, obj, fp.srs)
+            except CimTwinError:
+                raise
+            except (ValueError, IndexError) as exc:
+                self.warn(f"LOD{lod} geometry could not be built: {exc}", line=obj.source_line, object_id=obj.id,
+                          kind="broken-geometry")
+                continue
+            if mesh is not None and mesh.n_triangles:
+                obj.geometry[lod] = mesh
+        if fp.local_appearance_keys:
+            store.forget(fp.local_appearance_keys)
+        fp.root.invalidate()
+        return fp.root
+
+    def _mesh(self, polys: list[Polygon], rows: list[Any], solid: bool, state: _CRSState, obj: CityObject,
+              feature_srs: str | None) -> Mesh | None:
+        # coordinates into the scene CRS, grouped by srsName
+        rings: list[list[np.ndarray]] = []
+        for poly in polys:
+            srs = poly.srs if poly.srs is not None else feature_srs
+            conv = state.converters.get(srs) or self._converter(state, srs, poly.rings[0])
+            rs = [conv(r) for r in poly.rings] if conv is not _identity else poly.rings
+            if poly.flip:
+                rs = [r[::-1] for r in rs]
+            rings.append(rs)
+        batch = PolygonBatch.from_rings(rings)
+        tri = triangulate(batch)
+        for p in tri.degenerate:
+            poly = polys[int(p)]
+            self.warn("degenerate polygon (no area) skipped", line=poly.line, object_id=poly.gid or obj.id,
+                      kind="degenerate polygon")
+        if not len(tri.triangles):
+            return None
+        n_poly = len(polys)
+        used_rows = sorted({p.row for p in polys if p.row >= 0})
+        # keep parents of openings so the table can say which wall holds a window
+        extra = set()
+        for r in used_rows:
+            parent = rows[r].parent
+            while parent >= 0 and parent not in extra and parent not in used_rows:
+                extra.add(parent)
+                parent = rows[parent].parent
+        keep = sorted(set(used_rows) | extra)
+        remap = {old: new for new, old in enumerate(keep)}
+        table = SurfaceTable(
+            ids=[rows[r].id for r in keep],
+            types=np.array([rows[r].type for r in keep], dtype=np.uint8),
+            parent=np.array([remap.get(rows[r].parent, -1) for r in keep], dtype=np.int32),
+            attributes=[rows[r].attributes for r in keep],
+        )
+        poly_row = np.array([remap[p.row] if p.row >= 0 else -1 for p in polys], dtype=np.int32)
+        poly_sem = np.array(
+            [rows[p.row].type if p.row >= 0 and rows[p.row].type else p.hint for p in polys], dtype=np.uint8
+        )
+        tp = tri.polygon
+        mesh = Mesh(
+            vertices=batch.vertices,
+            triangles=tri.triangles,
+            semantics=poly_sem[tp],
+            surface_index=poly_row[tp],
+            surfaces=table,
+            solid_closed=solid and all(p.in_solid for p in polys),
+        )
+        store = self.appearances
+        if not store.empty:
+            self._appearance_arrays(mesh, polys, batch, tp, n_poly)
+        return mesh
+
+    def _appearance_arrays(self, mesh: Mesh, polys: list[Polygon], batch: PolygonBatch, tp: np.ndarray,
+                           n_poly: int) -> None:
+        store = self.appearances
+        tex = np.full(n_poly, -1, dtype=np.int32)
+        mat = np.full(n_poly, -1, dtype=np.int32)
+        uv = None
+        ring_i = 0
+        for i, poly in enumerate(polys):
+            if poly.gid is not None:
+                tex[i] = store.target_texture.get(poly.gid, -1)
+                mat[i] = store.target_material.get(poly.gid, -1)
+            for k, rid in enumerate(poly.ring_ids):
+                r = ring_i + k
+                if rid is not None and tex[i] >= 0:
+                    coords = store.ring_uv.get(rid)
+                    if coords is not None:
+                        start = int(batch.ring_start[r])
+                        end = int(batch.ring_start[r + 1]) if r + 1 < len(batch.ring_start) else len(batch.vertices)
+                        n = end - start
+                        if len(coords) == n + 1:
+                            coords = coords[:-1]
+                        if len(coords) == n:
+                            if uv is None:
+                                uv = np.zeros((len(batch.vertices), 2), dtype=np.float32)
+                            uv[start:end] = coords[::-1] if poly.flip else coords
+            ring_i += len(poly.rings)
+        if (tex >= 0).any():
+            mesh.texture_index = tex[tp]
+            mesh.uv = uv if uv is not None else np.zeros((len(batch.vertices), 2), dtype=np.float32)
+        if (mat >= 0).any():
+            mesh.material_index = mat[tp]
+
+    def read(self) -> Scene:
+        """The whole file as a :class:`Scene` with triangulated geometry.
+
+        Raises
+        ------
+        FormatError, UnsafeInputError, CRSError
+            for files that are not (safe, well-formed) CityGML or name an unknown CRS.
+        """
+        state = self._crs_state(metric=True)
+        scene = self._read_pass(state)
+        if self._late_appearances and not self.appearances.empty:
+            # appearances that came after the features they style: a second pass applies them
+            self.warnings.clear()
+            self._warning_kinds.clear()
+            self._features_seen = 0
+            state = self._crs_state(metric=True)
+            scene = self._read_pass(state, keep_appearances=True)
+        return scene
+
+    def _read_pass(self, state: _CRSState, *, keep_appearances: bool = False) -> Scene:
+        if not keep_appearances:
+            self.appearances = AppearanceStore()
+        scene = Scene()
+        objects = list(self.iter_objects(_state=state))
+        scene.crs = state.scene
+        scene.source_crs = state.source or state.scene
+        scene.sources.append(SceneSource(path=str(self.path), format="citygml", version=self.version,
+                                         size_bytes=self._file_size()))
+        for obj in objects:
+            scene.add(obj)
+        scene.textures = list(self.appearances.textures)
+        scene.materials = list(self.appearances.materials)
+        if self.appearances.skipped_themes:
+            self.warn("appearance themes not kept (one theme per mesh): "
+                      + ", ".join(sorted(t or "(no theme)" for t in self.appearances.skipped_themes)),
+                      kind="themes")
+        if self.appearances.georeferenced_textures:
+            self.warn(f"{self.appearances.georeferenced_textures} georeferenced texture(s) not applied",
+                      kind="georef-textures")
+        scene.warnings = scene.warnings + self.warnings
+        return scene
+
+    # --- info --------------------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """The ``cim-twin info`` report, computed in one streaming pass without building meshes."""
+        state = self._crs_state(metric=False)
+        counts: Counter[str] = Counter()
+        lods: set[int] = set()
+        attributes: set[str] = set()
+        boxes_lo: list[np.ndarray] = []
+        boxes_hi: list[np.ndarray] = []
+        n_features = 0
+        bar = progress_bar(self._file_size(), desc=self.path.name, unit="B", unit_scale=True, enabled=self.progress)
+        try:
+            for fp in self._iterate(bounds_only=True, state=state, bar=bar):
+                n_features += 1
+                self._issues(fp)
+                lods.update(fp.lods)
+                for obj in fp.objects:
+                    counts[obj.kind] += 1
+                    attributes.update(obj.attributes)
+                    attributes.update(obj.generic_attributes)
+                srs_conv = None
+                for box in fp.bounds:
+                    if box is None or np.isnan(box[0]).any():
+                        continue
+                    if srs_conv is None:
+                        srs_conv = self._converter(state, fp.srs, box[0][None, :])
+                    corners = np.array([box[0], box[1]])
+                    corners = srs_conv(corners)
+                    boxes_lo.append(corners.min(axis=0))
+                    boxes_hi.append(corners.max(axis=0))
+        finally:
+            bar.close()
+        self._warn_missing_crs(state)
+        self._summarise_warnings()
+        src = state.source
+        extent = extent_wgs84 = None
+        if boxes_lo:
+            lo = np.array(boxes_lo)
+            hi = np.array(boxes_hi)
+            extent = [*map(float, lo.min(axis=0)), *map(float, hi.max(axis=0))]
+            if src is not None and not src.is_local:
+                xs = np.concatenate([lo[:, 0], hi[:, 0], lo[:, 0], hi[:, 0]])
+                ys = np.concatenate([lo[:, 1], lo[:, 1], hi[:, 1], hi[:, 1]])
+                zs = np.concatenate([lo[:, 2], lo[:, 2], hi[:, 2], hi[:, 2]])
+                lon, lat, h = src.to_wgs84(xs, ys, zs)
+                extent_wgs84 = [float(lon.min()), float(lat.min()), float(h.min()),
+                                float(lon.max()), float(lat.max()), float(h.max())]
+        return {
+            "format": "citygml",
+            "version": self.version,
+            "path": str(self.path),
+            "crs": src.name if src is not None else None,
+            "vertical_datum": src.vertical_datum if src is not None and not src.is_local else None,
+            "counts": dict(sorted(counts.items())),
+            "features": n_features,
+            "lods": sorted(lods),
+            "extent": extent,
+            "extent_wgs84": extent_wgs84,
+            "attributes": sorted(attributes),
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+def _identity(points: np.ndarray) -> np.ndarray:
+    return points
+
+
+def _swap(points: np.ndarray) -> np.ndarray:
+    return points[:, [1, 0, 2]] if len(points) else points
+
+
+def _apply_aggregate_targets(collector: GeometryCollector, store: AppearanceStore) -> None:
+    """Appearance targets naming a surface aggregate (MultiSurface, Solid) style its polygons."""
+    for gid, (start, end) in collector.by_id.items():
+        if end - start <= 1 and start < len(collector.polygons) and collector.polygons[start].gid == gid:
+            continue
+        tex = store.target_texture.get(gid)
+        mat = store.target_material.get(gid)
+        if tex is None and mat is None:
+            continue
+        for poly in collector.polygons[start:end]:
+            if poly.gid is None:
+                continue
+            if tex is not None:
+                store.target_texture.setdefault(poly.gid, tex)
+            if mat is not None:
+                store.target_material.setdefault(poly.gid, mat)
+
+
+# --- functional front ---------------------------------------------------------------------------------
+def read_citygml(path: str | Path, *, crs: str | None = None, progress: bool | None = None,
+                 require_crs: bool = False, **_: Any) -> Scene:
+    """Read a CityGML file into a :class:`Scene` (see :class:`CityGMLReader`).
+
+    ``require_crs=True`` raises :class:`CRSError` when the file states no CRS and none was given.
+    """
+    scene = CityGMLReader(path, crs=crs, progress=progress).read()
+    if require_crs and (scene.crs is None or scene.crs.is_local):
+        raise CRSError("the file states no usable CRS", path=path, hint="give the CRS with --crs EPSG:n")
+    return scene
+
+
+def iter_citygml(path: str | Path, *, crs: str | None = None, progress: bool | None = None,
+                 **_: Any) -> tuple[dict[str, Any], Iterator[CityObject]]:
+    """Stream the top-level objects of a CityGML file: ``(header, iterator)``."""
+    reader = CityGMLReader(path, crs=crs, progress=progress)
+    head = reader._check_head()
+    header = {"format": "citygml", "version": head.version, "path": str(path), "warnings": reader.warnings}
+    return header, reader.iter_objects()
+
+
+def citygml_info(path: str | Path, *, crs: str | None = None, progress: bool | None = None,
+                 **_: Any) -> dict[str, Any]:
+    """The ``cim-twin info`` report of a CityGML file (streaming)."""
+    return CityGMLReader(path, crs=crs, progress=progress).info()
