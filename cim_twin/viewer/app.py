@@ -209,13 +209,14 @@ class Viewer:
             bar.UnconstrainedFontSizeOn()
             _set_font(bar.GetTitleTextProperty(), self.font_file, 14)
             _set_font(bar.GetLabelTextProperty(), self.font_file, 12)
+            # Horizontal along the bottom right: long bilingual titles have room there.
+            bar.SetOrientationToHorizontal()
             bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-            bar.GetPositionCoordinate().SetValue(0.90, 0.50)
-            bar.SetWidth(0.07)
-            bar.SetHeight(0.42)
+            bar.GetPositionCoordinate().SetValue(0.60, 0.02)
+            bar.SetWidth(0.38)
+            bar.SetHeight(0.13)
             self.plotter.add_actor(bar, reset_camera=False, name="scalar-bar")
             self._scalar_bar = bar
-            top = 0.46
             if coloring.legend:
                 top = self._legend_box("", coloring.legend_rows(self.bilingual), top)
         else:
@@ -231,10 +232,14 @@ class Viewer:
         text = self.state.header_text(self.bilingual)
         if self._panel_text:
             text += "\n\n" + self._panel_text
-        self.plotter.add_text(
+        actor = self.plotter.add_text(
             text, position="upper_left", font_size=10, name="panel", color=TEXT_COLOR,
             font_file=self.font_file, render=False,
         )
+        # A pale backing keeps the panel readable over buildings.
+        prop = actor.GetTextProperty()
+        prop.SetBackgroundColor(1.0, 1.0, 1.0)
+        prop.SetBackgroundOpacity(0.7)
 
     def show_panel(self, text: str | None) -> None:
         """Put ``text`` under the header (None clears it)."""
@@ -354,7 +359,7 @@ class Viewer:
                 hi = lo + 1
             slider = self.plotter.add_slider_widget(
                 lambda value: self.set_year(round(value)), rng=(lo, hi), value=self.state.year,
-                title=label(("年份", "year"), self.bilingual), pointa=(0.35, 0.06), pointb=(0.75, 0.06),
+                title=label(("年份", "year"), self.bilingual), pointa=(0.26, 0.06), pointb=(0.56, 0.06),
                 fmt="%.0f", style="modern", interaction_event="end",
             )
             rep = slider.GetRepresentation()

@@ -1,0 +1,149 @@
+"""Off-screen renders compared with committed reference images (fixed theme, window size, camera,
+English labels so that no installed font changes a pixel).
+
+Set ``CIM_TWIN_UPDATE_REFERENCE=1`` to rewrite the references after an intended change, and look
+at every image before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyvista")
+from PIL import Image  # noqa: E402
+
+from cim_twin.viewer.problems import RunFindings  # noqa: E402
+from cim_twin.viewer.screenshot import render_image  # noqa: E402
+from cim_twin.viewer.state import ViewerState, ViewOptions  # noqa: E402
+
+from .scenes import box_scene, sample_findings  # noqa: E402
+
+pytestmark = pytest.mark.viewer
+
+REFERENCE = Path(__file__).parent / "reference"
+UPDATE = os.environ.get("CIM_TWIN_UPDATE_REFERENCE") == "1"
+SIZE = (480, 320)
+#: Tolerances: RMS over all channels, and the share of pixels off by more than 48 of 255 (text
+#: antialiasing and rasterisation may move a few edge pixels between runs, nothing more).
+MAX_RMS = 4.0
+MAX_CHANGED_SHARE = 0.005
+
+
+def compare_with_reference(image: np.ndarray, name: str, tmp_path: Path) -> None:
+    path = REFERENCE / f"{name}.png"
+    if UPDATE:
+        REFERENCE.mkdir(exist_ok=True)
+        Image.fromarray(image).save(path, optimize=True)
+    if not path.exists():
+        pytest.fail(f"no reference image {path.name}; render it with CIM_TWIN_UPDATE_REFERENCE=1 and look at it")
+    reference = np.asarray(Image.open(path).convert("RGB"))
+    assert reference.shape == image.shape, f"{name}: size {image.shape} != reference {reference.shape}"
+    diff = np.abs(image.astype(np.int16) - reference.astype(np.int16))
+    rms = float(np.sqrt(np.mean(diff.astype(np.float64) ** 2)))
+    changed = float((diff.max(axis=2) > 48).mean())
+    if rms > MAX_RMS or changed > MAX_CHANGED_SHARE:
+        actual = tmp_path / f"{name}.actual.png"
+        Image.fromarray(image).save(actual)
+        pytest.fail(f"{name}: differs from reference (rms {rms:.2f}, changed {changed:.4f}); actual image: {actual}")
+
+
+def _render(color_by: str | None = None, year: int | None = 2024, camera: str = "oblique", focus: int = 0) -> np.ndarray:
+    scene = box_scene()
+    run = RunFindings(sample_findings(scene), "demo")
+    options = ViewOptions(color_by=color_by, year=year, window_size=SIZE, camera=camera, font_file=None,
+                          widgets=False, title="cim-twin test")
+    return render_image(ViewerState(scene, run, options), focus=focus)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("semantic_oblique", {}),
+        ("severity_top", {"color_by": "severity", "camera": "top"}),
+        ("indicator_scalar_bar", {"color_by": "X-TALL"}),
+        ("attribute_categories_2025", {"color_by": "function", "year": 2025, "camera": "south"}),
+        ("focus_worst_problem", {"color_by": "severity", "focus": 1}),
+    ],
+)
+def test_render_matches_reference(name: str, kwargs: dict, tmp_path: Path) -> None:
+    image = _render(**kwargs)
+    assert image.shape == (SIZE[1], SIZE[0], 3)
+    compare_with_reference(image, name, tmp_path)
+
+
+def test_colourings_differ_and_year_changes_the_picture() -> None:
+    """Guards the references themselves: different views must not look alike."""
+    semantic = _render().astype(np.int16)
+    severity = _render("severity").astype(np.int16)
+    assert np.abs(semantic - severity).max(axis=2).astype(bool).mean() > 0.02
+    y2024 = _render("severity", year=2024).astype(np.int16)
+    y2025 = _render("severity", year=2025).astype(np.int16)
+    assert (np.abs(y2024 - y2025).max(axis=2) > 48).mean() > 0.002
+
+
+def test_chinese_labels_render_with_a_cjk_font() -> None:
+    from cim_twin.viewer.fonts import find_cjk_font
+
+    font = find_cjk_font()
+    if font is None:
+        pytest.skip("no CJK font on this machine (Debian: apt-get install fonts-wqy-microhei)")
+    scene = box_scene()
+    run = RunFindings(sample_findings(scene), "demo")
+
+    def header(font_file: str | None) -> np.ndarray:
+        options = ViewOptions(window_size=SIZE, font_file=font_file, widgets=False, year=2024)
+        return render_image(ViewerState(scene, run, options))[:60, :240].astype(np.int16)
+
+    english, bilingual = header(None), header(font)
+    # Chinese glyphs add ink: the bilingual header has clearly more dark pixels.
+    assert (bilingual < 100).sum() > 1.3 * (english < 100).sum()
+
+
+def test_cli_screenshot_of_a_real_tileset(shared_data: Path, tmp_path: Path) -> None:
+    from cim_twin.cli.main import main
+
+    tileset = shared_data / "3d-tiles-samples" / "1.1" / "MetadataGranularities"
+    if not tileset.is_dir():
+        pytest.skip("sample tileset not in the shared data")
+    out = tmp_path / "tiles.png"
+    assert main(["view", str(tileset), "--screenshot", str(out), "--window-size", "400x300"]) == 0
+    image = np.asarray(Image.open(out).convert("RGB")).astype(np.int16)
+    assert image.shape == (300, 400, 3)
+    background = np.array([246, 246, 242])
+    drawn = (np.abs(image - background).max(axis=2) > 30).mean()
+    assert 0.03 < drawn < 0.9  # the houses and trees are there, and not everything is covered
+
+
+def test_cli_screenshot_of_citygml_with_a_run(shared_data: Path, tmp_path: Path) -> None:
+    """FZK-Haus LoD2 (KIT sample) with a finding on it, through the command line."""
+    from cim_twin.cli.main import main
+    from cim_twin.errors import FormatError
+    from cim_twin.io import find_reader, read_scene
+    from cim_twin.serialization import dumps
+
+    from .scenes import finding
+
+    gml = shared_data / "3dcitydb-importer-exporter" / "samples" / "FZK_House" / "FZK-House-LoD2-KIT-IAI-KHH-V2.gml"
+    try:
+        find_reader(gml)
+    except FormatError:
+        pytest.skip("no CityGML reader installed in this tree yet")
+    scene = read_scene(gml)
+    house = scene.buildings()[0]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    f = finding(house, "X-TALL", "high", value=house.height_m or 9.0, threshold=5.0)
+    (run_dir / "findings.json").write_bytes(dumps([f.model_dump(mode="json")]))
+    out = tmp_path / "house.png"
+    code = main(["view", str(gml), "--run", str(run_dir), "--color-by", "severity", "--screenshot", str(out),
+                 "--window-size", "400x300", "--focus", "1"])
+    assert code == 0
+    image = np.asarray(Image.open(out).convert("RGB")).astype(np.int16)
+    high = np.array([214, 48, 39])
+    # The house is coloured by its finding's severity (shaded, so a loose match).
+    reddish = (image[:, :, 0] > 120) & (image[:, :, 1] < 90) & (image[:, :, 2] < 90)
+    assert reddish.mean() > 0.01, high
