@@ -95,30 +95,30 @@ def load_run(spec: str, *, catalog_path: Path | None = None) -> RunData:
     if path.exists():
         return _load_folder(path)
     if catalog_path is not None and catalog_path.exists():
-        try:
-            from ..catalog import Catalog  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise ConfigError("the catalog module is not available", hint="give the run folder instead") from exc
-        cat = Catalog.open(catalog_path)
-        findings = list(cat.findings(spec))
-        measurements = list(cat.measurements(spec)) if hasattr(cat, "measurements") else []
-        actions: dict[str, tuple[str, str]] = {}
-        for name in ("building_actions", "actions"):
-            getter = getattr(cat, name, None)
-            if getter is None:
-                continue
-            for item in getter(spec):
-                bid = getattr(item, "building_id", None) or item["building_id"]
-                act = getattr(item, "action", None) or item["action"]
-                why = getattr(item, "reason", None) or (item.get("reason", "") if isinstance(item, dict) else "")
-                actions[str(bid)] = (str(act), str(why or ""))
-            break
-        run = None
-        for r in cat.runs():
-            if getattr(r, "id", None) == spec:
-                run = r if isinstance(r, CheckRun) else None
-        return RunData(spec, _parse_findings(findings, catalog_path), measurements, run, actions, cat)
+        return _load_catalog(spec, catalog_path)
     raise ConfigError(f"run {spec!r} not found", hint="give a run folder with findings.json or a run id of the catalog")
+
+
+def _load_catalog(spec: str, catalog_path: Path) -> RunData:
+    """A run from the catalog: findings, measurements, the run itself and the 留改拆 actions of the
+    projects generated from it."""
+    from ..catalog import Catalog
+
+    cat = Catalog.open(catalog_path, create=False)
+    run_id = cat.resolve_run(spec)
+    findings = list(cat.findings(run_id))
+    measurements = list(cat.measurements(run_id))
+    run = cat.get_run(run_id)
+    actions: dict[str, tuple[str, str]] = {}
+    try:
+        from ..catalog.projects import list_projects
+    except ImportError:  # an older catalog without projects
+        list_projects = None  # type: ignore[assignment]
+    if list_projects is not None:
+        for project in list_projects(cat, run=run_id):
+            for act in project.actions:
+                actions[str(act.building_id)] = (str(act.action), str(act.reason_zh or act.reason_en or ""))
+    return RunData(run_id, findings, measurements, run, actions, cat)
 
 
 def building_run_info(run: RunData, root_of: dict[str, str]) -> dict[str, BuildingRunInfo]:

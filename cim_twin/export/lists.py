@@ -1,0 +1,119 @@
+"""The problem and task lists (问题清单, 任务清单) and measurements in the export folder.
+
+When the run comes from the catalog and the catalog offers list writers, those write the lists (the
+same XLSX/CSV the office uses). Otherwise the export writes ``problem_list.csv`` and, when the run
+has measurements, ``measurements.csv`` itself: UTF-8 with a byte-order mark so that Excel shows the
+Chinese headers, one row per finding sorted by indicator, severity and id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import zipfile
+from datetime import timezone
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..model import Severity
+from .manifest import layer_entry
+from .run import RunData
+from .style import SEVERITY_ZH
+
+__all__ = ["write_run_lists"]
+
+PROBLEM_HEADERS = [
+    ("id", "问题编号"), ("indicator", "指标代码"), ("severity", "严重程度"), ("value", "数值"), ("threshold", "阈值"),
+    ("unit", "单位"), ("status", "状态"), ("object_ids", "对象编号"), ("unit_id", "空间单元"), ("lon", "经度"),
+    ("lat", "纬度"), ("observed_at", "发现时间"), ("valid_from", "有效期起"), ("valid_to", "有效期止"),
+    ("message_zh", "问题描述"), ("message_en", "description"),
+]
+STATUS_ZH = {"open": "待处理", "planned": "已纳入项目", "in_progress": "整改中", "resolved": "已整改", "verified": "已核验"}
+
+
+def _csv_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return "\ufeff".encode() + buf.getvalue().encode("utf-8")
+
+
+_W3CDTF = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _stable_xlsx(path: Path, stamp: str) -> None:
+    """Rewrite an XLSX so its bytes do not depend on when it was written: fixed zip entry times and
+    the run's time as the document's created/modified date (the export is byte-for-byte
+    reproducible)."""
+    with zipfile.ZipFile(path) as zin:
+        entries = [(info, zin.read(info)) for info in zin.infolist()]
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = _W3CDTF.sub(rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            zout.writestr(fixed, data)
+    os.replace(tmp, path)
+
+
+def _catalog_lists(run: RunData, root: Path) -> list[dict[str, Any]] | None:
+    if run.catalog is None:
+        return None
+    try:
+        from ..catalog.lists import write_lists
+    except ImportError:
+        return None
+    written = write_lists(run.catalog, run.run_id, root)
+    out = []
+    base_dir = root.resolve()
+    when = run.run.finished_at or run.run.started_at if run.run is not None else None
+    stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "2000-01-01T00:00:00Z"
+    for path in sorted(Path(p).resolve() for p in written):
+        rel = path.relative_to(base_dir).as_posix()
+        if path.suffix == ".xlsx":
+            _stable_xlsx(path, stamp)
+        layer_id = f"{path.stem.replace('_', '-')}-{path.suffix[1:]}"
+        out.append(layer_entry(layer_id, kind="table", path=rel, fmt=path.suffix[1:], version=None, crs=None,
+                               extent_wgs84=None, time_range=None, feature_count=None, legend=None,
+                               run_id=run.run_id))
+    return out
+
+
+def write_run_lists(run: RunData, root: Path, write: Callable[[Path, bytes], None]) -> list[dict[str, Any]]:
+    """Write the lists of ``run`` into ``root``; returns their manifest entries."""
+    from_catalog = _catalog_lists(run, root)
+    if from_catalog is not None:
+        return from_catalog
+    rank = {s.value: s.rank for s in Severity}
+    findings = sorted(run.findings, key=lambda f: (f.indicator, -rank[f.severity.value], f.id))
+    rows = []
+    for f in findings:
+        rows.append([
+            f.id, f.indicator, f"{SEVERITY_ZH[f.severity.value]} ({f.severity.value})",
+            "" if f.value is None else f"{f.value:g}", "" if f.threshold is None else f"{f.threshold:g}",
+            f.unit or "", STATUS_ZH.get(f.status.value, f.status.value), "; ".join(f.object_ids), f.unit_id or "",
+            "" if f.lon is None else f"{f.lon:.8f}", "" if f.lat is None else f"{f.lat:.8f}",
+            f.observed_at.isoformat(), f.valid_from.isoformat(), f.valid_to.isoformat() if f.valid_to else "",
+            f.message_zh, f.message_en,
+        ])
+    write(root / "problem_list.csv", _csv_bytes([zh for _, zh in PROBLEM_HEADERS], rows))
+    entries = [layer_entry("problem-list", kind="table", path="problem_list.csv", fmt="csv", version=None, crs=None,
+                           extent_wgs84=None, time_range=None, feature_count=len(rows), legend=None,
+                           run_id=run.run_id)]
+    if run.measurements:
+        header = ["指标代码", "空间单元", "层级", "时期", "数值", "单位", "阈值", "是否达标"]
+        mrows = [[m.indicator, m.unit_id, m.level, m.period, "" if m.value is None else f"{m.value:g}", m.unit,
+                  "" if m.threshold is None else f"{m.threshold:g}", "" if m.passed is None else ("是" if m.passed else "否")]
+                 for m in sorted(run.measurements, key=lambda m: (m.indicator, m.unit_id, m.period))]
+        write(root / "measurements.csv", _csv_bytes(header, mrows))
+        entries.append(layer_entry("measurements", kind="table", path="measurements.csv", fmt="csv", version=None,
+                                   crs=None, extent_wgs84=None, time_range=None, feature_count=len(mrows), legend=None,
+                                   run_id=run.run_id))
+    return entries
