@@ -173,7 +173,7 @@ class _TilesetRead:
                 return np.column_stack([x, y, z])
 
             return target, to_projected
-        lon, lat, _ = transformer("EPSG:4978", "EPSG:4979").transform(*center)
+        lon, lat, _ = transformer("EPSG:4978", "EPSG:4979").transform(*(float(c) for c in center))
         enu = topocentric_crs(float(lon), float(lat), 0.0)
         origin, rotation = enu_frame(float(lon), float(lat))
         return enu, lambda v: (v - origin) @ rotation.T

@@ -64,7 +64,7 @@ class TilesetSource:
         self.root_file = root_file
         self.root_dir = root_file.parent.resolve()
         self.allow_remote = allow_remote
-        self.root = Location(root_file.resolve(), None, root_file.name)
+        self.root = Location(root_file.resolve(), None, str(root_file))
 
     # --- resolution ------------------------------------------------------------------------------
     def resolve(self, uri: str, base: Location) -> Location:

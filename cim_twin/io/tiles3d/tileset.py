@@ -118,11 +118,11 @@ class TilesetWalker:
             raise FormatError(f"{where} is not a tile object", path=label)
         transform = parent @ _matrix(tile.get("transform"), f"{where}.transform", label)
         refine = _refine(tile.get("refine"), parent_refine, where, label, self.warn)
+        implicit = tile.get("implicitTiling") or (tile.get("extensions") or {}).get("3DTILES_implicit_tiling")
+        if implicit is not None:  # the tile is the implicit root: counted there
+            return (yield from self._implicit(tile, implicit, base, transform, depth, refine, up, where))
         self.stats.tiles += 1
         self.stats.max_depth = max(self.stats.max_depth, depth)
-        implicit = tile.get("implicitTiling") or (tile.get("extensions") or {}).get("3DTILES_implicit_tiling")
-        if implicit is not None:
-            return (yield from self._implicit(tile, implicit, base, transform, depth, refine, up, where))
         contents = _contents(tile, where, label)
         if contents:
             self.stats.tiles_with_content += 1
