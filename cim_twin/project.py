@@ -211,9 +211,10 @@ def _line_of(text: str, loc: Sequence[Any]) -> int | None:
         return None
     lines = text.splitlines()
 
-    def header_line(table: Sequence[str]) -> int | None:
+    def header_line(table: Sequence[str], prefix: bool = False) -> int | None:
+        end = r"\s*[.\]]" if prefix else r"\s*\]"  # prefix: [layer] or [layer.poi] for "layer"
         pattern = re.compile(
-            r"^\s*\[\s*" + r"\s*\.\s*".join(rf"(?:{re.escape(t)}|\"{re.escape(t)}\")" for t in table) + r"\s*\]"
+            r"^\s*\[\s*" + r"\s*\.\s*".join(rf"(?:{re.escape(t)}|\"{re.escape(t)}\")" for t in table) + end
         )
         return next((i for i, line in enumerate(lines) if pattern.match(line)), None)
 
@@ -231,7 +232,11 @@ def _line_of(text: str, loc: Sequence[Any]) -> int | None:
                     return i + 1
         return start + 1
     if len(parts) == 1:
-        return next((i + 1 for i, line in enumerate(lines) if key_re.match(line)), header_line(parts)) if lines else None
+        found = next((i + 1 for i, line in enumerate(lines) if key_re.match(line)), None)
+        if found is None:
+            header = header_line(parts, prefix=True)
+            found = None if header is None else header + 1
+        return found
     return None
 
 
