@@ -50,7 +50,8 @@ class LocalFrame:
                 "the scene has no georeferenced CRS, so it cannot be placed on the globe",
                 hint="give the real CRS with --crs EPSG:n",
             )
-        lon, lat, h = crs.to_wgs84(np.array([x]), np.array([y]), np.array([z]))
+        # two copies: pyproj takes a one-element array for a scalar and warns about it
+        lon, lat, h = crs.to_wgs84(np.array([x, x], float), np.array([y, y], float), np.array([z, z], float))
         return cls.at_lonlat(float(lon[0]), float(lat[0]), float(h[0]))
 
     def ecef_to_enu(self, ecef: np.ndarray) -> np.ndarray:

@@ -87,7 +87,7 @@ def findings_for(scene: Scene, period: str = "2025") -> list[ProblemPoint]:
     sevs = list(Severity)
     for k, b in enumerate(scene.buildings()[::3]):
         c = b.roof_centre
-        lon, lat, hgt = scene.crs.to_wgs84(np.array([c[0]]), np.array([c[1]]), np.array([c[2]]))
+        lon, lat, hgt = scene.crs.to_wgs84(np.array([c[0]] * 2), np.array([c[1]] * 2), np.array([c[2]] * 2))
         for code, value in (("X-TALL", b.height_m), ("N-OLD", 2025 - b.year_built)):
             sev = sevs[(k + len(code)) % len(sevs)]
             start = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -1,0 +1,201 @@
+"""The export folder: layout, manifest, determinism, safe writes, georeferencing and the audit."""
+
+from __future__ import annotations
+
+import errno
+import filecmp
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from cim_twin.errors import ConfigError, ExportError
+from cim_twin.export import writer as writer_module
+from cim_twin.export.audit import read_leaf_features
+from cim_twin.export.buildings import TilingOptions
+from cim_twin.export.gltf import decode_glb, read_accessor, read_property_table
+from cim_twin.export.writer import ExportOptions, export_folder
+
+from .scenes import LAT0, LON0, box_scene
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tree(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_layout_and_manifest_schema(box_export: Path) -> None:
+    files = _tree(box_export)
+    for name in ("layers.json", "audit.json", "buildings/tileset.json", "buildings/style.json",
+                 "buildings-1.0/tileset.json", "problems/tileset.json", "problems/style.json",
+                 "problems-1.0/tileset.json", "problems.geojson", "problems.czml", "problem_list.csv"):
+        assert name in files
+    assert any(f.startswith("buildings/tiles/") and f.endswith(".glb") for f in files)
+    assert any(f.startswith("buildings-1.0/tiles/") and f.endswith(".b3dm") for f in files)
+    assert any(f.startswith("problems-1.0/tiles/") and f.endswith(".pnts") for f in files)
+    manifest = json.loads((box_export / "layers.json").read_text("utf-8"))
+    schema = json.loads((ROOT / "schemas" / "layers.schema.json").read_text("utf-8"))
+    jsonschema.validate(manifest, schema)
+    by_id = {layer["id"]: layer for layer in manifest["layers"]}
+    b = by_id["buildings"]
+    assert b["format_version"] == "1.1" and b["feature_count"] == 24 and b["run_id"] == "2025-test"
+    assert b["extent_wgs84"][0] == pytest.approx(LON0, abs=1e-4) and b["extent_wgs84"][1] == pytest.approx(LAT0, abs=1e-4)
+    assert b["title"] == {"zh": "建筑(3D Tiles 1.1)", "en": "Buildings (3D Tiles 1.1)"}
+    assert [e["value"] for e in b["legend"][:5]] == ["info", "low", "medium", "high", "critical"]
+    assert by_id["problems"]["time_range"]["start"].startswith("2025-01-01")
+    for layer in manifest["layers"]:
+        assert (box_export / layer["path"]).is_file()
+    assert manifest["georeference"]["tiles_crs"] == "EPSG:4978"
+    assert "geoid" in manifest["georeference"]["heights"]
+    assert manifest["audit"]["passed"] is True
+    assert manifest["audit"]["max_position_error_m"] < 0.01
+    ts = json.loads((box_export / "buildings" / "tileset.json").read_text())
+    assert ts["asset"]["version"] == "1.1"
+    assert ts["asset"]["extras"]["cim_twin"]["vertical_datum"]
+
+
+def test_building_properties_in_leaf_tiles(box_export: Path, boxes, box_run) -> None:
+    decoded = read_leaf_features(box_export / "buildings" / "tileset.json")
+    assert sorted(decoded) == sorted(b.id for b in boxes.buildings())
+    _, p = decoded["BLDG_0003"]
+    assert p["address_street"] == "滨江中路" and p["census_households"] == 13
+    assert p["action"] == "renovate" and p["action_zh"] == "改造" and p["action_reason"] == "建成年代早于1990年"
+    expected = [f for f in box_run.findings if "BLDG_0003" in f.object_ids]
+    assert p["problem_count"] == len(expected) == 2
+    worst = max(expected, key=lambda f: f.severity.rank)
+    assert p["worst_severity"] == worst.severity.value and p["severity_rank"] == worst.severity.rank
+    assert p["indicator_X_TALL"] == pytest.approx(boxes["BLDG_0003"].height_m)
+    _, q = decoded["BLDG_0001"]
+    assert q["problem_count"] == 0 and q["worst_severity"] == "" and q["indicator_X_TALL"] == -1e300
+    assert q["part_ids"] == "BLDG_0001_part"
+    # the 1.0 batch table carries the same properties
+    decoded10 = read_leaf_features(box_export / "buildings-1.0" / "tileset.json")
+    _, p10 = decoded10["BLDG_0003"]
+    assert p10["address_street"] == "滨江中路" and p10["worst_severity"] == p["worst_severity"]
+    assert decoded10["BLDG_0001"][1]["indicator_X_TALL"] is None
+
+
+def test_positions_y_up_and_on_the_globe(box_export: Path, boxes) -> None:
+    """Decoding a leaf by the spec (y-up -> z-up, tile transforms) puts the house where it is."""
+    decoded = read_leaf_features(box_export / "buildings" / "tileset.json")
+    ecef, _ = decoded["BLDG_0005"]
+    src = boxes["BLDG_0005"].mesh().vertices[:8]
+    expected = boxes.crs.to_ecef(src[:, 0], src[:, 1], src[:, 2])
+    from scipy.spatial import cKDTree
+
+    dist, _ = cKDTree(ecef).query(expected)
+    assert dist.max() < 0.001
+    # and y is up in the glb itself: the vertical extent of a leaf is on the y axis
+    ts = json.loads((box_export / "buildings" / "tileset.json").read_text())
+    leaf = ts["root"]["children"][0]
+    while leaf.get("children"):
+        leaf = leaf["children"][0]
+    gltf, binary = decode_glb((box_export / "buildings" / leaf["content"]["uri"]).read_bytes())
+    prim = gltf["meshes"][0]["primitives"][0]
+    pos = read_accessor(gltf, binary, prim["attributes"]["POSITION"])
+    table = read_property_table(gltf, binary)
+    fids = read_accessor(gltf, binary, prim["attributes"]["_FEATURE_ID_0"]).astype(int)
+    first = pos[fids == 0]
+    height = boxes[table["id"][0]].bounds[1][2] - boxes[table["id"][0]].bounds[0][2]
+    assert np.ptp(first[:, 1]) == pytest.approx(height, abs=0.01)
+    assert np.abs(pos).max() < 200  # relative to the tile centre: float32 keeps sub-mm precision
+
+
+def test_geojson_and_czml(box_export: Path, box_run) -> None:
+    gj = json.loads((box_export / "problems.geojson").read_text("utf-8"))
+    assert gj["type"] == "FeatureCollection" and len(gj["features"]) == len(box_run.findings)
+    assert "crs" not in gj
+    f0 = gj["features"][0]
+    finding = next(f for f in box_run.findings if f.id == f0["id"])
+    assert f0["geometry"]["coordinates"][:2] == pytest.approx([finding.lon, finding.lat], abs=1e-7)
+    assert f0["properties"]["observed_at_epoch"] == finding.observed_at.timestamp()
+    cz = json.loads((box_export / "problems.czml").read_text("utf-8"))
+    assert cz[0]["id"] == "document" and cz[0]["clock"]["interval"] == "2025-01-01T00:00:00Z/2026-01-01T00:00:00Z"
+    packet = next(p for p in cz[1:] if p["id"] == finding.id)
+    assert packet["availability"] == "2025-01-01T00:00:00Z/2026-01-01T00:00:00Z"
+    assert packet["point"]["color"]["rgba"][3] == 255
+    csv = (box_export / "problem_list.csv").read_bytes()
+    assert csv.startswith(b"\xef\xbb\xbf") and "问题编号".encode() in csv
+
+
+def test_geojson_cgcs2000(tmp_path: Path, boxes, box_run) -> None:
+    out = tmp_path / "o"
+    export_folder(boxes, out, run=box_run, options=ExportOptions(geojson_crs="EPSG:4490", audit=False))
+    gj = json.loads((out / "problems.geojson").read_text("utf-8"))
+    assert gj["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4490"
+    manifest = json.loads((out / "layers.json").read_text("utf-8"))
+    assert {layer["id"]: layer for layer in manifest["layers"]}["problems-geojson"]["crs"] == "EPSG:4490"
+
+
+def test_byte_identical_output(tmp_path: Path, box_run) -> None:
+    opts = ExportOptions(tiles_version="both", color_by="X-TALL", tiling=TilingOptions(max_features=5))
+    export_folder(box_scene(24), tmp_path / "a", run=box_run, options=opts)
+    export_folder(box_scene(24), tmp_path / "b", run=box_run, options=opts)
+    files = _tree(tmp_path / "a")
+    assert files == _tree(tmp_path / "b")
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
+    assert not mismatch and not errors
+
+
+def test_refuses_to_overwrite_then_replaces(tmp_path: Path, boxes) -> None:
+    out = tmp_path / "out"
+    export_folder(boxes, out, options=ExportOptions(audit=False))
+    marker = out / "stale.txt"
+    marker.write_text("old")
+    with pytest.raises(ExportError, match="exists"):
+        export_folder(boxes, out, options=ExportOptions(audit=False))
+    assert marker.exists()
+    export_folder(boxes, out, options=ExportOptions(audit=False, overwrite=True))
+    assert not marker.exists() and (out / "layers.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folders left
+
+
+def test_disk_full_leaves_nothing(tmp_path: Path, boxes, box_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real = writer_module._write_file
+
+    def failing(path: Path, data: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(writer_module, "_write_file", failing)
+    with pytest.raises(ExportError, match="disk is full") as info:
+        export_folder(boxes, tmp_path / "out", run=box_run)
+    assert "hint" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_export_survives_a_failed_overwrite(tmp_path: Path, boxes, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    export_folder(boxes, out, options=ExportOptions(audit=False))
+    before = _tree(out)
+
+    def broken(path: Path, data: bytes) -> None:
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(writer_module, "_write_file", broken)
+    with pytest.raises(ExportError, match="cannot write"):
+        export_folder(boxes, out, options=ExportOptions(audit=False, overwrite=True))
+    assert _tree(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_unknown_color_by_names_the_choices(tmp_path: Path, boxes, box_run) -> None:
+    with pytest.raises(ConfigError, match="X-TALL"):
+        export_folder(boxes, tmp_path / "o", run=box_run, options=ExportOptions(color_by="NOPE"))
+    assert not (tmp_path / "o").exists()
+
+
+def test_color_by_attribute_and_style(tmp_path: Path, boxes) -> None:
+    out = tmp_path / "o"
+    export_folder(boxes, out, options=ExportOptions(color_by="function", audit=False))
+    style = json.loads((out / "buildings" / "style.json").read_text())
+    conditions = style["color"]["conditions"]
+    assert conditions[-1][0] == "true" and conditions[0][0].startswith("${function} === '")
+    decoded = read_leaf_features(out / "buildings" / "tileset.json")
+    assert len(decoded) == len(boxes.buildings())
