@@ -76,6 +76,13 @@ class Indicator:
         """Yield the problems found; call ``ctx.measure`` for per-unit values."""
         raise NotImplementedError
 
+    def prepare(self, ctx: CheckContext) -> None:
+        """Optional: compute, once and in the runner's own process, data that several indicators
+        share (e.g. a table of all buildings), before any indicator is evaluated in its isolated
+        child process, which then inherits it. Keep such caches keyed by ``ctx.scene`` (each
+        indicator gets a shallow copy of the context). Errors here are ignored: the same error in
+        :meth:`evaluate` is what the run records. The default does nothing."""
+
     def __repr__(self) -> str:
         return f"<Indicator {self.spec.code}>"
 

@@ -456,6 +456,10 @@ def run_check(
                        options=the_profile.options, run_id=run_id, profile=the_profile.name)
     if resolve_isolation(mode) == "process":
         _prepare(ctx)
+    for code in selection:
+        # shared data (e.g. a building table) computed once here, inherited by forked children
+        with contextlib.suppress(Exception):
+            host.indicators[code].prepare(ctx)
 
     outcomes: dict[str, IndicatorOutcome] = {}
     for code in selection:
