@@ -16,7 +16,7 @@ right click, ``i`` show the object or problem under the mouse (查询)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from . import require_pyvista
 from .colors import colormap_table, label
 from .fonts import find_cjk_font
 from .state import CAMERA_PRESETS, PROBLEMS_LAYER, CameraPose, ViewerState
-
-if TYPE_CHECKING:
-    import pyvista as pv
 
 __all__ = ["Viewer", "viewer_theme"]
 
@@ -103,7 +100,7 @@ class Viewer:
             off_screen=off_screen, window_size=list(options.window_size), theme=viewer_theme(),
             title=options.title,
         )
-        self.layer_polys: dict[str, pv.PolyData] = {}
+        self.layer_polys: dict[str, Any] = {}
         self.actors: dict[str, Any] = {}
         self._legends: list[Any] = []
         self._scalar_bar: Any = None
@@ -159,7 +156,7 @@ class Viewer:
         entries = [(title, None), *rows] if title else list(rows)
         box.SetNumberOfEntries(len(entries))
         for i, (text, rgb) in enumerate(entries):
-            box.SetEntry(i, _swatch(rgb), text, (-1.0, -1.0, -1.0))
+            box.SetEntry(i, _swatch(rgb), text, [-1.0, -1.0, -1.0])
         _set_font(box.GetEntryTextProperty(), self.font_file)
         box.SetBorder(True)
         box.SetUseBackground(True)
@@ -252,16 +249,26 @@ class Viewer:
         self.plotter.camera_position = pose.as_list()
         self.plotter.reset_camera_clipping_range()
 
+    def show_preset(self, name: str) -> None:
+        """Move the camera to a preset (see :data:`~cim_twin.viewer.state.CAMERA_PRESETS`)."""
+        self.set_camera(self.state.camera_preset(name))
+        self.plotter.render()
+
     def _highlight(self, obj_rows: list[int]) -> None:
         self.plotter.remove_actor("highlight", render=False)
-        parts = []
+        points, faces = [], []
+        offset = 0
         for lm in self.state.meshes.layers:
-            cells = np.flatnonzero(np.isin(lm.object_index, obj_rows))
+            cells = lm.cells_of_objects(obj_rows)
             if len(cells):
-                parts.append(self.layer_polys[lm.key].extract_cells(cells))
-        if parts:
-            merged = parts[0] if len(parts) == 1 else parts[0].merge(parts[1:])
-            edges = merged.extract_surface(algorithm="dataset_surface").extract_feature_edges(
+                # A compact copy of the few triangles concerned: cheap however large the layer.
+                used, local = np.unique(lm.faces[cells], return_inverse=True)
+                points.append(lm.points[used])
+                faces.append(local.reshape(-1, 3) + offset)
+                offset += len(used)
+        if points:
+            merged = self.pv.PolyData.from_regular_faces(np.concatenate(points), np.concatenate(faces))
+            edges = merged.extract_feature_edges(
                 feature_angle=25, boundary_edges=True, non_manifold_edges=False, manifold_edges=False
             )
             self.plotter.add_mesh(edges, style="wireframe", color=HIGHLIGHT_COLOR, line_width=3,
@@ -334,9 +341,9 @@ class Viewer:
         for key in ("N", "Left", "Prior"):
             add(key, lambda: self.focus(-1))
         add("i", self._pick_under_mouse)
-        add("h", lambda: (self.set_camera(self.state.camera_preset("oblique")), self.plotter.render()))
+        add("h", lambda: self.show_preset("oblique"))
         for name, (_, _, _, key) in CAMERA_PRESETS.items():
-            add(key, lambda name=name: (self.set_camera(self.state.camera_preset(name)), self.plotter.render()))
+            add(key, lambda name=name: self.show_preset(name))
         self.plotter.iren.add_observer("RightButtonPressEvent", self._pick_under_mouse)
 
     def _add_widgets(self) -> None:

@@ -156,7 +156,11 @@ class Coloring:
 
 def _semantic(meshes: SceneMeshes) -> Coloring:
     present = sorted({int(s) for lm in meshes.layers for s in np.unique(lm.semantic)})
-    rows = [(SEMANTIC_LABELS[SurfaceType(s)], SEMANTIC_COLORS[SurfaceType(s)]) for s in present if s in SurfaceType._value2member_map_]
+    rows: list[tuple[tuple[str, str] | str, tuple[int, int, int]]] = [
+        (SEMANTIC_LABELS[SurfaceType(s)], SEMANTIC_COLORS[SurfaceType(s)])
+        for s in present
+        if s in SurfaceType._value2member_map_
+    ]
     return Coloring(mode="semantic", title=("表面类型", "surface type"), legend=rows)
 
 

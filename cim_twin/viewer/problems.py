@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from .colors import SEVERITY_COLORS
 
 __all__ = ["ProblemGlyphs", "ProblemSet", "RunFindings", "find_catalog", "load_findings", "parse_findings"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SEVERITIES = list(Severity)
 
 
@@ -31,7 +31,7 @@ def _seconds(when: datetime) -> float:
 
 
 def _year_start_utc_seconds(year: int) -> float:
-    return _seconds(datetime(year, 1, 1, tzinfo=timezone.utc))
+    return _seconds(datetime(year, 1, 1, tzinfo=UTC))
 
 
 class ProblemSet:
@@ -126,10 +126,7 @@ def parse_findings(data: Any, path: str | Path | None = None) -> tuple[list[Prob
     FormatError
         when ``data`` holds no findings list at all.
     """
-    if isinstance(data, dict):
-        items = data.get("findings", data.get("problems"))
-    else:
-        items = data
+    items = data.get("findings", data.get("problems")) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise FormatError(
             "no findings list in this JSON",
@@ -314,7 +311,7 @@ class ProblemGlyphs:
     def to_polydata(self) -> Any:
         import pyvista as pv
 
-        poly = pv.PolyData.from_regular_faces(self.points, self.faces)
+        poly = pv.PolyData.from_regular_faces(self.points, self.faces)  # type: ignore[arg-type]
         poly.cell_data["finding_index"] = self.finding_index
         poly.cell_data["severity_rgb"] = self.rgb
         return poly

@@ -97,7 +97,7 @@ class LayerMesh:
 
     @property
     def n_triangles(self) -> int:
-        return int(len(self.faces))
+        return len(self.faces)
 
     @property
     def nbytes(self) -> int:
@@ -110,6 +110,15 @@ class LayerMesh:
         ok = (ids >= 0) & (ids < len(self.object_index))
         out[ok] = self.object_index[ids[ok]]
         return out
+
+    def cells_of_objects(self, rows: Sequence[int]) -> np.ndarray:
+        """Triangle ids of the given object rows (binary search: rows are stored in order)."""
+        if not len(rows) or not len(self.object_index):
+            return np.zeros(0, dtype=np.int64)
+        wanted = np.asarray(sorted(set(rows)), dtype=np.int64)
+        starts = np.searchsorted(self.object_index, wanted, side="left")
+        ends = np.searchsorted(self.object_index, wanted, side="right")
+        return np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
 
     def to_polydata(self) -> pv.PolyData:
         """The layer as a :class:`pyvista.PolyData` with cell arrays ``object_index`` and

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -29,7 +29,7 @@ from cim_twin.viewer.problems import ProblemSet, RunFindings, load_findings, par
 from cim_twin.viewer.scene_mesh import build_scene_meshes
 from cim_twin.viewer.state import PROBLEMS_LAYER, ViewerState, ViewOptions
 
-from .scenes import ORIGIN_X, ORIGIN_Y, box_mesh, box_scene, finding, sample_findings
+from .scenes import box_mesh, box_scene, finding, sample_findings
 
 
 @pytest.fixture()
@@ -298,7 +298,7 @@ def test_load_findings_from_catalog(tmp_path, run: RunFindings) -> None:
     cat = store.Catalog.open(path)
     try:
         check = CheckRun(id="2024-a", scope="old town", period="2024",
-                         started_at=datetime(2024, 7, 1, tzinfo=timezone.utc), software_version="test")
+                         started_at=datetime(2024, 7, 1, tzinfo=UTC), software_version="test")
         cat.write_run(check, run.findings, [])
     finally:
         cat.close()
@@ -338,3 +338,11 @@ def test_view_argument_errors(monkeypatch, capsys, tmp_path) -> None:
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["view", str(tmp_path)]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_cells_of_objects_finds_every_triangle_of_the_rows(scene: Scene) -> None:
+    layer = build_scene_meshes(scene).layers[0]
+    cells = layer.cells_of_objects([3, 1, 3])
+    assert cells.tolist() == list(range(12, 24)) + list(range(36, 48))
+    assert np.array_equal(cells, np.flatnonzero(np.isin(layer.object_index, [1, 3])))
+    assert layer.cells_of_objects([99]).size == 0 and layer.cells_of_objects([]).size == 0

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pyvista")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from cim_twin.viewer.problems import RunFindings  # noqa: E402
-from cim_twin.viewer.screenshot import render_image  # noqa: E402
-from cim_twin.viewer.state import ViewerState, ViewOptions  # noqa: E402
+from cim_twin.viewer.problems import RunFindings
+from cim_twin.viewer.screenshot import render_image
+from cim_twin.viewer.state import ViewerState, ViewOptions
 
-from .scenes import box_scene, sample_findings  # noqa: E402
+from .scenes import box_scene, sample_findings
 
 pytestmark = pytest.mark.viewer
 
