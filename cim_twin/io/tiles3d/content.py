@@ -117,8 +117,11 @@ def decode_content(data: bytes | memoryview, loc: Location, ctx: DecodeContext) 
         doc = parse_gltf_json(data, loc.label)
         asset = _asset(doc, None, loc, ctx.source)
         return "gltf", _gltf_features(asset, ctx, rtc=None, batch_table=None, loc=loc)
+    known = {"geom": "geometry (geom)", "vctr": "vector (vctr)", "PK\x03\x04": "3TZ/zip archive"}
+    if kind in known:
+        raise FormatError(f"{known[kind]} content is not supported", path=loc.label, hint="readable content: b3dm, i3dm, pnts, cmpt, glb, glTF, external tileset JSON")
     raise FormatError(
-        f"unsupported content type {kind!r}",
+        f"wrong magic {bytes(data[:4])!r}: not a tile content",
         path=loc.label,
         hint="readable content: b3dm, i3dm, pnts, cmpt, glb, glTF, external tileset JSON",
     )

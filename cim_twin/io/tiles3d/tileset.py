@@ -102,7 +102,15 @@ class TilesetWalker:
         up = str(self.asset.get("gltfUpAxis", "Y"))
         return (yield from self._tile(self.root_json["root"], self.source.root, np.eye(4), 0, None, up, "root", [self.source.root.path]))
 
-    def _tile(
+    def _tile(self, tile: Any, base: Location, parent: np.ndarray, depth: int, parent_refine: str | None, up: str,
+              where: str, chain: list[Any]) -> Generator[ContentTask, None, int]:
+        try:
+            return (yield from self._tile_checked(tile, base, parent, depth, parent_refine, up, where, chain))
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+            # Tileset JSON of the wrong shape somewhere the checks above did not foresee.
+            raise FormatError(f"{where}: malformed tile ({type(exc).__name__}: {exc})", path=base.label) from exc
+
+    def _tile_checked(
         self,
         tile: dict[str, Any],
         base: Location,
@@ -207,6 +215,8 @@ class TilesetWalker:
         where: str,
     ) -> Generator[ContentTask, None, int]:
         label = base.label
+        if not isinstance(implicit, dict):
+            raise FormatError(f"{where}.implicitTiling is not an object", path=label)
         scheme = implicit.get("subdivisionScheme")
         if scheme not in ("QUADTREE", "OCTREE"):
             raise FormatError(f"{where}.implicitTiling.subdivisionScheme must be QUADTREE or OCTREE, not {scheme!r}", path=label)
@@ -333,7 +343,7 @@ class _Subtree:
                 raise FormatError(f"unsupported subtree version {version}", path=label)
             if 24 + json_len + bin_len > len(data):
                 raise FormatError(
-                    f"subtree lengths (24+{json_len}+{bin_len} bytes) run past the file ({len(data)} bytes)",
+                    f"truncated: subtree lengths (24+{json_len}+{bin_len} bytes) run past the file ({len(data)} bytes)",
                     path=label,
                     hint="the subtree file is truncated",
                 )

@@ -1,0 +1,277 @@
+"""Feature identity across tiles and levels, URI safety, broken input, and ``cim-twin info``."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cim_twin.errors import CimTwinError, CRSError, FormatError
+from cim_twin.io.tiles3d import read_tileset, tileset_info
+
+VALIDATOR = "3d-tiles-validator/specs/data"
+
+
+# --- feature identity ------------------------------------------------------------------------------
+def test_replace_levels_keep_the_finest_copy(tmp_path: Path, tiles) -> None:
+    tiles["b3dm"](tmp_path / "coarse.b3dm", [("b1", 0, 0, 40, 10), ("b2", 50, 0, 40, 10)])
+    tiles["b3dm"](tmp_path / "fine/a.b3dm", [("b1", 0, 0, 40, 12)])
+    tiles["b3dm"](tmp_path / "fine/b.b3dm", [("b2", 50, 0, 40, 14), ("b3", 0, 50, 20, 6)])
+    children = [{"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": f"fine/{n}.b3dm"}} for n in "ab"]
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 10,
+                                                        "refine": "REPLACE", "content": {"uri": "coarse.b3dm"}, "children": children})
+    scene = read_tileset(path)
+    assert sorted(o.id for o in scene.roots) == ["b1", "b2", "b3"]
+    assert scene["b1"].height_m == pytest.approx(12, abs=1e-3)  # the fine copy
+    assert scene["b2"].attributes["height"] == 14
+    coarse = read_tileset(path, max_depth=0)
+    assert sorted(o.id for o in coarse.roots) == ["b1", "b2"]
+    assert coarse["b1"].height_m == pytest.approx(10, abs=1e-3)
+    info = tileset_info(path)
+    assert info["counts"] == {"Feature": 3} and info["tiles"]["replaced_contents"] == 1
+
+
+def test_repeated_feature_in_add_tiles_appears_once(tmp_path: Path, tiles) -> None:
+    # Coarse LOD in the parent, finer in the child, ADD refinement: same gml_id, deepest wins.
+    tiles["b3dm"](tmp_path / "parent.b3dm", [("b1", 0, 0, 40, 10)])
+    tiles["b3dm"](tmp_path / "child.b3dm", [("b1", 0, 0, 40, 11), ("b9", 60, 60, 10, 3)])
+    child = {"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": "child.b3dm"}}
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 10,
+                                                        "refine": "ADD", "content": {"uri": "parent.b3dm"}, "children": [child]})
+    scene = read_tileset(path)
+    assert scene.counts() == {"Feature": 2}
+    assert scene["b1"].height_m == pytest.approx(11, abs=1e-3)
+
+
+def test_feature_split_across_tiles_is_joined(tmp_path: Path, tiles) -> None:
+    # One building cut at a tile border: two halves with the same gml_id at the same depth.
+    tiles["b3dm"](tmp_path / "w.b3dm", [("long", 0, 0, 20, 8)])
+    tiles["b3dm"](tmp_path / "e.b3dm", [("long", 20, 0, 20, 8)])
+    children = [{"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": f"{n}.b3dm"}} for n in "we"]
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 10,
+                                                        "refine": "ADD", "children": children})
+    scene = read_tileset(path)
+    assert len(scene) == 1
+    building = scene["long"]
+    assert building.bounds[1][0] - building.bounds[0][0] == pytest.approx(40, abs=1e-3)
+    assert building.mesh().n_triangles == 24
+    assert building.footprint_area_m2 == pytest.approx(800, rel=1e-3)
+
+
+def test_numeric_ids_stay_local_to_their_content(tmp_path: Path, tiles) -> None:
+    # Batch tables often carry a 0-based numeric "id": not an identity across tiles.
+    for name, x in (("a", 0), ("b", 50)):
+        tiles["b3dm"](tmp_path / f"{name}.b3dm", [(f"{name}1", x, 0, 10, 5)], extra={"id": [0]})
+    children = [{"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": f"{n}.b3dm"}} for n in "ab"]
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 10,
+                                                        "refine": "ADD", "children": children})
+    scene = read_tileset(path, identity_property="id")
+    assert len(scene) == 2
+    assert sorted(o.id for o in scene.roots) == ["a.b3dm#0", "b.b3dm#0"]
+
+
+def test_positions_of_synthetic_tiles(tmp_path: Path, tiles) -> None:
+    from pyproj import Transformer
+
+    tiles["b3dm"](tmp_path / "t.b3dm", [("b1", 100, 200, 10, 30)])
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 0,
+                                                        "refine": "ADD", "content": {"uri": "t.b3dm"}})
+    scene = read_tileset(path, crs="EPSG:32650")
+    # Expected: ENU (100, 200, 0) at lon 118.17 lat 26.64 -> ECEF -> UTM 50N, by pyproj alone.
+    ecef = tiles["enu"]() @ np.array([100.0, 200.0, 0.0, 1.0])
+    x, y, h = Transformer.from_crs("EPSG:4978", "EPSG:32650", always_xy=True).transform(*ecef[:3])
+    lo = scene["b1"].bounds[0]
+    assert lo[0] == pytest.approx(x, abs=0.5) and lo[1] == pytest.approx(y, abs=0.5)
+    assert scene["b1"].height_m == pytest.approx(30, abs=0.01)
+
+
+# --- URI safety -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [("../outside.b3dm", "outside the tileset folder"), ("/etc/passwd", "absolute path"),
+     ("http://example.com/t.b3dm", "remote URI"), ("file:///etc/passwd", "scheme 'file'"),
+     ("sub/../../outside.b3dm", "outside the tileset folder")],
+)
+def test_unsafe_uris_are_refused(tmp_path: Path, tiles, uri: str, expected: str) -> None:
+    tiles["b3dm"](tmp_path / "outside.b3dm", [("evil", 0, 0, 10, 10)])
+    tiles["b3dm"](tmp_path / "set/ok.b3dm", [("good", 0, 0, 10, 10)])
+    children = [{"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": u}} for u in ("ok.b3dm", uri)]
+    path = tiles["tileset"](tmp_path / "set/tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 1,
+                                                            "refine": "ADD", "children": children})
+    scene = read_tileset(path)
+    assert [o.id for o in scene.roots] == ["good"]
+    assert any(expected in str(w) for w in scene.warnings), [str(w) for w in scene.warnings]
+
+
+def test_symlink_out_of_the_folder_is_refused(tmp_path: Path, tiles) -> None:
+    tiles["b3dm"](tmp_path / "outside.b3dm", [("evil", 0, 0, 10, 10)])
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set/link.b3dm").symlink_to(tmp_path / "outside.b3dm")
+    path = tiles["tileset"](tmp_path / "set/tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 1,
+                                                            "refine": "ADD", "content": {"uri": "link.b3dm"}})
+    scene = read_tileset(path)
+    assert len(scene) == 0 and "outside the tileset folder" in str(scene.warnings[0])
+
+
+# --- broken input -----------------------------------------------------------------------------------
+def _two_tile_set(tmp_path: Path, tiles, broken: bytes) -> Path:
+    tiles["b3dm"](tmp_path / "good.b3dm", [("good", 0, 0, 10, 10)])
+    (tmp_path / "bad.b3dm").write_bytes(broken)
+    children = [{"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": u}} for u in ("good.b3dm", "bad.b3dm")]
+    return tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 1,
+                                                        "refine": "ADD", "children": children})
+
+
+def _b3dm_bytes(tmp_path: Path, tiles) -> bytes:
+    tiles["b3dm"](tmp_path / "src.b3dm", [("x", 0, 0, 10, 10), ("y", 20, 0, 10, 10)])
+    return (tmp_path / "src.b3dm").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda d: d[: len(d) // 2], "truncated"),
+        (lambda d: b"b3dx" + d[4:], "wrong magic"),
+        (lambda d: d[:4] + (7).to_bytes(4, "little") + d[8:], "version 7"),
+        (lambda d: d[:8] + (len(d) + 64).to_bytes(4, "little") + d[12:], "truncated"),
+        (lambda d: d[:28] + b"x" + d[29:], "JSON does not parse"),
+        (lambda d: d[:12] + (10**6).to_bytes(4, "little") + d[16:], "run past"),
+        (lambda d: d + b"garbage!", "disagrees with the file size"),
+    ],
+)
+def test_one_broken_tile_is_a_warning_naming_it(tmp_path: Path, tiles, damage, expected: str) -> None:
+    path = _two_tile_set(tmp_path, tiles, damage(_b3dm_bytes(tmp_path, tiles)))
+    scene = read_tileset(path)
+    assert [o.id for o in scene.roots] == ["good"]
+    messages = [str(w) for w in scene.warnings]
+    assert any(m.startswith("bad.b3dm") and expected in m for m in messages), messages
+
+
+def test_glb_with_broken_accessor(tmp_path: Path, tiles) -> None:
+    data = bytearray(_b3dm_bytes(tmp_path, tiles))
+    # Shrink the GLB's BIN chunk declaration: accessors now run past their buffer.
+    glb = data.index(b"glTF")
+    json_len = int.from_bytes(data[glb + 12 : glb + 16], "little")
+    bin_header = glb + 20 + json_len
+    data[bin_header : bin_header + 4] = (16).to_bytes(4, "little")
+    path = _two_tile_set(tmp_path, tiles, bytes(data))
+    scene = read_tileset(path)
+    assert [o.id for o in scene.roots] == ["good"]
+    assert any("bad.b3dm" in str(w) for w in scene.warnings)
+
+
+def test_gzip_and_bom(tmp_path: Path, tiles) -> None:
+    tiles["b3dm"](tmp_path / "t.b3dm", [("b1", 0, 0, 10, 10)])
+    (tmp_path / "t.b3dm").write_bytes(gzip.compress((tmp_path / "t.b3dm").read_bytes()))
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 0,
+                                                        "refine": "ADD", "content": {"uri": "t.b3dm"}})
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + path.read_bytes()))
+    scene = read_tileset(tmp_path)
+    assert [o.id for o in scene.roots] == ["b1"] and not scene.warnings
+
+
+def test_top_tileset_errors_are_clean(tmp_path: Path) -> None:
+    (tmp_path / "tileset.json").write_text('{"asset": {"version": "1.0"}, "root": ')
+    with pytest.raises(FormatError, match="JSON does not parse"):
+        read_tileset(tmp_path / "tileset.json")
+    with pytest.raises(FormatError, match="no tileset.json"):
+        read_tileset(tmp_path / "nothing" if (tmp_path / "nothing").mkdir() is None else tmp_path)
+
+
+def test_crs_must_be_projected(shared_data: Path) -> None:
+    path = shared_data / "3d-tiles-tools/specs/data/migration/input/Batched/BatchedWithBatchTable"
+    with pytest.raises(CRSError, match="projected"):
+        read_tileset(path, crs="EPSG:4326")
+    with pytest.raises(CRSError, match="not georeferenced"):
+        read_tileset(shared_data / "3d-tiles-samples/1.1/MultipleContents", crs="EPSG:32618")
+
+
+def test_meshopt_is_named(tmp_path: Path, tiles) -> None:
+    from cim_twin.io.tiles3d.content import DecodeContext, decode_content
+    from cim_twin.io.tiles3d.source import TilesetSource
+
+    doc = {"asset": {"version": "2.0"}, "extensionsUsed": ["EXT_meshopt_compression"],
+           "extensionsRequired": ["EXT_meshopt_compression"], "meshes": [], "nodes": []}
+    (tmp_path / "tileset.json").write_text("{}")
+    source = TilesetSource(tmp_path / "tileset.json")
+    loc = source.resolve("m.gltf", source.root)
+    with pytest.raises(FormatError, match="EXT_meshopt_compression"):
+        decode_content(json.dumps(doc).encode(), loc, DecodeContext(source, np.eye(4)))
+
+
+# --- the validator's cases ----------------------------------------------------------------------
+def _validator_tilesets(shared: Path) -> list[Path]:
+    folder = shared / VALIDATOR / "tilesets"
+    return sorted(folder.glob("*.json"))
+
+
+def test_every_validator_case_loads_or_fails_cleanly(shared_data: Path) -> None:
+    cases = _validator_tilesets(shared_data)
+    assert len(cases) > 100
+    failed = loaded = 0
+    for path in cases:
+        try:
+            info = tileset_info(path)
+        except CimTwinError as exc:
+            text = str(exc)
+            assert "\n" not in text and path.name in text, text
+            failed += 1
+        else:
+            assert info["format"] == "3dtiles"
+            loaded += 1
+    assert failed >= 15 and loaded >= 80
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("invalidJson.json", "JSON does not parse"), ("assetVersionMissing.json", "asset.version"),
+     ("tileTransformNotAffine.json", "not an affine transform"), ("boundingVolumeBoxInvalidArrayLength.json", "12 numbers")],
+)
+def test_validator_errors_name_the_problem(shared_data: Path, name: str, expected: str) -> None:
+    with pytest.raises(CimTwinError, match=expected):
+        read_tileset(shared_data / VALIDATOR / "tilesets" / name)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("validTilesetWithInvalidB3dm.json", "version 2"), ("validTilesetWithValidB3dmWithInvalidGlb.json", "truncated glTF"),
+     ("tilesetWithCycleA.json", "cycle")],
+)
+def test_validator_broken_content_is_a_warning(shared_data: Path, name: str, expected: str) -> None:
+    info = tileset_info(shared_data / VALIDATOR / "tilesets" / name)
+    assert any(expected in w for w in info["warnings"]), info["warnings"]
+
+
+def test_broken_subtree_is_a_warning(tmp_path: Path, shared_data: Path) -> None:
+    src = shared_data / "3d-tiles-samples/1.1/SparseImplicitQuadtree"
+    dst = tmp_path / "q"
+    shutil.copytree(src, dst)
+    (dst / "subtrees/3.0.5.subtree").write_bytes((dst / "subtrees/3.0.5.subtree").read_bytes()[:30])
+    info = tileset_info(dst)
+    assert 0 < info["counts"]["Feature"] < 32
+    assert any("3.0.5.subtree" in w and "truncated" in w for w in info["warnings"])
+
+
+# --- cim-twin info -------------------------------------------------------------------------------
+def test_cli_info_json(shared_data: Path) -> None:
+    path = shared_data / "3d-tiles-tools/specs/data/migration/input/Composite/Composite"
+    out = subprocess.run([sys.executable, "-m", "cim_twin", "info", str(path), "--json"], capture_output=True, check=True)
+    report = json.loads(out.stdout)
+    for key in ("format", "version", "tiles", "contents", "counts", "properties", "extent_wgs84", "warnings"):
+        assert key in report
+    assert report["format"] == "3dtiles" and report["version"] == "1.0"
+    assert report["counts"] == {"Feature": 35} and report["contents"] == {"cmpt": 1}
+
+
+def test_cli_error_is_one_line(shared_data: Path) -> None:
+    path = shared_data / VALIDATOR / "tilesets/tileTransformNotAffine.json"
+    out = subprocess.run([sys.executable, "-m", "cim_twin", "info", str(path)], capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tileTransformNotAffine.json" in lines[0] and "Traceback" not in out.stderr
