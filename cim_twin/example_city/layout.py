@@ -388,6 +388,7 @@ class DistrictLayout:
             raise ValueError("buildings must be at least 1")
         self.seed = int(seed)
         self.buildings = int(buildings)
+        self._extent_cache: dict[str, dict[int, tuple[float, float]]] = {}
         self._cells: list[_CommunityCell] = []
         self._counts: list[int] = []
         self._plan_cells()
@@ -496,21 +497,30 @@ class DistrictLayout:
         _, width, sidewalk, _ = self._gap_spec(axis, index)
         return width + 2 * sidewalk
 
-    def _edges(self, axis: str, lo: int, hi: int) -> dict[int, tuple[float, float]]:
-        """Cell extents ``{index: (start, end)}`` for grid indices ``lo..hi`` along ``axis``; index 0
-        starts at the origin."""
+    def _extent(self, axis: str, index: int) -> tuple[float, float]:
+        """(start, end) of grid column (``axis="x"``) or row (``"y"``) ``index``; index 0 starts at
+        the origin. Positions are accumulated once and cached, so any index costs O(1) amortised."""
+        cache = self._extent_cache.setdefault(axis, {})
+        if index in cache:
+            return cache[index]
         size = self._column_width if axis == "x" else self._row_height
-        origin = ORIGIN[0] if axis == "x" else ORIGIN[1]
-        out: dict[int, tuple[float, float]] = {}
-        pos = origin
-        for i in range(0, hi + 1):
-            out[i] = (pos, pos + size(i))
-            pos += size(i) + self._gap_total(axis, i)
-        pos = origin
-        for i in range(-1, lo - 1, -1):
-            pos -= self._gap_total(axis, i) + size(i)
-            out[i] = (pos, pos + size(i))
-        return out
+        if not cache:
+            start = ORIGIN[0] if axis == "x" else ORIGIN[1]
+            cache[0] = (start, start + size(0))
+        hi, lo = max(cache), min(cache)
+        while index > hi:
+            start = cache[hi][1] + self._gap_total(axis, hi)
+            hi += 1
+            cache[hi] = (start, start + size(hi))
+        while index < lo:
+            end = cache[lo][0] - self._gap_total(axis, lo - 1)
+            lo -= 1
+            cache[lo] = (end - size(lo), end)
+        return cache[index]
+
+    def _edges(self, axis: str, lo: int, hi: int) -> dict[int, tuple[float, float]]:
+        """Cell extents ``{index: (start, end)}`` for grid indices ``lo..hi`` along ``axis``."""
+        return {i: self._extent(axis, i) for i in range(lo, hi + 1)}
 
     def _road_name(self, axis: str, index: int) -> str:
         cls = self._gap_class(index)
@@ -538,8 +548,8 @@ class DistrictLayout:
                     if remaining <= 0:
                         break
                     col, row = 4 * di + 2 * bi + ci, 4 * dj + 2 * bj + cj
-                    xs = self._edges("x", min(col, 0), max(col, 0))[col]
-                    ys = self._edges("y", min(row, 0), max(row, 0))[row]
+                    xs = self._extent("x", col)
+                    ys = self._extent("y", row)
                     cell = _CommunityCell(
                         index=len(self._cells),
                         district_index=district,
@@ -562,6 +572,7 @@ class DistrictLayout:
                     remaining -= count
             district += 1
         self._district_positions = positions[:district]
+        self._district_at = {pos: d for d, pos in enumerate(self._district_positions)}
 
     def _build_units(self) -> None:
         n_districts = len(self._district_positions)
@@ -673,13 +684,11 @@ class DistrictLayout:
         self.roads = roads
 
     def _district_of_grid(self, axis: str, line: int, first: int) -> str:
-        col, row = (line + 1, first) if axis == "x" else (first, line + 1)
-        for d, (di, dj) in enumerate(self._district_positions):
-            if 4 * di <= col < 4 * di + 4 and 4 * dj <= row < 4 * dj + 4:
-                return f"D{d + 1:02d}"
-        col, row = (line, first) if axis == "x" else (first, line)
-        for d, (di, dj) in enumerate(self._district_positions):
-            if 4 * di <= col < 4 * di + 4 and 4 * dj <= row < 4 * dj + 4:
+        """The district of the cell just after (else just before) a grid line at its first cell."""
+        for col, row in (((line + 1, first) if axis == "x" else (first, line + 1)),
+                         ((line, first) if axis == "x" else (first, line))):
+            d = self._district_at.get((col // 4, row // 4))
+            if d is not None:
                 return f"D{d + 1:02d}"
         return "D01"
 
