@@ -330,3 +330,14 @@ def test_cli_generate_into_a_file_is_a_clear_error(tmp_path: Path, capsys: pytes
     target.write_text("x")
     assert main(["generate", str(target), "--buildings", "10"]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_library_example_script_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("cim_twin.io.citygml.plugin", reason="the CityGML reader is not installed")
+    import runpy
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "generate_city.py"
+    module = runpy.run_path(str(script), run_name="example")
+    module["main"](tmp_path / "district", 150)
+    out = capsys.readouterr().out
+    assert "city_2025.gml: 150 buildings" in out and "2025: 150 buildings" in out
