@@ -506,18 +506,24 @@ def evaluate_projects(catalog: Catalog, run_new: str, *, radius_m: float = 30.0)
     measurements of the project's units and of the count of the indicator's findings inside the
     project footprint. Evaluating the same run twice gives the same result.
     """
-    from scipy.spatial import cKDTree
+    from .diff import diff_findings, directions_of
 
     new_id = catalog.resolve_run(run_new)
     new_period = catalog.get_run(new_id).period
     periods = {r.id: r.period for r in catalog.runs()}
     new = catalog.finding_arrays(new_id)
-    key_index = {k: i for i, k in enumerate(new.key.tolist())}
-    trees: dict[str, tuple[Any, np.ndarray]] = {}
-    for code in set(new.indicator.tolist()):
-        rows = np.flatnonzero(new.indicator == code)
-        trees[code] = (cKDTree(np.column_stack([new.x[rows], new.y[rows]])), rows)
     new_measures = {(m.indicator, m.unit_id): m for m in catalog.measurements(new_id)}
+    directions = directions_of(catalog.specs())
+    # Which findings of each origin run are still there: the same one-to-one matching as `diff`.
+    present: dict[str, dict[str, int]] = {}
+
+    def still_there(origin: str) -> dict[str, int]:
+        if origin not in present:
+            old = catalog.finding_arrays(origin)
+            d = diff_findings(old, new, directions=directions, radius_m=radius_m)
+            present[origin] = {old.id[i]: int(j) for i, j in zip(d.pair_a.tolist(), d.pair_b.tolist(), strict=True)}
+        return present[origin]
+
     conn = catalog.conn
     projects = [p for p in list_projects(catalog) if periods.get(p.run_id, p.period) < new_period and p.status != "cancelled"]
     results = []
@@ -529,20 +535,14 @@ def evaluate_projects(catalog: Catalog, run_new: str, *, radius_m: float = 30.0)
                 "WHERE project_id = ? ORDER BY fid", (p.id,)).fetchall()  # fmt: skip
             counts = Counter()
             carried: list[tuple[str, str]] = []
-            for fid, key, code, _unit, x, y, status, resolved_in in links:
-                hit = key_index.get(key)
-                if hit is None and code in trees and x is not None and radius_m > 0:
-                    tree, rows = trees[code]
-                    dist, k = tree.query((x, y), distance_upper_bound=radius_m)
-                    hit = int(rows[k]) if np.isfinite(dist) else None
+            matches = still_there(p.run_id)
+            for fid, _key, _code, _unit, _x, _y, status, resolved_in in links:
+                hit = matches.get(fid)
                 if hit is not None:
                     follow = _FINDING_STATUS_OF_PROJECT[p.status]
                     if status in ("resolved", "verified"):
-                        if resolved_in != new_id:
-                            counts["reappeared"] += 1
-                            _set_link(conn, p.id, p.run_id, fid, follow, None, None)
-                        else:  # evaluated before: keep
-                            counts["reappeared"] += 1
+                        counts["reappeared"] += 1  # fixed once, back now: reopened
+                        _set_link(conn, p.id, p.run_id, fid, follow, None, None)
                     else:
                         counts["persisting"] += 1
                         _set_link(conn, p.id, p.run_id, fid, follow, None, None)

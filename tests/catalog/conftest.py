@@ -27,7 +27,7 @@ CRS = "EPSG:4548"
 
 SPECS = [
     IndicatorSpec(code="T-OLD-HOUSING", name_zh="老旧住房", name_en="Old housing", category="安全韧性",
-                  level="building", unit="year", direction=Direction.HIGHER_IS_BETTER,
+                  level="building", unit="year", direction=Direction.COUNT,
                   thresholds={"default": Threshold(value=2000, source="国办发〔2020〕23号")}),
     IndicatorSpec(code="T-DANGER", name_zh="危房", name_en="Dangerous housing", category="安全韧性",
                   level="building", unit="level", direction=Direction.LOWER_IS_BETTER,

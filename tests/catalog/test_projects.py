@@ -1,0 +1,183 @@
+"""The closed loop over three years: findings -> projects -> evaluation -> verified; 留改拆 rules;
+statuses edited from the CLI functions and by re-importing an edited XLSX/CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import shapely
+
+from cim_twin.catalog import Catalog
+from cim_twin.catalog.actions import BuildingFacts, facts_from_object, recommend, rules_from_config
+from cim_twin.catalog.lists import export_projects, import_projects
+from cim_twin.catalog.projects import evaluate_projects, generate_projects, list_projects, measure_for, set_project_status
+from cim_twin.errors import ConfigError
+
+from .conftest import SPECS, scene_of, write_year
+
+
+def _statuses(cat: Catalog, run: str) -> dict[str, str]:
+    return dict(cat.conn.execute("SELECT key, status FROM findings WHERE run_id = ?", (run,)))
+
+
+def test_generate_groups_nearby_findings_by_block(catalog: Catalog) -> None:
+    write_year(catalog, 2023)
+    projects = generate_projects(catalog, "2023")
+    by_id = {p.id: p for p in projects}
+    assert set(by_id) == {"P2023-D01-B01-01", "P2023-D01-B02-01"}
+    b01, b02 = by_id["P2023-D01-B01-01"], by_id["P2023-D01-B02-01"]
+    assert b01.findings_count == 7 and b02.findings_count == 2
+    assert b01.category == "安全韧性" and b01.measure_zh == "老旧小区改造"
+    assert [m["zh"] for m in b01.measures] == ["老旧小区改造", "危房治理与结构加固"]
+    assert b02.category == "生态宜居" and b02.measure_zh == "口袋公园与绿地建设"
+    assert projects[0].id == "P2023-D01-B01-01"  # highest priority first
+    # footprint covers every finding of the project and is one polygon
+    for p in projects:
+        assert p.footprint.geom_type == "Polygon"
+        arrays = catalog.finding_arrays("2023")
+        mine = [i for i, f in enumerate(arrays.id) if f in p.finding_ids]
+        assert shapely.contains_xy(p.footprint, arrays.x[mine], arrays.y[mine]).all()
+    # without the model, 留改拆 comes from the findings' evidence
+    actions = {a.building_id: a.action for a in b01.actions}
+    assert actions == {"b01": "renovate", "b02": "retain", "b03": "demolish", "b04": "renovate", "b05": "renovate",
+                       "b06": "renovate"}
+    assert set(_statuses(catalog, "run-2023").values()) == {"planned"}
+    # regenerating replaces the candidates instead of adding more
+    again = generate_projects(catalog, "2023")
+    assert {p.id for p in again} == set(by_id) and len(list_projects(catalog)) == 2
+
+
+def test_generate_with_the_scene_covers_every_building_in_the_area(catalog: Catalog) -> None:
+    write_year(catalog, 2023)
+    projects = generate_projects(catalog, "2023", scene=scene_of(2023))
+    b01 = next(p for p in projects if p.id == "P2023-D01-B01-01")
+    actions = {a.building_id: a for a in b01.actions}
+    assert set(actions) == {"b01", "b02", "b03", "b04", "b05", "b06", "b07", "b08"}
+    assert actions["b08"].action == "demolish" and "illegal" in actions["b08"].reason_en
+    assert actions["b07"].action == "retain" and actions["b07"].rule == "default"
+    assert actions["b02"].action == "retain" and actions["b02"].reason_zh.startswith("受保护")
+    assert actions["b03"].action == "demolish" and actions["b03"].facts["danger_level"] == "D"
+    stored = catalog.conn.execute(
+        "SELECT action, action_zh, reason_zh FROM building_actions WHERE building_id = 'b03'").fetchone()
+    assert stored[:2] == ("demolish", "拆") and "D级危房" in stored[2]
+
+
+def test_three_year_loop(catalog: Catalog) -> None:
+    write_year(catalog, 2023)
+    generate_projects(catalog, "2023")
+    set_project_status(catalog, "P2023-D01-B01-01", "approved")
+    set_project_status(catalog, "P2023-D01-B01-01", "实施中", owner="区住建局")
+    assert _statuses(catalog, "run-2023")["T-OLD-HOUSING:b01"] == "in_progress"
+    assert _statuses(catalog, "run-2023")["T-PARK-COVER:D01-B02-C01"] == "planned"
+
+    write_year(catalog, 2024)
+    evaluations = {e.project_id: e for e in evaluate_projects(catalog, "2024")}
+    b01 = evaluations["P2023-D01-B01-01"]
+    assert (b01.findings_total, b01.resolved, b01.persisting, b01.verified) == (7, 4, 3, 0)
+    assert b01.effect["T-OLD-HOUSING"]["findings_before"] == 6
+    assert b01.effect["T-OLD-HOUSING"]["findings_after_in_area"] == 3
+    assert b01.effect["T-OLD-HOUSING"]["units"]["D01-B01"]["trend"] == "improved"
+    b02 = evaluations["P2023-D01-B02-01"]
+    assert (b02.resolved, b02.persisting) == (0, 2)
+    assert b02.effect["T-PARK-COVER"]["units"]["D01-B02-C01"]["change"] == pytest.approx(0.1)
+    old = _statuses(catalog, "run-2023")
+    assert old["T-OLD-HOUSING:b01"] == old["T-DANGER:b03"] == "resolved"
+    assert old["T-OLD-HOUSING:b04"] == "in_progress"
+    new = _statuses(catalog, "run-2024")
+    # the persisting findings of 2024 (b06 under its new id too) are carried by the project
+    assert new["T-OLD-HOUSING:b04"] == new["T-OLD-HOUSING:b06n"] == "in_progress"
+    assert new["T-WATERLOG:W17"] == "open"
+    assert evaluate_projects(catalog, "2024")[0].to_dict() == b01.to_dict()  # idempotent
+
+    later = generate_projects(catalog, "2024")  # only the new waterlogging point is left open
+    assert [(p.id, p.findings_count, p.measure_zh) for p in later] == [("P2024-D01-B02-01", 1, "排水防涝设施改造")]
+
+    set_project_status(catalog, "P2023-D01-B01-01", "done")
+    write_year(catalog, 2025)
+    evaluations = {e.project_id: e for e in evaluate_projects(catalog, "2025")}
+    b01 = evaluations["P2023-D01-B01-01"]
+    assert (b01.verified, b01.resolved, b01.persisting) == (7, 0, 0)
+    b02 = evaluations["P2023-D01-B02-01"]
+    assert (b02.resolved, b02.persisting) == (1, 1)  # park fixed, toilet gap still there
+    water = evaluations["P2024-D01-B02-01"]
+    assert water.resolved == 1 and water.share_resolved == 1.0
+    old = _statuses(catalog, "run-2023")
+    assert old["T-OLD-HOUSING:b01"] == "verified" and old["T-OLD-HOUSING:b05"] == "verified"
+    assert old["T-PARK-COVER:D01-B02-C01"] == "resolved" and old["T-TOILET:D01-B02"] == "planned"
+    assert catalog.check_integrity() == []
+
+
+def test_status_round_trip_through_xlsx_and_csv(catalog: Catalog, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    write_year(catalog, 2023)
+    generate_projects(catalog, "2023")
+    xlsx = export_projects(catalog, tmp_path / "projects.xlsx")
+    wb = load_workbook(xlsx)
+    ws = wb["项目库"]
+    header = [c.value for c in ws[1]]
+    assert header[:5] == ["项目编号", "项目名称", "状态", "负责单位", "备注"]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == "P2023-D01-B02-01":
+            row[2].value = "已批准"
+            row[3].value = "市园林局"
+    wb.save(xlsx)
+    assert import_projects(catalog, xlsx) == {"changed": ["P2023-D01-B02-01"], "unchanged": 1}
+    p = next(p for p in list_projects(catalog) if p.id == "P2023-D01-B02-01")
+    assert (p.status, p.owner) == ("approved", "市园林局")
+
+    path = export_projects(catalog, tmp_path / "projects.csv")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    for row in rows[1:]:
+        if row[0] == "P2023-D01-B01-01":
+            row[2] = "实施中"
+    path.write_text("\n".join(",".join(r) for r in rows), encoding="utf-8-sig")
+    assert import_projects(catalog, path)["changed"] == ["P2023-D01-B01-01"]
+    assert _statuses(catalog, "run-2023")["T-DANGER:b03"] == "in_progress"
+
+    rows[1][2] = "someday"
+    path.write_text("\n".join(",".join(r) for r in rows), encoding="utf-8-sig")
+    with pytest.raises(ConfigError, match=r"projects.csv:2: unknown project status 'someday'"):
+        import_projects(catalog, path)
+    rows[1][2], rows[1][0] = "候选", "P-NOPE"
+    path.write_text("\n".join(",".join(r) for r in rows), encoding="utf-8-sig")
+    with pytest.raises(ConfigError, match="unknown project 'P-NOPE'"):
+        import_projects(catalog, path)
+
+
+def test_cancelled_project_frees_its_findings(catalog: Catalog) -> None:
+    write_year(catalog, 2023)
+    generate_projects(catalog, "2023")
+    set_project_status(catalog, "P2023-D01-B02-01", "cancelled")
+    st = dict(catalog.conn.execute("SELECT key, project_id FROM findings WHERE run_id = 'run-2023'"))
+    assert st["T-PARK-COVER:D01-B02-C01"] is None
+    assert _statuses(catalog, "run-2023")["T-PARK-COVER:D01-B02-C01"] == "open"
+
+
+def test_measure_table() -> None:
+    spec = {s.code: s for s in SPECS}
+    assert measure_for("N-PUBLIC-TOILET")[0] == "公共厕所建设"
+    assert measure_for("L-ELDERLY-CARE-COVER")[0] == "社区养老服务站建设"
+    assert measure_for("T-WATERLOG", spec["T-WATERLOG"])[0] == "排水防涝设施改造"
+    assert measure_for("X-FIRE-ACCESS")[0] == "消防通道与设施整治"
+    assert measure_for("X-UNKNOWN", spec["T-PARK-COVER"].model_copy(update={"code": "X"}))[0] == "口袋公园与绿地建设"
+    assert measure_for("T-TOILET", None, {"T-TOILET": {"zh": "智慧公厕", "en": "smart toilet"}}) == ("智慧公厕", "smart toilet")
+
+
+def test_action_rules_configurable() -> None:
+    scene = scene_of(2023)
+    facts = facts_from_object(scene["b05"], ["T-OLD-HOUSING"], ["high"])
+    assert facts.attributes["danger_level"] == "C" and facts.max_severity == "high"
+    assert recommend(facts).action == "renovate"
+    rules = rules_from_config({"rules": [
+        {"name": "c_is_bad", "action": "demolish", "when": ["danger_level in C,D"], "reason_zh": "C/D级危房"},
+        {"name": "severe", "action": "renovate", "when": "severity >= high"},
+    ]})
+    assert recommend(facts, rules).action == "demolish"
+    assert recommend(BuildingFacts("x", {}, ["A"], "critical"), rules).rule == "severe"
+    assert recommend(BuildingFacts("y", {}, [], None), rules).rule == "default"  # catch-all kept
+    with pytest.raises(ConfigError, match="unknown action"):
+        rules_from_config({"rules": [{"action": "paint"}]})
