@@ -340,7 +340,7 @@ class Viewer:
             add(key, lambda: self.focus(+1))
         for key in ("N", "Left", "Prior"):
             add(key, lambda: self.focus(-1))
-        add("i", self._pick_under_mouse)
+        add("i", lambda: self._pick_under_mouse())
         add("h", lambda: self.show_preset("oblique"))
         for name, (_, _, _, key) in CAMERA_PRESETS.items():
             add(key, lambda name=name: self.show_preset(name))
@@ -366,7 +366,7 @@ class Viewer:
                 hi = lo + 1
             slider = self.plotter.add_slider_widget(
                 lambda value: self.set_year(round(value)), rng=(lo, hi), value=self.state.year,
-                title=label(("年份", "year"), self.bilingual), pointa=(0.26, 0.06), pointb=(0.56, 0.06),
+                title=label(("年份", "year"), self.bilingual), pointa=(0.26, 0.1), pointb=(0.56, 0.1),
                 fmt="%.0f", style="modern", interaction_event="end",
             )
             rep = slider.GetRepresentation()
