@@ -251,16 +251,36 @@ def _split_by_feature(
             f"mesh {prim.mesh_index}: {len(prim.feature_ids)} feature ids for {len(vertices)} vertices",
             path=loc.label,
         )
-    tri_ids = prim.feature_ids[prim.triangles[:, 0]]
-    order = np.argsort(tri_ids, kind="stable")
-    sorted_ids = tri_ids[order]
-    unique, starts = np.unique(sorted_ids, return_index=True)
-    ends = np.append(starts[1:], len(sorted_ids))
+    ids = prim.feature_ids
+    tri_ids = ids[prim.triangles[:, 0]]
+    # Feature ids are per vertex, so each vertex normally belongs to one feature: sort vertices and
+    # triangles by feature and cut both into contiguous runs (no per-feature search).
+    v_order = np.argsort(ids, kind="stable")
+    v_sorted = ids[v_order]
+    new_index = np.empty(len(ids), dtype=np.int64)
+    new_index[v_order] = np.arange(len(ids))
+    t_order = np.argsort(tri_ids, kind="stable")
+    t_sorted = tri_ids[t_order]
+    unique = np.unique(t_sorted)
+    v_start = np.searchsorted(v_sorted, unique, side="left")
+    v_end = np.searchsorted(v_sorted, unique, side="right")
+    t_start = np.searchsorted(t_sorted, unique, side="left")
+    t_end = np.searchsorted(t_sorted, unique, side="right")
+    remapped = new_index[prim.triangles[t_order]]
+    feature_start = np.repeat(v_start, t_end - t_start)[:, None]
+    local_all = remapped - feature_start
+    feature_len = np.repeat(v_end - v_start, t_end - t_start)[:, None]
+    clean = bool(((local_all >= 0) & (local_all < feature_len)).all())
+    sorted_vertices = vertices[v_order]
     table = tables[prim.property_table] if prim.property_table is not None and prim.property_table < len(tables) else None
-    for fid, s, e in zip(unique.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        tris = prim.triangles[order[s:e]]
-        used, inverse = np.unique(tris, return_inverse=True)
-        local = inverse.reshape(-1, 3).astype(np.int32)
+    for k, fid in enumerate(unique.tolist()):
+        ts, te = int(t_start[k]), int(t_end[k])
+        if clean:
+            part_v = sorted_vertices[int(v_start[k]) : int(v_end[k])]
+            local = local_all[ts:te].astype(np.int32)
+        else:  # triangles that mix features: compact this feature's vertices the slow way
+            used, inverse = np.unique(prim.triangles[t_order[ts:te]], return_inverse=True)
+            part_v, local = vertices[used], inverse.reshape(-1, 3).astype(np.int32)
         if prim.null_feature_id is not None and fid == prim.null_feature_id:
             key, props, cls = f"mesh{prim.mesh_index}-unassigned", {}, None
         elif table is not None:
@@ -270,7 +290,7 @@ def _split_by_feature(
             cls = batch_table.hierarchy_class[fid] if batch_table.hierarchy_class and 0 <= fid < len(batch_table.hierarchy_class) else None
         else:
             key, props, cls = str(fid), {}, None
-        _group(groups, key, props, cls).add(vertices[used], local)
+        _group(groups, key, props, cls).add(part_v, local)
 
 
 def _transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -109,7 +109,8 @@ class _Collector:
         object_id = content if feature.key == "points" and feature.kind == "PointCloud" else f"{content}#{feature.key}"
         return ("local", content, feature.key), object_id
 
-    def add(self, feature: ContentFeature, vertices: np.ndarray, depth: int, content: str) -> None:
+    def add(self, feature: ContentFeature, vertices: np.ndarray, depth: int, content: str,
+            lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> None:
         key, object_id = self.identity(feature, content)
         entry = self.entries.get(key)
         if entry is not None and entry.depth > depth:
@@ -125,7 +126,8 @@ class _Collector:
         if self.keep_geometry:
             entry.triangles.append(feature.triangles + sum(len(v) for v in entry.vertices))
             entry.vertices.append(vertices)
-        lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+        if lo is None or hi is None:
+            lo, hi = vertices.min(axis=0), vertices.max(axis=0)
         entry.lo = lo if entry.lo is None else np.minimum(entry.lo, lo)
         entry.hi = hi if entry.hi is None else np.maximum(entry.hi, hi)
 
@@ -214,10 +216,17 @@ class _TilesetRead:
         sizes = [len(f.vertices) for f in features]
         stacked = np.concatenate([f.vertices for f in features]) if sum(sizes) else np.zeros((0, 3))
         converted = self._to_scene(stacked) if len(stacked) else stacked
-        pos = 0
-        for f, n in zip(features, sizes, strict=True):
-            self.collector.add(f, converted[pos : pos + n], depth, content)
-            pos += n
+        starts = np.cumsum([0, *sizes[:-1]])
+        nonempty = [i for i, n in enumerate(sizes) if n]
+        # Per-feature boxes in one reduction over the whole content.
+        los = np.minimum.reduceat(converted, starts[nonempty], axis=0) if nonempty else None
+        his = np.maximum.reduceat(converted, starts[nonempty], axis=0) if nonempty else None
+        box_of = {i: k for k, i in enumerate(nonempty)}
+        for i, (f, n) in enumerate(zip(features, sizes, strict=True)):
+            k = box_of.get(i)
+            pos = int(starts[i])
+            self.collector.add(f, converted[pos : pos + n], depth, content,
+                               None if k is None else los[k], None if k is None else his[k])
 
     def source_info(self) -> SceneSource:
         size = self.path.stat().st_size if self.path.is_file() else None
