@@ -693,17 +693,26 @@ class DistrictLayout:
         return "D01"
 
     # --- plots ---------------------------------------------------------------------------------------
+    def _old_town_frame(self, cell: _CommunityCell) -> tuple[float, float, float, float]:
+        """(angle in radians, centre x, centre y, pad) of an old-town cell: its alleys run at an
+        angle of up to 7 degrees to the grid, laid out in a frame ``pad`` metres larger on every side
+        and then turned about the cell centre, so that the pattern still covers the whole cell."""
+        angle = math.radians(14.0 * (_unit_value(self.seed, "old-town-angle", cell.index) - 0.5))
+        pad = 0.13 * max(cell.x1 - cell.x0, cell.y1 - cell.y0)
+        return angle, (cell.x0 + cell.x1) / 2, (cell.y0 + cell.y1) / 2, pad
+
     def _alley_rows(self, cell: _CommunityCell) -> list[tuple[float, float, str]]:
-        """Old-town alleys of a cell: (centre y, width, name), south to north."""
+        """Old-town alleys of a cell in its unturned frame: (centre y, width, name), south to north."""
         rng = _stable_random(self.seed, "alleys", cell.index)
+        _, _, _, pad = self._old_town_frame(cell)
         rows: list[tuple[float, float, str]] = []
-        y = cell.y0 + 2.0
+        y = cell.y0 - pad
         k = 0
         while True:
             depth_s = rng.uniform(9.0, 12.0)
             width = round(rng.uniform(2.5, 4.5), 1)
             depth_n = rng.uniform(9.0, 12.0)
-            if y + depth_s + width + depth_n + 2.0 > cell.y1:
+            if y + depth_s + width + depth_n + 2.0 > cell.y1 + pad:
                 break
             name = _ALLEY_NAMES[(cell.index * 5 + k) % len(_ALLEY_NAMES)]
             rows.append((y + depth_s + 1.0 + width / 2, width, name))
@@ -712,18 +721,24 @@ class DistrictLayout:
         return rows
 
     def _alleys(self, cell: _CommunityCell, unit: Unit) -> list[Road]:
+        angle, cx, cy, pad = self._old_town_frame(cell)
+        c, s = math.cos(angle), math.sin(angle)
         out: list[Road] = []
-        for k, (yc, width, name) in enumerate(self._alley_rows(cell)):
-            rid = f"{unit.id}-A{k + 1:02d}"
-            rng = _stable_random(self.seed, "alley-shape", rid)
+        for yc, width, name in self._alley_rows(cell):
+            rng = _stable_random(self.seed, "alley-shape", cell.index, round(yc, 3))
             # A slight bend in the middle: old alleys are never quite straight.
-            xm = (cell.x0 + cell.x1) / 2 + rng.uniform(-20.0, 20.0)
-            coords = ((cell.x0, yc), (xm, yc + rng.uniform(-0.6, 0.6)), (cell.x1, yc))
+            xm = cx + rng.uniform(-20.0, 20.0)
+            frame = ((cell.x0 - pad, yc), (xm, yc + rng.uniform(-0.6, 0.6)), (cell.x1 + pad, yc))
+            turned = [(cx + c * (x - cx) - s * (y - cy), cy + s * (x - cx) + c * (y - cy)) for x, y in frame]
+            coords = _clip_polyline(turned, (cell.x0, cell.y0, cell.x1, cell.y1))
             u = rng.random()
+            if len(coords) < 2 or math.dist(coords[0], coords[-1]) < 30.0:
+                continue
             widened = u < 0.2
             out.append(
                 Road(
-                    id=rid, name=name, road_class="alley", width_m=width, sidewalk_width_m=0.0, lanes=1,
+                    id=f"{unit.id}-A{len(out) + 1:02d}", name=name, road_class="alley", width_m=width,
+                    sidewalk_width_m=0.0, lanes=1,
                     coords=tuple((round(x, 3), round(y, 3)) for x, y in coords),
                     district_id=unit.district_id, community_id=unit.id,
                     changed_year=(EVENT_YEARS[0] if u < 0.1 else EVENT_YEARS[1]) if widened else None,
@@ -739,20 +754,27 @@ class DistrictLayout:
         x0, y0, x1, y1 = cell.x0 + m, cell.y0 + m, cell.x1 - m, cell.y1 - m
         slots: list[_Slot] = []
         if cell.character == "old_town":
+            angle, ox, oy, pad = self._old_town_frame(cell)
+            c, s = math.cos(angle), math.sin(angle)
+            inner = (cell.x0 + 2.0, cell.y0 + 2.0, cell.x1 - 2.0, cell.y1 - 2.0)
             for yc, width, name in self._alley_rows(cell):
                 for side in (-1, 1):
-                    x = cell.x0 + 3.0
+                    x = cell.x0 - pad
                     while True:
                         w = rng.uniform(7.0, 12.0)
                         d = rng.uniform(7.5, 9.5)
-                        if x + w > cell.x1 - 3.0:
+                        if x + w > cell.x1 + pad:
                             break
                         # Houses front on the alley, 0.8-1.5 m back from its edge.
-                        cy = yc + side * (width / 2 + rng.uniform(0.8, 1.5) + d / 2)
-                        ang = math.radians(rng.uniform(-2.0, 2.0))
-                        if rng.random() > 0.08:  # a few courtyards stay open
-                            slots.append(_Slot(x + w / 2, cy, w, d, ang, "old", name))
+                        fy = yc + side * (width / 2 + rng.uniform(0.8, 1.5) + d / 2)
+                        fx = x + w / 2
+                        jitter = math.radians(rng.uniform(-2.0, 2.0))
+                        open_court = rng.random() < 0.08  # a few courtyards stay open
                         x += w + rng.uniform(0.8, 2.5)
+                        slot = _Slot(ox + c * (fx - ox) - s * (fy - oy), oy + s * (fx - ox) + c * (fy - oy),
+                                     w, d, angle + jitter, "old", name)
+                        if not open_court and _inside(_footprint(slot), inner):
+                            slots.append(slot)
             return slots
         if cell.character == "mixed":
             # Shop-houses along the south road, then rows of walk-up slabs.
@@ -1021,6 +1043,36 @@ def _footprint(slot: _Slot) -> tuple[XY, ...]:
         local = [(-hw, -hd), (hw, -hd), (hw, hd), (-hw, hd)]
     c, s = math.cos(slot.angle), math.sin(slot.angle)
     return tuple((round(slot.cx + c * x - s * y, 3), round(slot.cy + s * x + c * y, 3)) for x, y in local)
+
+
+def _inside(ring: Sequence[XY], box: tuple[float, float, float, float]) -> bool:
+    return all(box[0] <= x <= box[2] and box[1] <= y <= box[3] for x, y in ring)
+
+
+def _clip_polyline(points: Sequence[XY], box: tuple[float, float, float, float]) -> list[XY]:
+    """The part of a polyline inside an axis-aligned box (Liang-Barsky per segment; the pieces of an
+    almost straight line join into one)."""
+    out: list[XY] = []
+    for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+        dx, dy = bx - ax, by - ay
+        t0, t1 = 0.0, 1.0
+        for p, q in ((-dx, ax - box[0]), (dx, box[2] - ax), (-dy, ay - box[1]), (dy, box[3] - ay)):
+            if p == 0:
+                if q < 0:
+                    t0, t1 = 1.0, 0.0
+                continue
+            t = q / p
+            if p < 0:
+                t0 = max(t0, t)
+            else:
+                t1 = min(t1, t)
+        if t0 >= t1:
+            continue
+        start, end = (ax + t0 * dx, ay + t0 * dy), (ax + t1 * dx, ay + t1 * dy)
+        if not out or math.dist(out[-1], start) > 1e-6:
+            out.append(start)
+        out.append(end)
+    return out
 
 
 def _bbox_ring(boxes: Sequence[tuple[float, float, float, float]]) -> tuple[XY, ...]:
