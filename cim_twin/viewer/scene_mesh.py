@@ -213,12 +213,15 @@ def _chosen_lod(obj: CityObject, lod: int | None) -> int | None:
 
 
 def scene_origin(scene: Scene) -> np.ndarray:
-    """A round origin near the scene's lower south-west corner (whole metres, so that display
-    coordinates stay readable in picking output)."""
+    """A round origin at the scene's centre in xy and its lowest point in z (whole metres, so that
+    display coordinates stay readable)."""
     extent = scene.extent()
     if extent is None:
         return np.zeros(3)
-    lo, hi = extent
+    return _round_origin(*extent)
+
+
+def _round_origin(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     centre = (lo + hi) / 2.0
     return np.array([np.floor(centre[0]), np.floor(centre[1]), np.floor(lo[2])], dtype=np.float64)
 
@@ -247,7 +250,6 @@ def build_scene_meshes(
     SceneMeshes
         Layers sorted by :data:`LAYER_LABELS` order, then LOD.
     """
-    origin = scene_origin(scene) if origin is None else np.asarray(origin, dtype=np.float64)
     roots = list(scene.roots if objects is None else objects)
     shown: list[CityObject] = []
     groups: dict[tuple[str, int], list[tuple[int, Any]]] = {}
@@ -263,21 +265,31 @@ def build_scene_meshes(
         groups.setdefault((layer_of(obj.kind), chosen), []).append((row, mesh))
 
     order = list(LAYER_LABELS)
-    layers = [
-        _merge(layer, layer_lod, items, origin)
-        for (layer, layer_lod), items in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))
-    ]
+    keys = sorted(groups, key=lambda k: (order.index(k[0]), k[1]))
+    # One float64 concatenation per layer; the origin comes from these arrays (vectorised) rather
+    # than from every object's bounds.
+    vertices = {k: np.concatenate([m.vertices for _, m in groups[k]]) for k in keys}
+    if origin is None:
+        if vertices:
+            lo = np.min([v.min(axis=0) for v in vertices.values()], axis=0)
+            hi = np.max([v.max(axis=0) for v in vertices.values()], axis=0)
+            origin = _round_origin(lo, hi)
+        else:
+            origin = np.zeros(3)
+    origin = np.asarray(origin, dtype=np.float64)
+    layers = [_merge(layer, layer_lod, groups[(layer, layer_lod)], vertices[(layer, layer_lod)], origin)
+              for layer, layer_lod in keys]
     return SceneMeshes(origin=origin, objects=shown, layers=layers)
 
 
-def _merge(layer: str, lod: int, items: list[tuple[int, Any]], origin: np.ndarray) -> LayerMesh:
+def _merge(layer: str, lod: int, items: list[tuple[int, Any]], vertices: np.ndarray, origin: np.ndarray) -> LayerMesh:
     """One concatenation per array: vertex offsets are added with one repeat, not per object."""
     rows = np.array([row for row, _ in items], dtype=np.int32)
     meshes = [m for _, m in items]
     n_vertices = np.array([len(m.vertices) for m in meshes], dtype=np.int64)
     n_triangles = np.array([len(m.triangles) for m in meshes], dtype=np.int64)
     vertex_offsets = np.concatenate([[0], np.cumsum(n_vertices)[:-1]])
-    points = (np.concatenate([m.vertices for m in meshes]) - origin).astype(np.float32)
+    points = (vertices - origin).astype(np.float32)
     faces = np.concatenate([m.triangles for m in meshes]).astype(np.int64)
     faces += np.repeat(vertex_offsets, n_triangles)[:, None]
     return LayerMesh(
