@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,10 @@ def cli(*args: str, site: Path | None = None, env: dict[str, str] | None = None)
     if site is not None:
         full["PYTHONPATH"] = os.pathsep.join([str(site), full.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     full.update(env or {})
+    # cwd outside the source tree: with -m it is sys.path[0], and a source tree may hold a stale
+    # cim_twin.egg-info whose entry points would shadow the installed ones.
     return subprocess.run([sys.executable, "-m", "cim_twin", *args], capture_output=True, text=True, env=full,
-                          timeout=120)
+                          cwd=tempfile.gettempdir(), timeout=120)
 
 
 # --- the separately installed example distribution -------------------------------------------------
