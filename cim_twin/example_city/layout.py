@@ -63,6 +63,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -916,7 +917,7 @@ class DistrictLayout:
         protected = illegal = False
         danger = "A"
         if t == "old":
-            if new_build:
+            if year_built is not None:
                 year, storeys = year_built, rng.choice((2, 3, 3, 4))
                 structure = "frame"
             else:
@@ -1053,7 +1054,7 @@ def _clip_polyline(points: Sequence[XY], box: tuple[float, float, float, float])
     """The part of a polyline inside an axis-aligned box (Liang-Barsky per segment; the pieces of an
     almost straight line join into one)."""
     out: list[XY] = []
-    for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+    for (ax, ay), (bx, by) in itertools.pairwise(points):
         dx, dy = bx - ax, by - ay
         t0, t1 = 0.0, 1.0
         for p, q in ((-dx, ax - box[0]), (dx, box[2] - ax), (-dy, ay - box[1]), (dy, box[3] - ay)):

@@ -2,7 +2,8 @@
 
 Three files in ``layers/``: ``districts.geojson``, ``blocks.geojson`` and ``communities.geojson``,
 one Polygon feature per unit with the properties ``id``, ``name``, ``level``, ``county``, and
-``district_id`` / ``parent_id`` (a block's district, a community's block), ``character`` and
+``district_id``, ``parent_id`` (a block's district, a community's block; communities also name it
+``block_id``), ``character`` and
 ``buildings`` (the count from 2023 on).
 """
 
@@ -33,6 +34,8 @@ def unit_feature(layout: DistrictLayout, unit: Unit) -> dict[str, Any]:
     }
     if unit.parent_id is not None:
         properties["parent_id"] = unit.parent_id
+    if unit.level == "community":
+        properties["block_id"] = unit.parent_id
     return {
         "type": "Feature",
         "id": unit.id,

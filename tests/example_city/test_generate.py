@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import hashlib
+import itertools
 import re
 from collections import Counter
 from pathlib import Path
@@ -14,7 +15,8 @@ from lxml import etree
 from pyproj import Transformer
 
 from cim_twin.cli.main import main
-from cim_twin.example_city import generate, layout as layout_module
+from cim_twin.example_city import generate
+from cim_twin.example_city import layout as layout_module
 from cim_twin.example_city.layout import EVENT_YEARS, build_layout
 from cim_twin.serialization import loads
 
@@ -160,7 +162,7 @@ def test_each_building_has_the_agreed_attributes(trees: dict[int, etree._Element
         assert re.fullmatch(r"D\d\d-B\d\d-C\d\d", _generic(building, "community_id"))
         assert _generic(building, "danger_level") in ("A", "B", "C", "D")
         assert _generic(building, "protected") in ("0", "1") and _generic(building, "illegal") in ("0", "1")
-        street = building.findtext(f".//{{urn:oasis:names:tc:ciq:xsdschema:xAL:2.0}}ThoroughfareName")
+        street = building.findtext(".//{urn:oasis:names:tc:ciq:xsdschema:xAL:2.0}ThoroughfareName")
         assert street and re.search(r"[\u4e00-\u9fff]", street)
         kinds = Counter(etree.QName(s).localname for s in building.findall(f"{{{BLDG}}}boundedBy/*"))
         assert kinds["GroundSurface"] == 1 and kinds["RoofSurface"] >= 1 and kinds["WallSurface"] >= 4
@@ -267,7 +269,7 @@ def test_units_nest_and_contain_their_buildings(project: Path, trees: dict[int, 
         assert polygons[_generic(building, "community_id")].contains(Point(lon, lat)), building.get(GML_ID)
     ring = units["communities"][0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1]
-    area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:], strict=False))
+    area = sum(a[0] * b[1] - b[0] * a[1] for a, b in itertools.pairwise(ring))
     assert area > 0  # RFC 7946: exterior rings counter-clockwise
 
 
@@ -341,3 +343,14 @@ def test_library_example_script_runs(tmp_path: Path, capsys: pytest.CaptureFixtu
     module["main"](tmp_path / "district", 150)
     out = capsys.readouterr().out
     assert "city_2025.gml: 150 buildings" in out and "2025: 150 buildings" in out
+
+
+def test_whole_project_with_auxiliary_layers_is_deterministic(tmp_path: Path) -> None:
+    layers = pytest.importorskip("cim_twin.example_city.layers")
+    results = [generate(tmp_path / name, buildings=200, seed=11, years=(2025,)) for name in ("a", "b")]
+    a, b = _digests(tmp_path / "a"), _digests(tmp_path / "b")
+    assert a == b
+    # Every layer twin.toml names exists, with {period} resolved for the year written.
+    for name, entry in results[0].layers.items():
+        assert (tmp_path / "a" / entry["path"].replace("{period}", "2025")).is_file(), name
+    assert set(layers.LAYER_ENTRIES) <= set(results[0].layers)
