@@ -1,8 +1,8 @@
 """The project library (项目库): renewal projects generated from findings, their status, their
 buildings' 留改拆 and their evaluation in a later run.
 
-Generation (连片谋划): the open findings of a run are grouped by block (街区), and within a block
-into clusters of findings closer than a radius to one another (scipy cKDTree pairs + connected
+Generation (连片谋划): the open findings of a run are grouped by block (街区) and category, and
+within a group into clusters of findings closer than a radius to one another (scipy cKDTree pairs + connected
 components), so that nearby problems become one project. Each project gets a footprint (the union
 of its buildings' footprints and of buffers round its points; the convex hull when that falls
 apart), its findings, a category, and suggested measures from a per-indicator table.
@@ -50,7 +50,9 @@ FINDING_STATUS_ZH = {"open": "待处理", "planned": "已纳入项目", "in_prog
 #: Finding status that follows from the status of its project.
 _FINDING_STATUS_OF_PROJECT = {"candidate": "planned", "approved": "planned", "in_progress": "in_progress",
                               "done": "in_progress", "cancelled": "open"}  # fmt: skip
-DEFAULT_RADIUS_M = 150.0
+DEFAULT_RADIUS_M = 100.0
+#: Block label of findings without a spatial unit (project ids stay ASCII).
+NO_UNIT = "NA"
 
 #: Suggested measure per indicator: the first pattern matching the code (or its names) wins.
 MEASURE_TABLE: tuple[tuple[str, str, str], ...] = (
@@ -232,11 +234,20 @@ def generate_projects(
             & ~district_level
         )
         rows = np.flatnonzero(eligible)
-        blocks = np.array([block_of(u) or "-" for u in arrays.unit_id[rows].tolist()], dtype=object)
+        # One block and one category make a group (a renovation is planned by one department);
+        # contiguity splits a group into projects.
+        groups = np.array([f"{block_of(u) or NO_UNIT}\x1f{getattr(specs.get(c), 'category', None) or '未分类'}"
+                           for u, c in zip(arrays.unit_id[rows].tolist(), arrays.indicator[rows].tolist(), strict=True)],
+                          dtype=object)  # fmt: skip
         taken = {r[0] for r in conn.execute("SELECT project_id FROM projects")}
         projects: list[Project] = []
-        for block in sorted(set(blocks.tolist())):
-            in_block = rows[blocks == block]
+        weight = Counter()
+        for g, score in zip(groups.tolist(), arrays.score[rows].tolist(), strict=True):
+            weight[g] += score
+        # Within a block the weightiest group first, so that -01 is the block's main project.
+        for group in sorted(weight, key=lambda g: (g.split("\x1f")[0], -weight[g], g)):
+            block = group.split("\x1f")[0]
+            in_block = rows[groups == group]
             labels = _clusters(arrays.x[in_block], arrays.y[in_block], radius_m)
             # Largest clusters first so that numbering is stable and meaningful.
             order = sorted(set(labels.tolist()), key=lambda lab: (-int((labels == lab).sum()), float(arrays.x[in_block][labels == lab].min())))
@@ -308,8 +319,8 @@ def _make_project(arrays: FindingArrays, members: np.ndarray, block: str, run_id
     first = measure_list[0] if measure_list else {"zh": "综合整治提升", "en": "general improvement"}
     centre = shape.centroid
     return Project(
-        id=pid, name=f"{place} {first['zh']}项目", run_id=run_id, period=period, unit_id=block if block != "-" else main_unit,
-        district_id=(block.split("-")[0] if block != "-" else None), category=category_weight.most_common(1)[0][0],
+        id=pid, name=f"{place if block != NO_UNIT else '未分区'} {first['zh']}项目", run_id=run_id, period=period,
+        unit_id=block if block != NO_UNIT else main_unit, district_id=(block.split("-")[0] if block != NO_UNIT else None), category=category_weight.most_common(1)[0][0],
         indicators=ranked_codes, measure_zh=first["zh"], measure_en=first["en"], measures=measure_list,
         finding_ids=arrays.id[members].tolist(), footprint=shape, area_m2=round(float(shape.area), 1),
         priority=round(float(scores.sum()), 3), x=round(float(centre.x), 3), y=round(float(centre.y), 3),

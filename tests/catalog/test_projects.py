@@ -26,9 +26,12 @@ def test_generate_groups_nearby_findings_by_block(catalog: Catalog) -> None:
     write_year(catalog, 2023)
     projects = generate_projects(catalog, "2023")
     by_id = {p.id: p for p in projects}
-    assert set(by_id) == {"P2023-D01-B01-01", "P2023-D01-B02-01"}
+    # one block and one category make a group: park and toilet gap are two projects of block B02
+    assert set(by_id) == {"P2023-D01-B01-01", "P2023-D01-B02-01", "P2023-D01-B02-02"}
     b01, b02 = by_id["P2023-D01-B01-01"], by_id["P2023-D01-B02-01"]
-    assert b01.findings_count == 7 and b02.findings_count == 2
+    assert b01.findings_count == 7 and b02.findings_count == 1
+    toilet = by_id["P2023-D01-B02-02"]
+    assert (toilet.category, toilet.measure_zh, toilet.findings_count) == ("整洁有序", "公共厕所建设", 1)
     assert b01.category == "安全韧性" and b01.measure_zh == "老旧小区改造"
     assert [m["zh"] for m in b01.measures] == ["老旧小区改造", "危房治理与结构加固"]
     assert b02.category == "生态宜居" and b02.measure_zh == "口袋公园与绿地建设"
@@ -46,7 +49,7 @@ def test_generate_groups_nearby_findings_by_block(catalog: Catalog) -> None:
     assert set(_statuses(catalog, "run-2023").values()) == {"planned"}
     # regenerating replaces the candidates instead of adding more
     again = generate_projects(catalog, "2023")
-    assert {p.id for p in again} == set(by_id) and len(list_projects(catalog)) == 2
+    assert {p.id for p in again} == set(by_id) and len(list_projects(catalog)) == 3
 
 
 def test_generate_with_the_scene_covers_every_building_in_the_area(catalog: Catalog) -> None:
@@ -80,7 +83,7 @@ def test_three_year_loop(catalog: Catalog) -> None:
     assert b01.effect["T-OLD-HOUSING"]["findings_after_in_area"] == 3
     assert b01.effect["T-OLD-HOUSING"]["units"]["D01-B01"]["trend"] == "improved"
     b02 = evaluations["P2023-D01-B02-01"]
-    assert (b02.resolved, b02.persisting) == (0, 2)
+    assert (b02.resolved, b02.persisting) == (0, 1)
     assert b02.effect["T-PARK-COVER"]["units"]["D01-B02-C01"]["change"] == pytest.approx(0.1)
     old = _statuses(catalog, "run-2023")
     assert old["T-OLD-HOUSING:b01"] == old["T-DANGER:b03"] == "resolved"
@@ -99,8 +102,8 @@ def test_three_year_loop(catalog: Catalog) -> None:
     evaluations = {e.project_id: e for e in evaluate_projects(catalog, "2025")}
     b01 = evaluations["P2023-D01-B01-01"]
     assert (b01.verified, b01.resolved, b01.persisting) == (7, 0, 0)
-    b02 = evaluations["P2023-D01-B02-01"]
-    assert (b02.resolved, b02.persisting) == (1, 1)  # park fixed, toilet gap still there
+    assert (evaluations["P2023-D01-B02-01"].resolved, evaluations["P2023-D01-B02-01"].persisting) == (1, 0)
+    assert evaluations["P2023-D01-B02-02"].persisting == 1  # the toilet gap is still there
     water = evaluations["P2024-D01-B02-01"]
     assert water.resolved == 1 and water.share_resolved == 1.0
     old = _statuses(catalog, "run-2023")
@@ -124,7 +127,7 @@ def test_status_round_trip_through_xlsx_and_csv(catalog: Catalog, tmp_path: Path
             row[2].value = "已批准"
             row[3].value = "市园林局"
     wb.save(xlsx)
-    assert import_projects(catalog, xlsx) == {"changed": ["P2023-D01-B02-01"], "unchanged": 1}
+    assert import_projects(catalog, xlsx) == {"changed": ["P2023-D01-B02-01"], "unchanged": 2}
     p = next(p for p in list_projects(catalog) if p.id == "P2023-D01-B02-01")
     assert (p.status, p.owner) == ("approved", "市园林局")
 
