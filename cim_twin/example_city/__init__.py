@@ -117,6 +117,7 @@ def generate(
         raise ValueError("give at least one year")
     if any(not 1950 <= y <= 2100 for y in year_list):
         raise ValueError(f"years must lie between 1950 and 2100 (got {year_list})")
+    from ..progress import progress as bar
     from .citygml import write_citygml
     from .project import BASE_LAYERS, write_project
     from .roads import write_roads
@@ -133,7 +134,9 @@ def generate(
     for year in year_list:
         name = f"city_{year}.gml"
         say(f"writing {name}")
-        result.files[name] = write_citygml(layout, root / name, year, lod1=lod1, lod2=lod2)
+        with bar(total=buildings, desc=name, unit="bldg", unit_scale=True) as tick:
+            result.files[name] = write_citygml(layout, root / name, year, lod1=lod1, lod2=lod2,
+                                               on_progress=tick.update)
         write_roads(layout, root / "layers" / str(year) / "roads.geojson", year)
         if writer is not None:
             say(f"writing the auxiliary layers of {year}")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -216,6 +216,7 @@ def write_citygml(
     *,
     lod1: bool = True,
     lod2: bool = True,
+    on_progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the buildings standing in ``year`` to ``path`` as CityGML 2.0; return how many.
 
@@ -231,6 +232,9 @@ def write_citygml(
         the epoch: buildings alive that year, attributes as they are that year.
     lod1, lod2
         which levels of detail to write (at least one).
+    on_progress
+        called with the number of buildings written since the last call, every 1,000 buildings
+        and at the end.
 
     Raises
     ------
@@ -263,7 +267,11 @@ def write_citygml(
             for plan in layout.iter_buildings(year):
                 fh.write(building_xml(plan, year, lod1=lod1, lod2=lod2))
                 count += 1
+                if on_progress is not None and count % 1000 == 0:
+                    on_progress(1000)
             fh.write(_FOOTER)
+        if on_progress is not None and count % 1000:
+            on_progress(count % 1000)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
