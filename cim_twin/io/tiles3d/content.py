@@ -185,8 +185,12 @@ def _gltf_features(
     groups: dict[str, _Group] = {}
     mesh_nodes: dict[int, int] = {}
     points: list[np.ndarray] = []
+    texture_warned = False
     for prim in asset.primitives():
         vertices = _transform(world, prim.vertices)
+        if prim.texture_feature_ids and not texture_warned:
+            ctx.warn(loc.label, "feature ids stored in a texture are not split per texel; each primitive is kept as one feature")
+            texture_warned = True
         if prim.points:
             points.append(vertices)
             continue
@@ -387,7 +391,7 @@ def _i3dm(data: bytes | memoryview, loc: Location, ctx: DecodeContext) -> list[C
             right_v = np.asarray(right_vectors[i], dtype=np.float64)
         elif east_north_up:
             ecef = ctx.transform[:3, :3] @ positions[i] + ctx.transform[:3, 3]
-            east, north, upv = _enu_axes(ecef)
+            east, north, _ = _enu_axes(ecef)
             # Axes expressed in the tile frame (the tile transform is applied afterwards).
             inv = np.linalg.inv(tile_rot) if abs(np.linalg.det(tile_rot)) > 1e-12 else np.eye(3)
             right_v, up_v = inv @ east, inv @ north

@@ -61,6 +61,7 @@ class Primitive:
     mesh_index: int
     node_index: int
     points: bool = False
+    texture_feature_ids: bool = False
 
 
 @dataclass(slots=True)
@@ -200,29 +201,48 @@ class GltfAsset:
             mesh_index = int(node["mesh"])
             if not 0 <= mesh_index < len(meshes):
                 raise FormatError(f"node {node_index} names mesh {mesh_index}, which does not exist", path=self.label)
-            instances = self._gpu_instances(node)
+            instances, instance_table, instance_null = self._gpu_instances(node)
             for prim in meshes[mesh_index].get("primitives") or []:
                 decoded = self._primitive(prim, mesh_index, node_index)
                 if decoded is None:
                     continue
-                for inst in instances:
+                for inst, instance_id in instances:
                     world = matrix @ inst
+                    if instance_id is not None:  # EXT_instance_features: the instance is the feature
+                        ids: np.ndarray | None = np.full(len(decoded.vertices), instance_id, dtype=np.int64)
+                        table, null_id = instance_table, instance_null
+                    else:
+                        ids, table, null_id = decoded.feature_ids, decoded.property_table, decoded.null_feature_id
                     yield Primitive(
                         vertices=_apply(world, decoded.vertices),
                         triangles=decoded.triangles,
-                        feature_ids=decoded.feature_ids,
-                        property_table=decoded.property_table,
-                        null_feature_id=decoded.null_feature_id,
+                        feature_ids=ids,
+                        property_table=table,
+                        null_feature_id=null_id,
                         mesh_index=mesh_index,
                         node_index=node_index,
                         points=decoded.points,
+                        texture_feature_ids=decoded.texture_feature_ids,
                     )
 
-    def _gpu_instances(self, node: dict[str, Any]) -> list[np.ndarray]:
-        ext = (node.get("extensions") or {}).get("EXT_mesh_gpu_instancing")
+    def _gpu_instances(self, node: dict[str, Any]) -> tuple[list[tuple[np.ndarray, int | None]], int | None, int | None]:
+        """Instance matrices of ``EXT_mesh_gpu_instancing`` with their ``EXT_instance_features``
+        feature ids, and that feature-id set's property table and null id."""
+        extensions = node.get("extensions") or {}
+        ext = extensions.get("EXT_mesh_gpu_instancing")
         if not ext:
-            return [np.eye(4)]
+            return [(np.eye(4), None)], None, None
         attrs = ext.get("attributes") or {}
+        feature_sets = (extensions.get("EXT_instance_features") or {}).get("featureIds") or []
+        chosen = next((f for f in feature_sets if "propertyTable" in f), feature_sets[0] if feature_sets else None)
+        instance_ids: np.ndarray | None = None
+        if chosen is not None:
+            if "attribute" in chosen and f"_FEATURE_ID_{int(chosen['attribute'])}" in attrs:
+                instance_ids = np.rint(self.accessor(attrs[f"_FEATURE_ID_{int(chosen['attribute'])}"])).astype(np.int64)
+            elif "attribute" not in chosen:
+                instance_ids = None  # implicit: the instance index, filled below
+        table = int(chosen["propertyTable"]) if chosen is not None and "propertyTable" in chosen else None
+        null_id = int(chosen["nullFeatureId"]) if chosen is not None and "nullFeatureId" in chosen else None
         t = self.accessor(attrs["TRANSLATION"]) if "TRANSLATION" in attrs else None
         r = self.accessor(attrs["ROTATION"]) if "ROTATION" in attrs else None
         s = self.accessor(attrs["SCALE"]) if "SCALE" in attrs else None
@@ -236,8 +256,14 @@ class GltfAsset:
                 trs["rotation"] = r[i].tolist()
             if s is not None:
                 trs["scale"] = s[i].tolist()
-            out.append(_node_matrix(trs))
-        return out
+            if chosen is None:
+                fid = None
+            elif instance_ids is not None:
+                fid = int(instance_ids[i])
+            else:
+                fid = i
+            out.append((_node_matrix(trs), fid))
+        return out, table, null_id
 
     def _primitive(self, prim: dict[str, Any], mesh_index: int, node_index: int) -> Primitive | None:
         mode = int(prim.get("mode", 4))
@@ -272,6 +298,7 @@ class GltfAsset:
         # Feature ids: EXT_mesh_features (first set with a property table, else the first set),
         # else the 3D Tiles 1.0 batch id attribute.
         feature_ids = None
+        texture_ids = False
         table: int | None = None
         null_id: int | None = None
         sets = (extensions.get("EXT_mesh_features") or {}).get("featureIds") or []
@@ -288,7 +315,8 @@ class GltfAsset:
                     )
                 feature_ids = np.rint(values).astype(np.int64)
             elif "texture" in chosen:
-                feature_ids = None  # ids live in a texture: the primitive stays one feature
+                feature_ids = None  # ids live in a texture (per texel): the primitive stays one feature
+                texture_ids = True
             else:
                 feature_ids = np.arange(n, dtype=np.int64)  # implicit: the vertex index
         else:
@@ -306,6 +334,7 @@ class GltfAsset:
             mesh_index=mesh_index,
             node_index=node_index,
             points=mode == 0,
+            texture_feature_ids=texture_ids,
         )
 
     def _draco(self, ext: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:

@@ -102,7 +102,7 @@ def read_property_tables(asset: GltfAsset, load_schema: Any = None) -> list[Prop
 def _column(asset: GltfAsset, prop: dict[str, Any], definition: dict[str, Any], enums: dict[str, Any], count: int) -> list[Any]:
     ptype = definition.get("type", "SCALAR")
     is_array = bool(definition.get("array"))
-    fixed = definition.get("count")
+    fixed: Any = definition.get("count")
     components = _COMPONENTS.get(ptype)
     if components is None:
         raise FormatError(f"unknown property type {ptype!r}", path=asset.label)
@@ -132,7 +132,7 @@ def _column(asset: GltfAsset, prop: dict[str, Any], definition: dict[str, Any], 
             raise FormatError("boolean bitstream is shorter than the table", path=asset.label)
         elements = [bool(b) for b in bits[:total]]
     elif ptype == "ENUM":
-        enum = enums.get(definition.get("enumType"))
+        enum = enums.get(str(definition.get("enumType")))
         if enum is None:
             raise FormatError(f"unknown enumType {definition.get('enumType')!r}", path=asset.label)
         dtype = _DTYPES[enum.get("valueType", "UINT16")]
@@ -140,9 +140,10 @@ def _column(asset: GltfAsset, prop: dict[str, Any], definition: dict[str, Any], 
         names = {int(v["value"]): str(v["name"]) for v in enum.get("values") or []}
         elements = [names.get(int(i), int(i)) for i in ints]
     else:
-        dtype = _DTYPES.get(definition.get("componentType", ""))
-        if dtype is None:
+        component = _DTYPES.get(definition.get("componentType", ""))
+        if component is None:
             raise FormatError(f"unknown componentType {definition.get('componentType')!r}", path=asset.label)
+        dtype = component
         nums = _numbers(values_view, dtype, total * components, asset.label)
         if definition.get("normalized") and dtype.kind in "iu":
             info = np.iinfo(dtype)

@@ -268,3 +268,32 @@ def test_projected_crs(shared_data: Path) -> None:
         # Box corners are not the same point once rotated by grid convergence: compare loosely.
         assert abs(b.bounds[0][0] - x) < 1.0 and abs(b.bounds[0][1] - y) < 1.0
         assert b.height_m == pytest.approx(a.height_m, abs=0.01)
+
+
+def test_gpu_instances_with_instance_features(shared_data: Path) -> None:
+    scene = read_tileset(shared_data / SAMPLES / "glTF/GpuInstancesMetadata")
+    assert scene.counts() == {"Feature": 10}
+    names = {o.attributes["example_STRING"] for o in scene.roots}
+    assert {"nine", "eight", "seven"} <= names and len(names) == 10
+    # Each instance is placed by its own translation: ten distinct places.
+    centres = {tuple(np.round((o.bounds[0] + o.bounds[1]) / 2, 3)) for o in scene.roots}
+    assert len(centres) == 10
+
+
+def test_feature_id_texture_is_named_in_a_warning(shared_data: Path) -> None:
+    scene = read_tileset(shared_data / SAMPLES / "glTF/EXT_mesh_features/FeatureIdTexture")
+    assert len(scene) == 1
+    assert any("texture" in str(w) for w in scene.warnings)
+
+
+def test_batch_table_hierarchy_reference_example(shared_data: Path) -> None:
+    from cim_twin.io.tiles3d.containers import BatchTable
+
+    hierarchy = json.loads((shared_data / "py3dtiles/tests/fixtures/batch_table_hierarchy_reference_sample.json").read_text())
+    hierarchy.pop("_comment")
+    table = BatchTable.parse({"extensions": {"3DTILES_batch_table_hierarchy": hierarchy}}, memoryview(b""), 6, "t.b3dm")
+    # Wall 0 -> building unit29 -> owner "resident" (parents as the specification's example draws them).
+    assert table.feature(0) == {"color": "white", "name": "unit29", "address": "100 Main St", "type": "resident", "id": 1250}
+    assert table.hierarchy_class == ["Wall"] * 6
+    # Wall 1 has three parents: the first one that has a property wins.
+    assert table.feature(1)["color"] == "red" and table.feature(1)["name"] == "unit29"
