@@ -176,3 +176,28 @@ def test_bare_source_project(tmp_path: Path) -> None:
     assert project.sources() == [source.resolve()]
     assert project.catalog_path is None and project.scene_crs == "EPSG:25832"
     assert project.profile().name == "default" and project.profile().select(["A", "B"]) == ["A", "B"]
+
+
+def test_reference_docs_are_complete_and_their_example_loads(tmp_path: Path) -> None:
+    import re
+
+    from cim_twin.project import (
+        CheckSettings,
+        LayerConfig,
+        PluginsSection,
+        ProfileSection,
+        ProjectFile,
+        ProjectSection,
+        SceneSection,
+    )
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "project-file.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", doc, flags=re.S).group(1)
+    project = Project.load(write(tmp_path, example))
+    assert project.profile("jianyang").thresholds["N-PARK-COVER"] == {"default": 0.85}
+    for section in ProjectFile.model_fields:
+        assert f"`[{section}]" in doc or f"`[{section}." in doc, f"section [{section}] undocumented"
+    for model in (ProjectSection, SceneSection, LayerConfig, ProfileSection, CheckSettings, PluginsSection):
+        for key in model.model_fields:
+            assert re.search(rf"^\| `{key}(`|\.)", doc, flags=re.M) or f"`{key}`, `" in doc or \
+                f", `{key}`" in doc, f"{model.__name__}.{key} undocumented"
