@@ -97,16 +97,17 @@ class _Handler(SimpleHTTPRequestHandler):
         type(self).done.set()
 
 
-def run_cesium_check(export_dir: Path, tileset: str, features: list[dict[str, Any]], *, timeout_s: float = 120,
-                     points: bool = False) -> dict[str, Any]:
-    """Load ``export_dir/tileset`` in CesiumJS and pick each of ``features`` (dicts with ``id``,
-    ``lon``, ``lat``, ``height``). Returns the page's report."""
+def run_cesium_checks(export_dir: Path, checks: list[dict[str, Any]], *, timeout_s: float = 120) -> dict[str, Any]:
+    """Load tilesets of ``export_dir`` in CesiumJS, one browser for all. Each check is
+    ``{"tileset": "buildings/tileset.json", "features": [{"id", "lon", "lat", "height"}], "points": bool}``;
+    the report has one entry per check under ``checks`` (tiles loaded, errors, overview, picks)."""
     cesium = e2e_home() / "node_modules" / "cesium" / "Build" / "Cesium"
     handler = type("Handler", (_Handler,), {})
     handler.mounts = {"/cesium/": cesium.resolve(), "/page/": PAGE.resolve(), "/tiles/": export_dir.resolve()}
     handler.expect = json.dumps({
-        "tileset": f"/tiles/{tileset}", "timeoutMs": int(timeout_s * 1000 / 2), "features": features,
-        "points": points, "pointSize": 12 if points else None,
+        "timeoutMs": int(timeout_s * 1000 / 3),
+        "checks": [{**c, "tileset": f"/tiles/{c['tileset']}", "features": c.get("features", []),
+                    "points": bool(c.get("points"))} for c in checks],
     }).encode()
     handler.result = None
     handler.done = threading.Event()
@@ -119,7 +120,7 @@ def run_cesium_check(export_dir: Path, tileset: str, features: list[dict[str, An
         [chromium_binary() or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
          "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-dev-shm-usage", "--window-size=1024,768", f"--user-data-dir={profile}",
+         "--disable-dev-shm-usage", "--window-size=480,360", f"--user-data-dir={profile}",
          f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
          f"http://127.0.0.1:{port}/page/index.html"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -1,9 +1,9 @@
 /* global Cesium */
 // In-page half of the export end-to-end check (the Python half is cesium_harness.py).
-// Reads /expect.json: {tileset: URL, timeoutMs, features: [{id, lon, lat, height, idProperty}]},
-// loads the tileset with CesiumJS, waits until every tile in view is loaded, then for every
-// expected feature looks straight down on its position, picks the feature at the centre of the view,
-// reads its properties and the picked position, and POSTs everything to /result.
+// Reads /expect.json: {timeoutMs, checks: [{tileset: URL, points, features: [{id, lon, lat, height}]}]};
+// for each check loads the tileset with CesiumJS, waits until every tile in view is loaded, then
+// for every expected feature looks straight down on its position, picks the feature there, reads
+// its properties and the picked position. POSTs everything to /result.
 "use strict";
 
 function frames(scene, n) {
@@ -36,25 +36,13 @@ function plain(v) {
   return v;
 }
 
-async function run() {
-  const res = { loaded: false, allTilesLoaded: false, tilesLoaded: 0, tilesFailed: 0, errors: [], picks: [] };
-  const expect = await (await fetch("/expect.json")).json();
-  window.addEventListener("error", (e) => res.errors.push({ type: "pageerror", message: String(e.message) }));
-  const widget = new Cesium.CesiumWidget("map", {
-    baseLayer: false,
-    terrainProvider: new Cesium.EllipsoidTerrainProvider(),
-    skyBox: false, skyAtmosphere: false, shadows: false, msaaSamples: 1,
-    contextOptions: { webgl: { preserveDrawingBuffer: true } },
-  });
+async function checkOne(widget, check, timeoutMs) {
+  const res = { tileset: check.tileset, loaded: false, allTilesLoaded: false, tilesLoaded: 0, tilesFailed: 0,
+                errors: [], picks: [] };
   const scene = widget.scene;
-  widget.showRenderLoopErrors = false;
-  scene.renderError.addEventListener((s, err) => res.errors.push({ type: "renderError", message: String(err) }));
-  scene.globe.show = false;  // picked positions must come from the tiles, not from the ellipsoid
-  scene.fog.enabled = false;
-  res.cesiumVersion = Cesium.VERSION;
   let tileset;
   try {
-    tileset = await Cesium.Cesium3DTileset.fromUrl(expect.tileset, { maximumScreenSpaceError: 16 });
+    tileset = await Cesium.Cesium3DTileset.fromUrl(check.tileset, { maximumScreenSpaceError: 16 });
   } catch (e) {
     res.errors.push({ type: "fromUrl", message: String(e && e.message || e) });
     return res;
@@ -67,7 +55,7 @@ async function run() {
     res.errors.push({ type: "tileFailed", url: e.url, message: String(e.message) });
   });
   scene.primitives.add(tileset);
-  if (expect.pointSize) tileset.style = new Cesium.Cesium3DTileStyle({ pointSize: expect.pointSize });
+  if (check.points) tileset.style = new Cesium.Cesium3DTileStyle({ pointSize: 12 });
 
   // 1. overview: the whole tileset in view, all tiles loaded
   const bs = tileset.boundingSphere;
@@ -75,8 +63,8 @@ async function run() {
   res.centre = [Cesium.Math.toDegrees(c.longitude), Cesium.Math.toDegrees(c.latitude), c.height];
   widget.camera.flyToBoundingSphere(bs, { duration: 0,
     offset: new Cesium.HeadingPitchRange(0, Cesium.Math.toRadians(-60), Math.max(bs.radius * 2.5, 50)) });
-  res.allTilesLoaded = await waitLoaded(scene, tileset, expect.timeoutMs);
-  await frames(scene, 3);
+  res.allTilesLoaded = await waitLoaded(scene, tileset, timeoutMs);
+  await frames(scene, 2);
   res.overview = {
     featuresSelected: tileset.statistics.numberOfFeaturesSelected,
     trianglesSelected: tileset.statistics.numberOfTrianglesSelected,
@@ -85,14 +73,14 @@ async function run() {
   };
 
   // 2. every expected feature: look down on it, pick, read properties and the picked position
-  for (const f of expect.features) {
+  for (const f of check.features) {
     const out = { expectedId: f.id };
     widget.camera.setView({
-      destination: Cesium.Cartesian3.fromDegrees(f.lon, f.lat, f.height + (expect.lookDownFrom || 120)),
+      destination: Cesium.Cartesian3.fromDegrees(f.lon, f.lat, f.height + (check.lookDownFrom || 120)),
       orientation: { heading: 0, pitch: Cesium.Math.toRadians(-90), roll: 0 },
     });
-    out.loaded = await waitLoaded(scene, tileset, expect.timeoutMs);
-    await frames(scene, 3);
+    out.loaded = await waitLoaded(scene, tileset, timeoutMs);
+    await frames(scene, 2);
     const centre = new Cesium.Cartesian2(scene.canvas.clientWidth / 2, scene.canvas.clientHeight / 2);
     const target = Cesium.SceneTransforms.worldToWindowCoordinates(scene, Cesium.Cartesian3.fromDegrees(f.lon, f.lat, f.height));
     const at = target || centre;
@@ -102,7 +90,7 @@ async function run() {
       out.featureId = picked.featureId;
       out.properties = {};
       for (const id of picked.getPropertyIds()) out.properties[id] = plain(picked.getProperty(id));
-      if (scene.pickPositionSupported && !expect.points) {
+      if (scene.pickPositionSupported && !check.points) {
         const p = scene.pickPosition(at);
         if (p) {
           const pc = Cesium.Cartographic.fromCartesian(p);
@@ -115,7 +103,26 @@ async function run() {
     }
     res.picks.push(out);
   }
+  scene.primitives.remove(tileset);
   return res;
+}
+
+async function run() {
+  const expect = await (await fetch("/expect.json")).json();
+  const out = { cesiumVersion: Cesium.VERSION, errors: [], checks: [] };
+  window.addEventListener("error", (e) => out.errors.push({ type: "pageerror", message: String(e.message) }));
+  const widget = new Cesium.CesiumWidget("map", {
+    baseLayer: false,
+    terrainProvider: new Cesium.EllipsoidTerrainProvider(),
+    skyBox: false, skyAtmosphere: false, shadows: false, msaaSamples: 1,
+    contextOptions: { webgl: { preserveDrawingBuffer: true } },
+  });
+  widget.showRenderLoopErrors = false;
+  widget.scene.renderError.addEventListener((s, err) => out.errors.push({ type: "renderError", message: String(err) }));
+  widget.scene.globe.show = false;  // picked positions must come from the tiles, not from the ellipsoid
+  widget.scene.fog.enabled = false;
+  for (const check of expect.checks) out.checks.push(await checkOne(widget, check, expect.timeoutMs));
+  return out;
 }
 
 run().then(
