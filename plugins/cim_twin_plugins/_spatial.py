@@ -8,6 +8,7 @@ with ``scipy.sparse.csgraph.dijkstra``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cim_twin.errors import ConfigError
-from cim_twin.indicators.api import AuxLayer, CheckContext, is_residential
+from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator, is_residential
 from cim_twin.scene import SurfaceType
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BuildingTable",
     "RoadNetwork",
+    "SharedTableIndicator",
     "building_table",
     "facility_points",
     "fmt_m",
@@ -45,10 +47,10 @@ DEFAULT_ELDERLY_SHARE = 0.2
 
 
 def fmt_m(value: float) -> str:
-    """A distance for messages: ``"312 m"`` or ``"1.4 km"``."""
+    """A distance for messages: ``"312 m"``, ``"2,036 m"``, ``"12.4 km"``."""
     if not np.isfinite(value):
         return "∞"
-    return f"{value / 1000:.1f} km" if value >= 1000 else f"{value:.0f} m"
+    return f"{value / 1000:.1f} km" if value >= 10000 else f"{value:,.0f} m"
 
 
 @dataclass
@@ -132,19 +134,32 @@ class BuildingTable:
             return self._footprint_triangles
 
 
-_TABLES: weakref.WeakKeyDictionary[CheckContext, BuildingTable] = weakref.WeakKeyDictionary()
-_NETWORKS: weakref.WeakKeyDictionary[CheckContext, RoadNetwork | None] = weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
+# Each indicator gets a shallow copy of the run's context, so caches hang on the scene (shared by
+# the copies) and are keyed by the period and the layers the context carries.
+_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], dict[str, Any]]] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.RLock()
+
+
+def _cache_of(ctx: CheckContext) -> dict[str, Any]:
+    per_scene = _CACHE.setdefault(ctx.scene, {})
+    return per_scene.setdefault((ctx.period.label, id(ctx.layers)), {})
 
 
 def building_table(ctx: CheckContext) -> BuildingTable:
     """The :class:`BuildingTable` of a check context (built once, shared by all indicators)."""
     with _CACHE_LOCK:
-        table = _TABLES.get(ctx)
-        if table is None:
-            table = _build_table(ctx)
-            _TABLES[ctx] = table
-        return table
+        cache = _cache_of(ctx)
+        if "buildings" not in cache:
+            cache["buildings"] = _build_table(ctx)
+        return cache["buildings"]
+
+
+class SharedTableIndicator(Indicator):
+    """An indicator that reads the shared :class:`BuildingTable`: the runner builds it once in
+    :meth:`prepare`, before the indicators run in their own processes."""
+
+    def prepare(self, ctx: CheckContext) -> None:
+        building_table(ctx)
 
 
 def _num(obj: CityObject, name: str) -> float:
@@ -237,10 +252,8 @@ def _floats(values: np.ndarray) -> np.ndarray:
     """A column as float64 (blank or non-numeric cells become NaN)."""
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             out[i] = float(v)
-        except (TypeError, ValueError):
-            pass
     return out
 
 
@@ -394,18 +407,17 @@ class RoadNetwork:
 def road_network(ctx: CheckContext, step_m: float = 25.0) -> RoadNetwork | None:
     """The road graph of the project's roads layer (None without one); built once per context."""
     with _CACHE_LOCK:
-        if ctx in _NETWORKS:
-            return _NETWORKS[ctx]
-        net = None
-        if ctx.has_layer("roads"):
-            net = build_road_network(ctx.layer("roads").geometries, step_m)
-        _NETWORKS[ctx] = net
-        return net
+        cache = _cache_of(ctx)
+        key = f"roads:{step_m:g}"
+        if key not in cache:
+            cache[key] = build_road_network(ctx.layer("roads").geometries, step_m) if ctx.has_layer("roads") else None
+        return cache[key]
 
 
-def build_road_network(lines: np.ndarray, step_m: float = 25.0) -> RoadNetwork | None:
+def build_road_network(lines: np.ndarray, step_m: float = 25.0, snap_m: float = 25.0) -> RoadNetwork | None:
     """Node the centrelines (crossings become junctions), densify every ``step_m`` and join
-    vertices closer than 0.5 m; edges are the segments between consecutive vertices."""
+    vertices closer than 0.5 m; edges are the segments between consecutive vertices; dead ends
+    within ``snap_m`` of another piece of the network are linked to it."""
     import shapely
     from scipy.sparse import coo_matrix
 
@@ -428,8 +440,45 @@ def build_road_network(lines: np.ndarray, step_m: float = 25.0) -> RoadNetwork |
     a, b = inverse[:-1][same_part], inverse[1:][same_part]
     w = np.linalg.norm(coords[1:][same_part] - coords[:-1][same_part], axis=1)
     keep = a != b
-    graph = coo_matrix((np.maximum(w[keep], 1e-6), (a[keep], b[keep])), shape=(len(nodes), len(nodes))).tocsr()
+    a, b, w = a[keep], b[keep], w[keep]
+    a, b, w = _join_dangling_ends(nodes, a, b, w, snap_m)
+    graph = coo_matrix((np.maximum(w, 1e-6), (a, b)), shape=(len(nodes), len(nodes))).tocsr()
     return RoadNetwork(nodes=nodes, graph=graph, step_m=step_m)
+
+
+def _join_dangling_ends(
+    nodes: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, snap_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Link each dead end to the nearest node of another connected piece within ``snap_m``.
+
+    Centrelines drawn by hand (or alleys ending at a kerb rather than at the centreline of the
+    road they open onto) often stop a few metres short of the road they join; without this the
+    graph falls apart into pieces no station can reach.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = len(nodes)
+    if not n or snap_m <= 0:
+        return a, b, w
+    degree = np.bincount(np.concatenate([a, b]), minlength=n)
+    _, piece = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    ends = np.nonzero(degree == 1)[0]
+    if not len(ends):
+        return a, b, w
+    tree = cKDTree(nodes)
+    k = min(16, n)
+    dist, idx = tree.query(nodes[ends], k=k, distance_upper_bound=snap_m)
+    dist, idx = np.atleast_2d(dist), np.atleast_2d(idx)
+    valid = np.isfinite(dist) & (idx < n)
+    other = np.where(valid, piece[np.minimum(idx, n - 1)] != piece[ends][:, None], False)
+    first = np.argmax(other, axis=1)
+    has = other[np.arange(len(ends)), first]
+    new_a = ends[has]
+    new_b = idx[has, first[has]]
+    new_w = dist[has, first[has]]
+    return np.concatenate([a, new_a]), np.concatenate([b, new_b]), np.concatenate([w, new_w])
 
 
 def ground_z_at(table: BuildingTable, xy: np.ndarray) -> np.ndarray:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator
+from cim_twin.indicators.api import AuxLayer, CheckContext
 from cim_twin.model import ProblemPoint
 
 from ._spatial import (
     BuildingTable,
+    SharedTableIndicator,
     building_table,
     fmt_m,
     group_index,
@@ -51,7 +52,7 @@ def coverage_severity(rate: float, target: float) -> str:
     return "low"
 
 
-class RadiusCoverage(Indicator):
+class RadiusCoverage(SharedTableIndicator):
     """Base of the radius-coverage indicators; subclasses say which facilities and weights."""
 
     #: what the rate weighs: "floor_area" (residential floor area), "residents" or "elderly"

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from cim_twin.indicators.api import CheckContext, Indicator
+from cim_twin.indicators.api import CheckContext
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
 from ._spatial import (
     BuildingTable,
+    SharedTableIndicator,
     building_table,
     facility_points,
     floats,
@@ -61,7 +62,7 @@ def _county_position(ctx: CheckContext, table: BuildingTable, districts: list[st
 
 
 # --- 3. nursing-type care beds per 1,000 older residents -----------------------------------------
-class NursingBeds(Indicator):
+class NursingBeds(SharedTableIndicator):
     spec = IndicatorSpec(
         code="L-NURSING-BEDS",
         name_zh="每千名老年人养老机构护理型床位数",
@@ -198,7 +199,7 @@ _DANGER_SEVERITY = {"A": "low", "B": "low", "C": "high", "D": "critical"}
 _WEAK_STRUCTURES = ("砖木", "木", "土", "wood", "brick-wood", "brick_wood", "masonry-wood", "adobe")
 
 
-class OldHousing(Indicator):
+class OldHousing(SharedTableIndicator):
     spec = IndicatorSpec(
         code="L-OLD-HOUSING",
         name_zh="老旧房屋（房屋体检清单）",

@@ -8,19 +8,20 @@ waterlogging points. Codes start with ``N-``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 
-from cim_twin.indicators.api import CheckContext, Indicator
+from cim_twin.indicators.api import CheckContext
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
 from ._spatial import (
+    SharedTableIndicator,
     building_table,
-    fmt_m,
     facility_points,
     floats,
+    fmt_m,
     group_index,
     nearest_geometry,
     nearest_within,
@@ -179,7 +180,7 @@ class PrimarySchoolCoverage(_SchoolCoverage):
 
 
 # --- 6. fire station 5-minute coverage -----------------------------------------------------------
-class FireStation5Min(Indicator):
+class FireStation5Min(SharedTableIndicator):
     spec = IndicatorSpec(
         code="N-FIRE-5MIN",
         name_zh="消防救援5分钟可达覆盖率",
@@ -201,6 +202,10 @@ class FireStation5Min(Indicator):
         "the roads, or straight-line distance × 1.4 without roads), over all floor area, per district and community.",
         description_zh="消防车5分钟（出动1分钟+行驶4分钟，30 km/h）沿道路可到达的建筑面积占比。",
     )
+
+    def prepare(self, ctx: CheckContext) -> None:
+        super().prepare(ctx)
+        road_network(ctx)
 
     def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
         table = building_table(ctx)
@@ -258,7 +263,7 @@ class FireStation5Min(Indicator):
 
 
 # --- 7. new residential buildings over 80 m ------------------------------------------------------
-class NewResidentialOver80m(Indicator):
+class NewResidentialOver80m(SharedTableIndicator):
     spec = IndicatorSpec(
         code="N-NEW-RES-80M",
         name_zh="新建住宅建筑高度超过80米的数量",
@@ -303,7 +308,7 @@ class NewResidentialOver80m(Indicator):
 
 
 # --- 11. road network density --------------------------------------------------------------------
-class RoadNetworkDensity(Indicator):
+class RoadNetworkDensity(SharedTableIndicator):
     spec = IndicatorSpec(
         code="N-ROAD-DENSITY",
         name_zh="城市道路网密度",
@@ -368,7 +373,7 @@ def _to_date(value: object) -> date | None:
     return None
 
 
-class Waterlogging(Indicator):
+class Waterlogging(SharedTableIndicator):
     spec = IndicatorSpec(
         code="N-WATERLOGGING",
         name_zh="城市内涝积水点数量",
@@ -423,13 +428,13 @@ class Waterlogging(Indicator):
         attach = ctx.threshold(self, "attach_m")
         roads = ctx.layer("roads") if ctx.has_layer("roads") else None
         active_sites: list[tuple[int, np.ndarray]] = []
-        for s in range(n_sites):
-            members = np.nonzero(site == s)[0]
+        for s_idx in range(n_sites):
+            members = np.nonzero(site == s_idx)[0]
             now = members[in_period[members]]
             # shallow ponding below the standard's 15 cm is not waterlogging
             now = now[~(depth[now] < min_depth)]
             if len(now):
-                active_sites.append((s, members))
+                active_sites.append((s_idx, members))
         site_xy = np.array([xy[m].mean(axis=0) for _, m in active_sites]) if active_sites else np.zeros((0, 2))
         site_district = ctx.unit_ids_at(site_xy, "district") if len(site_xy) else np.zeros(0, object)
         _, site_codes = group_index(site_district, keys)
@@ -446,9 +451,10 @@ class Waterlogging(Indicator):
             b_tree = _KD(table.xy)
         road_dist, road_idx = (nearest_geometry(site_xy, roads.geometries, tree=roads.tree) if roads is not None and len(roads)
                                else (np.full(len(site_xy), np.inf), np.full(len(site_xy), -1)))
+        site_community = ctx.unit_ids_at(site_xy, "community")
         road_ids = strings(roads, "id") if roads is not None else np.zeros(0, object)
         road_names = strings(roads, "name") if roads is not None else np.zeros(0, object)
-        for j, (s, members) in enumerate(active_sites):
+        for j, (_, members) in enumerate(active_sites):
             now = members[in_period[members]]
             site_years = sorted({int(y) for y in years[members]})
             recurring = len(site_years) >= 2
@@ -472,11 +478,11 @@ class Waterlogging(Indicator):
             where_en = f" on {road_name or road}" if road else ""
             where_zh = f"（{road_name or road}）" if road else ""
             yield ctx.problem(
-                self, None, position=(site_xy[j][0], site_xy[j][1], z), object_ids=near,
+                self, None, position=(site_xy[j][0], site_xy[j][1], z), object_ids=near, unit_id=site_community[j],
                 # the site's first incident ever names it, so next year's run finds the same site
                 subject=f"site:{ids[min(members, key=lambda i: (when[i], ids[i]))]}",
                 value=float(len(now)), severity=severity,
-                observed_at=datetime(first.year, first.month, first.day, tzinfo=ctx.period.start.tzinfo or timezone.utc),
+                observed_at=datetime(first.year, first.month, first.day, tzinfo=ctx.period.start.tzinfo or UTC),
                 message_en=f"Waterlogging site{where_en}: {len(now)} incident(s) this period"
                 + (f", recurring in {', '.join(map(str, site_years))}" if recurring else "")
                 + (f", up to {max_depth:.0f} cm deep" if max_depth is not None else ""),

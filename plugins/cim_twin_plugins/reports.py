@@ -14,11 +14,18 @@ from datetime import date, datetime, time
 
 import numpy as np
 
-from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator
+from cim_twin.indicators.api import AuxLayer, CheckContext
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
-from ._spatial import building_table, group_index, nearest_geometry, nearest_within, strings, unit_ids
+from ._spatial import (
+    SharedTableIndicator,
+    building_table,
+    nearest_geometry,
+    nearest_within,
+    strings,
+    unit_ids,
+)
 
 __all__ = ["ReportedProblems", "parse_time"]
 
@@ -45,7 +52,7 @@ def parse_time(value: object, tz: object) -> datetime | None:
     return out if out.tzinfo is not None else out.replace(tzinfo=tz)  # type: ignore[arg-type]
 
 
-class ReportedProblems(Indicator):
+class ReportedProblems(SharedTableIndicator):
     spec = IndicatorSpec(
         code="L-REPORTED",
         name_zh="群众反映与入户体检问题",

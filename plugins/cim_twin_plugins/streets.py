@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cim_twin.indicators.api import CheckContext, Indicator
+from cim_twin.indicators.api import CheckContext
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
-from ._spatial import BuildingTable, building_table, group_index, strings
+from ._spatial import BuildingTable, SharedTableIndicator, building_table, group_index, strings
 
 __all__ = ["CrossSections", "StreetHeightWidth", "cross_sections"]
 
@@ -114,7 +114,7 @@ def cross_sections(
                          height_m=height, width_m=width, hw=hw)
 
 
-class StreetHeightWidth(Indicator):
+class StreetHeightWidth(SharedTableIndicator):
     spec = IndicatorSpec(
         code="N-STREET-HW",
         name_zh="街道高宽比",

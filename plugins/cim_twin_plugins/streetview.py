@@ -16,11 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from cim_twin.errors import FormatError
-from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator
+from cim_twin.indicators.api import AuxLayer, CheckContext
 from cim_twin.indicators.hookspecs import hookimpl
-from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
+from cim_twin.model import IndicatorSpec, ProblemPoint, Threshold
 
-from ._spatial import building_table, floats, ground_z_at, group_index, nearest_geometry, strings
+from ._spatial import (
+    SharedTableIndicator,
+    building_table,
+    floats,
+    ground_z_at,
+    group_index,
+    nearest_geometry,
+    strings,
+)
 
 __all__ = ["GreenView", "SidewalkWidth", "excess_green_share"]
 
@@ -89,7 +97,7 @@ def green_fractions(samples: AuxLayer, threshold: float = 0.1) -> tuple[np.ndarr
     return green, method
 
 
-class _PerRoad(Indicator):
+class _PerRoad(SharedTableIndicator):
     """Samples aggregated per road: subclasses give the per-sample value."""
 
     what_en = ""

@@ -14,17 +14,27 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator
+from cim_twin.indicators.api import AuxLayer, CheckContext
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import IndicatorSpec, ProblemPoint, Threshold
 
-from ._spatial import building_table, floats, fmt_m, ground_z_at, group_index, nearest_geometry, strings
+from ._spatial import (
+    SharedTableIndicator,
+    building_table,
+    floats,
+    fmt_m,
+    ground_z_at,
+    group_index,
+    nearest_geometry,
+    strings,
+)
 
 __all__ = ["HeatGrid", "PublicSpaceVitality", "heat_grid"]
 
 LOCAL = "local choice"
 DAY_HOURS = tuple(range(8, 19))  # 08:00-18:59
 NIGHT_HOURS = (19, 20, 21, 22, 23)
+ACTIVE_HOURS = tuple(range(7, 22))  # 07:00-21:59, when crowds look for public space
 
 
 class HeatGrid:
@@ -47,10 +57,15 @@ class HeatGrid:
 def heat_grid(layer: AuxLayer) -> HeatGrid:
     """Pivot a long-form heat-map layer (one row per cell and hour) into a :class:`HeatGrid`."""
     layer.require("hour", "density")
-    x, y = floats(layer, "x"), floats(layer, "y")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+    import shapely
+
+    # the geometries are in scene CRS (the loader moved them); bare x/y columns only as a fallback
+    if len(layer) and not shapely.is_missing(layer.geometries).any():
         xy = layer.xy()
         x, y = xy[:, 0], xy[:, 1]
+    else:
+        layer.require("x", "y")
+        x, y = floats(layer, "x"), floats(layer, "y")
     cell = floats(layer, "cell_m")
     cell_m = float(np.nanmedian(cell)) if np.isfinite(cell).any() else 100.0
     hour = floats(layer, "hour")
@@ -67,7 +82,7 @@ def heat_grid(layer: AuxLayer) -> HeatGrid:
     return HeatGrid(centres / np.maximum(counts, 1), cell_m, grid)
 
 
-class PublicSpaceVitality(Indicator):
+class PublicSpaceVitality(SharedTableIndicator):
     spec = IndicatorSpec(
         code="L-PUBLIC-VITALITY",
         name_zh="公共空间活力",
@@ -104,7 +119,9 @@ class PublicSpaceVitality(Indicator):
         night_hours = tuple(ctx.option(self, "night_hours", NIGHT_HOURS))
         day = grid.mean(day_hours)
         night = grid.mean(night_hours)
-        peak = grid.density.max(axis=1) if len(grid.xy) else np.zeros(0)
+        # crowds that want public space: the waking hours, not people asleep at home
+        active_hours = list(ctx.option(self, "active_hours", ACTIVE_HOURS))
+        peak = grid.density[:, active_hours].max(axis=1) if len(grid.xy) else np.zeros(0)
         occupied = day[day > 0]
         reference = float(np.median(occupied)) if len(occupied) else 0.0
         cold_r = ctx.threshold(self, "cold_ratio")
@@ -188,7 +205,7 @@ class PublicSpaceVitality(Indicator):
             c = cells[top]
             x, y = grid.xy[c]
             z = float(ground_z_at(table, grid.xy[[c]])[0])
-            hour = int(np.argmax(grid.density[c]))
+            hour = int(active_hours[int(np.argmax(grid.density[c, active_hours]))])
             yield ctx.problem(
                 self, None, position=(x, y, z), subject=f"crowd:{round(x / grid.cell_m)}:{round(y / grid.cell_m)}",
                 unit_level="block", value=float(peak[c] / reference), threshold=ctx.threshold(self, "crowd_ratio"), severity="medium",

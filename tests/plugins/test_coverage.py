@@ -6,10 +6,15 @@ import math
 
 import pytest
 import shapely
+from cim_twin_plugins.nanping import ToiletCoverage
+from cim_twin_plugins.national import (
+    ElderlyCareCoverage,
+    KindergartenCoverage,
+    ParkCoverage,
+    PrimarySchoolCoverage,
+)
 
 from cim_twin.errors import ConfigError
-from cim_twin_plugins.nanping import ToiletCoverage
-from cim_twin_plugins.national import ElderlyCareCoverage, KindergartenCoverage, ParkCoverage, PrimarySchoolCoverage
 
 
 def _park_case(tiny, **kw):

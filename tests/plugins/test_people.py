@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-
 from cim_twin_plugins.reports import ReportedProblems
 from cim_twin_plugins.vitality import PublicSpaceVitality, heat_grid
 
@@ -26,8 +25,11 @@ def _heatmap(tiny):
                     v = 40.0 if day else 20.0
                 if (x, y) == (550, 550) and h == 18:
                     v = 50.0
-                xs.append(x); ys.append(y); hours.append(h); dens.append(v)
-    return tiny.layer("heatmap", "heatmap", tiny.points(*zip(xs, ys)), x=xs, y=ys, hour=hours, density=dens, cell_m=[100] * len(xs))
+                xs.append(x)
+                ys.append(y)
+                hours.append(h)
+                dens.append(v)
+    return tiny.layer("heatmap", "heatmap", tiny.points(*zip(xs, ys, strict=True)), x=xs, y=ys, hour=hours, density=dens, cell_m=[100] * len(xs))
 
 
 def test_heat_grid_pivot(tiny):

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import shapely
-
 from cim_twin_plugins.nanping import NursingBeds, OldHousing
 from cim_twin_plugins.national import FireStation5Min, NewResidentialOver80m, RoadNetworkDensity, Waterlogging
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import shapely
+from cim_twin_plugins._spatial import building_table
+from cim_twin_plugins.streets import StreetHeightWidth, cross_sections
+from cim_twin_plugins.streetview import GreenView, SidewalkWidth, excess_green_share
 
 from cim_twin.errors import FormatError
-from cim_twin_plugins.streets import StreetHeightWidth, cross_sections
-from cim_twin_plugins._spatial import building_table
-from cim_twin_plugins.streetview import GreenView, SidewalkWidth, excess_green_share
 
 
 def _street_case(tiny, **kw):
@@ -86,7 +86,7 @@ def test_green_view_per_road_with_photo_fallback(tiny, test_data):
 
 
 def test_sidewalk_relative_width_and_mapped_width(tiny, test_data):
-    problems, measures = tiny.run(SidewalkWidth(), _view_case(tiny, test_data))
+    problems, _ = tiny.run(SidewalkWidth(), _view_case(tiny, test_data))
     by_road = {p.evidence["road_id"]: p for p in problems}
     assert set(by_road) == {"R2"}  # R1 0.4 is fine, R3 is an alley
     r2 = by_road["R2"]
