@@ -105,6 +105,7 @@ class Viewer:
         self._legends: list[Any] = []
         self._scalar_bar: Any = None
         self._panel_text: str | None = None
+        self._panel: Any = None
         self._draw_layers()
         self._draw_problems()
         self._draw_color_key()
@@ -226,17 +227,29 @@ class Viewer:
             self._legend_box(label(("问题点", "problem points"), self.bilingual), rows, top)
 
     def _update_text(self) -> None:
+        from vtkmodules.vtkRenderingCore import vtkTextActor
+
+        from .describe import wrap_text
+
         text = self.state.header_text(self.bilingual)
         if self._panel_text:
             text += "\n\n" + self._panel_text
-        actor = self.plotter.add_text(
-            text, position="upper_left", font_size=10, name="panel", color=TEXT_COLOR,
-            font_file=self.font_file, render=False,
-        )
-        # A pale backing keeps the panel readable over buildings.
-        prop = actor.GetTextProperty()
-        prop.SetBackgroundColor(1.0, 1.0, 1.0)
-        prop.SetBackgroundOpacity(0.7)
+        if self._panel is None:
+            # A plain text actor at a fixed pixel size: a corner annotation would shrink long lines
+            # until they are unreadable.
+            self._panel = vtkTextActor()
+            self._panel.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+            self._panel.GetPositionCoordinate().SetValue(0.006, 0.99)
+            prop = self._panel.GetTextProperty()
+            _set_font(prop, self.font_file, max(10, round(self.state.options.window_size[1] / 50)))
+            prop.SetVerticalJustificationToTop()
+            prop.SetJustificationToLeft()
+            # A pale backing keeps the panel readable over buildings.
+            prop.SetBackgroundColor(1.0, 1.0, 1.0)
+            prop.SetBackgroundOpacity(0.75)
+            self.plotter.add_actor(self._panel, reset_camera=False, name="panel")
+        width = max(40, int(self.state.options.window_size[0] / 11))
+        self._panel.SetInput(wrap_text(text, width))
 
     def show_panel(self, text: str | None) -> None:
         """Put ``text`` under the header (None clears it)."""

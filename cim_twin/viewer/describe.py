@@ -3,6 +3,7 @@ finding. Plain strings, so they are tested without GL."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -10,7 +11,7 @@ from ..model import ProblemPoint
 from ..scene import CityObject
 from .colors import SEVERITY_LABELS, label
 
-__all__ = ["describe_finding", "describe_object", "finding_line", "format_value"]
+__all__ = ["describe_finding", "describe_object", "finding_line", "format_value", "wrap_text"]
 
 #: Lines of attributes and findings the panel shows before "... N more".
 MAX_ATTRIBUTE_LINES = 12
@@ -107,3 +108,28 @@ def describe_finding(f: ProblemPoint, position: int | None = None, total: int | 
     if bilingual and f.message_zh and f.message_en:
         lines.append(f.message_en)
     return "\n".join(lines)
+
+
+def _cell_width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def wrap_text(text: str, width: int) -> str:
+    """Wrap each line at ``width`` columns (Chinese characters count two), continuation lines
+    indented, breaking at a space where one is near, else anywhere (Chinese has no spaces)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        while sum(_cell_width(c) for c in line) > width:
+            used, cut = 0, 0
+            for i, ch in enumerate(line):
+                used += _cell_width(ch)
+                if used > width:
+                    cut = i
+                    break
+            space = line.rfind(" ", 0, cut)
+            if space > cut * 0.6:
+                cut = space
+            out.append(line[:cut].rstrip())
+            line = "    " + line[cut:].lstrip()
+        out.append(line)
+    return "\n".join(out)

@@ -119,9 +119,9 @@ class ViewerState:
             local = self.meshes.to_local(self.problems.positions).astype(np.float64)
             lo, hi = np.minimum(lo, local.min(axis=0)), np.maximum(hi, local.max(axis=0))
         self.bounds = (lo, hi)
-        diagonal = float(np.linalg.norm((hi - lo)[:2]))
-        #: Glyph radius (m) of a score-0.5 finding: visible from the overview, not hiding a house.
-        self.glyph_radius = float(np.clip(0.012 * diagonal, 1.0, 15.0))
+        #: Glyph radius (m) of a score-0.5 finding: a fifth of a typical building's width, so that
+        #: dense old-town findings do not merge into one carpet, yet visible from the overview.
+        self.glyph_radius = _glyph_radius(self.meshes, float(np.linalg.norm((hi - lo)[:2])))
         self.mask = np.ones(len(self.problems), dtype=bool)
         self.order = np.zeros(0, dtype=np.int64)
         self.current = -1
@@ -200,7 +200,9 @@ class ViewerState:
         lo, hi = self.bounds
         centre = (lo + hi) / 2.0
         radius = max(float(np.linalg.norm(hi - lo)) / 2.0, 5.0)
-        distance = radius / math.sin(math.radians(_VIEW_ANGLE_DEG / 2.0))
+        # The bounding sphere fits any view direction; 0.8 of it still frames a city, which is
+        # flatter than its sphere, without wasting most of the window on sky.
+        distance = 0.8 * radius / math.sin(math.radians(_VIEW_ANGLE_DEG / 2.0))
         return _pose(centre, distance, bearing, elevation)
 
     def camera_for_finding(self, row: int) -> CameraPose:
@@ -238,6 +240,23 @@ class ViewerState:
             return label(("问题点", "problem points"), bilingual)
         layer, _, lod = key.partition("/")
         return f"{label(LAYER_LABELS.get(layer, (layer, layer)), bilingual)} {lod.upper()}"
+
+
+def _glyph_radius(meshes: SceneMeshes, diagonal: float) -> float:
+    """A fifth of the median building width (xy), at least a three-hundredth of the scene so that
+    glyphs stay visible in the overview of a large district, and between 0.8 m and 6 m."""
+    widths = []
+    for lm in meshes.layers:
+        if lm.layer != "buildings" or not lm.n_triangles:
+            continue
+        # Width of each object from its triangles' x extent, vectorised over the layer.
+        xs = lm.points[lm.faces[:, 0], 0]
+        order_starts = np.flatnonzero(np.r_[True, np.diff(lm.object_index) != 0])
+        lo = np.minimum.reduceat(xs, order_starts)
+        hi = np.maximum.reduceat(xs, order_starts)
+        widths.append(hi - lo)
+    typical = float(np.median(np.concatenate(widths))) if widths else 10.0
+    return float(np.clip(max(0.2 * typical, diagonal / 300.0), 0.8, 6.0))
 
 
 def _pose(centre: np.ndarray, distance: float, bearing_deg: float, elevation_deg: float) -> CameraPose:

@@ -346,3 +346,14 @@ def test_cells_of_objects_finds_every_triangle_of_the_rows(scene: Scene) -> None
     assert cells.tolist() == list(range(12, 24)) + list(range(36, 48))
     assert np.array_equal(cells, np.flatnonzero(np.isin(layer.object_index, [1, 3])))
     assert layer.cells_of_objects([99]).size == 0 and layer.cells_of_objects([]).size == 0
+
+
+def test_wrap_text_counts_chinese_double() -> None:
+    from cim_twin.viewer.describe import wrap_text
+
+    assert wrap_text("short", 20) == "short"
+    wrapped = wrap_text("word " * 10, 20).split("\n")
+    assert all(len(line) <= 20 for line in wrapped) and wrapped[1].startswith("    word")
+    chinese = wrap_text("建筑" * 10, 10).split("\n")
+    assert chinese[0] == "建筑建筑建" and chinese[1] == "    筑建筑"  # 4 spaces + 3 wide characters
+    assert "".join(line.strip() for line in chinese) == "建筑" * 10

@@ -67,7 +67,8 @@ def load_view_scene(source: Path, crs: str | None = None, year: int | None = Non
     if project_file is None:
         return read_scene(source, crs=crs), None, source.name
     project = Project.load(project_file)
-    period = project.period(year) if year is not None else None
+    # Sources may be per epoch (city_{period}.gml): show the epoch of --year, else the project's period.
+    period = project.period(year)
     paths = project.sources(period)
     scene = None
     for path in paths:
