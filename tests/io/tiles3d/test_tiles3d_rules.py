@@ -276,3 +276,31 @@ def test_cli_error_is_one_line(shared_data: Path) -> None:
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "tileTransformNotAffine.json" in lines[0] and "Traceback" not in out.stderr
+
+
+def test_remote_content_only_with_allow_remote(tmp_path: Path, tiles) -> None:
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    tiles["b3dm"](served / "far.b3dm", [("remote1", 0, 0, 10, 10)])
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/far.b3dm"
+        path = tiles["tileset"](tmp_path / "set/tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 0,
+                                                                "refine": "ADD", "content": {"uri": url}})
+        refused = read_tileset(path)
+        assert len(refused) == 0 and "--allow-remote" in str(refused.warnings[0])
+        fetched = read_tileset(path, allow_remote=True)
+        assert [o.id for o in fetched.roots] == ["remote1"]
+    finally:
+        server.shutdown()
+        server.server_close()
