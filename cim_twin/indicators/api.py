@@ -72,16 +72,17 @@ class Indicator:
     #: Set by the host to the name of the plugin that registered the indicator.
     plugin_name: str = ""
 
+    def prepare(self, ctx: CheckContext) -> None:
+        """Optional: compute, once and before any indicator runs, what several indicators share
+        (e.g. a table of all buildings). Called by the runner in its own process, so every
+        indicator's isolated child process inherits the result; keep such caches keyed by
+        ``ctx.scene`` (each indicator gets a shallow copy of the context) and keep it quick. An
+        exception here fails this indicator only (``MissingDataError`` skips it). The default does
+        nothing."""
+
     def evaluate(self, ctx: CheckContext) -> Iterable[ProblemPoint]:
         """Yield the problems found; call ``ctx.measure`` for per-unit values."""
         raise NotImplementedError
-
-    def prepare(self, ctx: CheckContext) -> None:
-        """Optional: compute, once and in the runner's own process, data that several indicators
-        share (e.g. a table of all buildings), before any indicator is evaluated in its isolated
-        child process, which then inherits it. Keep such caches keyed by ``ctx.scene`` (each
-        indicator gets a shallow copy of the context). Errors here are ignored: the same error in
-        :meth:`evaluate` is what the run records. The default does nothing."""
 
     def __repr__(self) -> str:
         return f"<Indicator {self.spec.code}>"

@@ -18,8 +18,9 @@ deadline (``isolation = "thread"``): exceptions and timeouts are recorded the sa
 thread cannot be killed; it is left behind as a daemon thread and the run completes without it.
 ``isolation = "inline"`` evaluates in the calling thread (for debuggers; no timeout).
 
-Derived quantities most indicators need (footprints, centroids, spatial indexes) are computed
-once in the parent before the first fork, so that children do not each recompute them.
+What indicators share (the alive buildings, spatial indexes, and whatever each indicator's
+``prepare(ctx)`` caches) is computed once in the parent before the first fork, so that children
+inherit it instead of each recomputing it.
 """
 
 from __future__ import annotations
@@ -361,14 +362,28 @@ def load_scene(project: Project, period: Period, sources: Sequence[Path] | None 
     return scene
 
 
-def _prepare(ctx: CheckContext) -> None:
-    """Compute once, before forking, what nearly every indicator asks for."""
-    for b in ctx.buildings():
-        _ = b.footprint, b.centroid
+def _prepare(ctx: CheckContext, indicators: Sequence[Indicator]) -> dict[str, IndicatorOutcome]:
+    """Compute once, in this process and before any fork, what the indicators share: the alive
+    buildings, the spatial indexes, and whatever each indicator's ``prepare`` caches. Returns the
+    outcomes of indicators whose ``prepare`` failed (they are not evaluated)."""
+    ctx.buildings()
     _ = ctx.scene.index
     for layer in ctx.layers.values():
-        if layer.has_geometry and layer.kind == "units":
+        if layer.kind == "units" and layer.has_geometry:
             _ = layer.tree
+    failed: dict[str, IndicatorOutcome] = {}
+    for indicator in indicators:
+        code = indicator.spec.code
+        start = time.perf_counter()
+        try:
+            indicator.prepare(ctx)
+        except MissingDataError as exc:
+            failed[code] = IndicatorOutcome(code, "skipped", seconds=time.perf_counter() - start, error=str(exc))
+        except Exception as exc:
+            failed[code] = IndicatorOutcome(code, "failed", seconds=time.perf_counter() - start,
+                                            error=f"prepare failed: {_one_line(exc)}",
+                                            traceback=traceback.format_exc())
+    return failed
 
 
 def run_check(
@@ -454,16 +469,13 @@ def run_check(
 
     ctx = CheckContext(scene, period=the_period, layers=layers, thresholds=the_profile.thresholds,
                        options=the_profile.options, run_id=run_id, profile=the_profile.name)
-    if resolve_isolation(mode) == "process":
-        _prepare(ctx)
-    for code in selection:
-        # shared data (e.g. a building table) computed once here, inherited by forked children
-        with contextlib.suppress(Exception):
-            host.indicators[code].prepare(ctx)
+    # shared data (e.g. a building table) computed once here, inherited by forked children
+    not_prepared = _prepare(ctx, [host.indicators[code] for code in selection])
 
     outcomes: dict[str, IndicatorOutcome] = {}
     for code in selection:
-        outcome = evaluate_indicator(host.indicators[code], ctx, timeout_s=timeout, isolation=mode)
+        outcome = not_prepared.get(code) or evaluate_indicator(host.indicators[code], ctx, timeout_s=timeout,
+                                                               isolation=mode)
         outcomes[code] = outcome
         if on_indicator is not None:
             on_indicator(outcome)

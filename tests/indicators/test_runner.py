@@ -256,3 +256,41 @@ def test_catalog_missing_is_reported_not_fatal(project, scene, host, monkeypatch
                        catalog=project.root / "catalog.gpkg")
     assert result.catalog_error and "not available" in result.catalog_error
     assert (result.run_dir / "run.json").is_file()
+
+
+def test_prepare_runs_once_in_the_parent_and_children_inherit(project, scene) -> None:  # type: ignore[no-untyped-def]
+    shared: dict[int, int] = {}
+
+    class Shares(Indicator):
+        spec = _spec("T-SHARES")
+
+        def prepare(self, ctx):  # type: ignore[no-untyped-def]
+            shared.setdefault(id(ctx.scene), os.getpid())
+
+        def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+            # the child sees what the parent prepared (copy-on-write), under the parent's pid
+            assert shared[id(ctx.scene)] != os.getpid()
+            return []
+
+    class BadPrepare(Indicator):
+        spec = _spec("T-BADPREP")
+
+        def prepare(self, ctx):  # type: ignore[no-untyped-def]
+            raise KeyError("community_id")
+
+        def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+            raise AssertionError("not evaluated after a failed prepare")
+
+    class P:
+        @hookimpl
+        def register_indicators(self, register):  # type: ignore[no-untyped-def]
+            register(Shares())
+            register(BadPrepare())
+
+    h = PluginHost()
+    h.loaded = True
+    h.register_plugin(P(), name="p")
+    result = run_check(project, host=h, scene=scene, isolation="process", write=False)
+    assert result.run.indicators["T-SHARES"].status == "ok"
+    bad = result.run.indicators["T-BADPREP"]
+    assert bad.status == "failed" and bad.error == "prepare failed: KeyError: 'community_id'"
