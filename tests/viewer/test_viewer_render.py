@@ -147,3 +147,37 @@ def test_cli_screenshot_of_citygml_with_a_run(shared_data: Path, tmp_path: Path)
     # The house is coloured by its finding's severity (shaded, so a loose match).
     reddish = (image[:, :, 0] > 120) & (image[:, :, 1] < 90) & (image[:, :, 2] < 90)
     assert reddish.mean() > 0.01, high
+
+
+def test_viewer_interaction_off_screen() -> None:
+    """The window's actions (fly to, pick, toggle a layer, change the year, presets), driven
+    directly on an off-screen viewer."""
+    from cim_twin.viewer.app import Viewer
+
+    scene = box_scene()
+    run = RunFindings(sample_findings(scene), "demo")
+    state = ViewerState(scene, run, ViewOptions(year=2024, window_size=SIZE, font_file=None, widgets=False))
+    viewer = Viewer(state, off_screen=True)
+    try:
+        overview = viewer.image().astype(np.int16)
+        viewer.focus(+1)
+        assert state.current == 0
+        assert viewer._panel.GetInput().splitlines()[5].startswith("#1 / 4  [critical] X-TALL")
+        # The focused problem is in the middle of the picture: picking there finds it or its house.
+        text = viewer.pick_at(SIZE[0] // 2, SIZE[1] // 2)
+        assert text is not None and ("X-TALL" in text or "B000" in text)
+        assert viewer.plotter.actors.get("highlight") is not None
+        viewer.show_preset("oblique")
+        viewer.set_visible("buildings/lod1", False)
+        assert not viewer.actors["buildings/lod1"].GetVisibility()
+        hidden = viewer.image().astype(np.int16)
+        assert (np.abs(hidden - overview).max(axis=2) > 48).mean() > 0.05
+        viewer.set_visible("buildings/lod1", True)
+        viewer.set_year(2025)
+        assert state.year == 2025 and len(state.glyphs) == 4
+        assert viewer.pick_at(2, 2) is None  # background
+        if viewer.plotter.iren is not None:
+            viewer._add_widgets()
+            viewer._add_keys()
+    finally:
+        viewer.close()
