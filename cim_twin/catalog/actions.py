@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..errors import ConfigError
@@ -175,11 +176,17 @@ def _max_severity(severities: Sequence[str]) -> str | None:
     return max(known, key=_SEVERITY_RANK.__getitem__) if known else None
 
 
-def _holds(condition: str, facts: BuildingFacts) -> bool:
+@lru_cache(maxsize=512)
+def _parse(condition: str) -> tuple[str, str | None, str] | None:
     m = _CONDITION.match(condition)
-    if not m:
+    return None if m is None else (m["name"], m["op"], m["value"] or "")
+
+
+def _holds(condition: str, facts: BuildingFacts) -> bool:
+    parsed = _parse(condition)
+    if parsed is None:
         return False
-    name, op, raw = m["name"], m["op"], m["value"]
+    name, op, raw = parsed
     if name.startswith("finding:"):
         return name.split(":", 1)[1] in facts.finding_codes
     actual = facts.value(name)
@@ -190,13 +197,15 @@ def _holds(condition: str, facts: BuildingFacts) -> bool:
     if op == "in":
         options = {v.strip().upper() for v in raw.split(",")}
         return str(actual).strip().upper() in options
+    left: Any
+    right: Any
     if name == "severity":
         left, right = _SEVERITY_RANK.get(str(actual), -1), _SEVERITY_RANK.get(raw.strip(), -1)
     else:
         try:
             left, right = float(actual), float(raw)
         except (TypeError, ValueError):
-            left, right = str(actual).strip().upper(), raw.strip().upper()  # type: ignore[assignment]
+            left, right = str(actual).strip().upper(), raw.strip().upper()
     try:
         return {
             "==": left == right, "!=": left != right, "<": left < right,

@@ -64,7 +64,7 @@ class RunDiff:
         return self.pair_a[mask], self.pair_b[mask]
 
     def counts(self) -> dict[str, int]:
-        out = {c: int(len(self.indices(c)[1] if c != "resolved" else self.resolved)) for c in CLASSES}
+        out = {c: len(self.indices(c)[1] if c != "resolved" else self.resolved) for c in CLASSES}
         out["matched_by_position"] = int(self.pair_by_position.sum())
         return out
 
@@ -159,8 +159,9 @@ def diff_findings(
     pb: list[int] = []
     taken_b = np.zeros(len(b), dtype=bool)
     for i, key in enumerate(a.key.tolist()):
-        j = index_b.get(key)
-        if j is not None and not taken_b[j]:
+        hit = index_b.get(key)
+        if hit is not None and not taken_b[hit]:
+            j = hit
             taken_b[j] = True
             pa.append(i)
             pb.append(j)
@@ -308,7 +309,7 @@ def diff_runs(catalog: Catalog, run_a: str, run_b: str, *, radius_m: float = DEF
     specs = {**catalog.specs(id_a), **catalog.specs(id_b)}
     directions = directions_of(specs)
     result = diff_findings(
-        catalog.finding_arrays(id_a), catalog.finding_arrays(id_b), directions=directions,
+        catalog.finding_arrays(id_a, light=True), catalog.finding_arrays(id_b, light=True), directions=directions,
         radius_m=radius_m, value_tolerance=value_tolerance, run_a=id_a, run_b=id_b,
     )  # fmt: skip
     result.measurements = diff_measurements(catalog.measurements(id_a), catalog.measurements(id_b), directions)

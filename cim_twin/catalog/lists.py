@@ -200,7 +200,8 @@ def task_rows(catalog: Catalog, run: str | None = None, units: UnitDirectory | N
         run_id = catalog.resolve_run(run)
         period = catalog.get_run(run_id).period
         projects = [p for p in projects if p.run_id == run_id or (p.period <= period and p.status != "done")]
-    tasks, actions = [], []
+    tasks: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
     for p in projects:
         count = Counter(a.action for a in p.actions)
         tasks.append({
@@ -227,8 +228,8 @@ def task_rows(catalog: Catalog, run: str | None = None, units: UnitDirectory | N
         t["no"] = no
     order = {"demolish": 0, "renovate": 1, "retain": 2}
     actions.sort(key=lambda a: (order.get(a["action"], 3), a["project_id"], a["building_id"]))
-    for no, a in enumerate(actions, start=1):
-        a["no"] = no
+    for no, row in enumerate(actions, start=1):
+        row["no"] = no
     return tasks, actions
 
 

@@ -95,7 +95,7 @@ def _catalog_setting(project_path: Path, settings: dict[str, Any]) -> Path | Non
     try:
         from ..project import Project
     except ImportError:
-        Project = None  # type: ignore[assignment,misc]  # noqa: N806
+        Project = None  # type: ignore[assignment,misc]
     if Project is not None:
         try:
             return Project.load(project_path).catalog_path

@@ -83,11 +83,11 @@ def build_report(catalog: Catalog, run: str, *, units: UnitDirectory | None = No
             "status": status.status if status else "ok", "error": status.error if status else None,
         })  # fmt: skip
 
-    counts: dict[str, dict[str, int]] = {}
+    tally: dict[str, Counter[str]] = {}
     for p in problems:
-        counts.setdefault(p["category"], Counter())[p["severity"]] += 1  # type: ignore[index]
+        tally.setdefault(str(p["category"]), Counter())[str(p["severity"])] += 1
     order = {c: k for k, c in enumerate(CATEGORIES)}
-    counts = {k: {s: counts[k].get(s, 0) for s in _SEVERITIES} for k in sorted(counts, key=lambda c: (order.get(c, 99), c))}
+    counts = {k: {s: tally[k].get(s, 0) for s in _SEVERITIES} for k in sorted(tally, key=lambda c: (order.get(c, 99), c))}
 
     trends: dict[str, list[tuple[str, float | None]]] = {}
     finding_counts = []
@@ -97,7 +97,7 @@ def build_report(catalog: Catalog, run: str, *, units: UnitDirectory | None = No
         for m in ms:
             grouped.setdefault(m.indicator, []).append(m)
         for item in indicators:
-            trends.setdefault(item["code"], []).append((r.period, _headline_value(grouped.get(item["code"], []))[0]))
+            trends.setdefault(str(item["code"]), []).append((r.period, _headline_value(grouped.get(str(item["code"]), []))[0]))
         finding_counts.append((r.period, float(r.findings)))
 
     previous = history[-2] if len(history) >= 2 else None
@@ -156,8 +156,8 @@ def _three_year(history: Sequence[Any], trends: dict[str, list[tuple[str, float 
         first, last = values.get(periods[0]), values.get(periods[-1])
         trend = None
         if first is not None and last is not None:
-            from .diff import _trend
             from ..model import Direction
+            from .diff import _trend
 
             direction = Direction(item["direction"]) if item["direction"] else None
             trend = _trend(last - first, first, direction, item["threshold"])

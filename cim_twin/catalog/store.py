@@ -19,10 +19,10 @@ Example
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from os import PathLike, fspath
 from pathlib import Path
 from typing import Any
@@ -317,7 +317,7 @@ MIGRATIONS: dict[int, tuple[str, Callable[[sqlite3.Connection], None]]] = {
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -375,6 +375,7 @@ class Catalog:
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MB: index upkeep of 100k-finding runs
         except sqlite3.Error as exc:
             raise CatalogError(f"cannot open the catalog: {exc}", path=path) from exc
         gpkg.register_sql_functions(conn)
@@ -546,7 +547,7 @@ class Catalog:
         return self.run_summary(run.id)
 
     def _finding_rows(self, run: CheckRun, findings: Sequence[ProblemPoint],
-                      categories: dict[str, str]) -> list[tuple[Any, ...]]:  # fmt: skip
+                      categories: Mapping[str, str]) -> list[tuple[Any, ...]]:  # fmt: skip
         n = len(findings)
         if not n:
             return []
@@ -570,13 +571,23 @@ class Catalog:
                 pass  # a local CRS: the finding keeps its scene coordinates and no map geometry
         blobs = gpkg.point_blobs(lon, lat, FINDINGS_SRS)
         rank = {s: i for i, s in enumerate(Severity)}
-        lon_list = [None if np.isnan(v) else float(v) for v in lon]
-        lat_list = [None if np.isnan(v) else float(v) for v in lat]
+        lon_list = [None if v != v else v for v in lon.tolist()]
+        lat_list = [None if v != v else v for v in lat.tolist()]
+        # A run's findings share a handful of timestamps: format each once.
+        iso_cache: dict[datetime | None, str | None] = {None: None}
+
+        def iso(value: datetime | None) -> str | None:
+            text = iso_cache.get(value)
+            if text is None and value is not None:
+                text = iso_cache[value] = value.isoformat()
+            return text
+
         return [
             (blobs[k], run.id, f.id, f.key, f.indicator, categories.get(f.indicator), f.severity.value,
              rank[f.severity], f.score, f.value, f.threshold, f.unit, f.x, f.y, f.z, lon_list[k], lat_list[k],
-             f.height, _json(list(f.object_ids)), f.unit_id, f.period, _iso(f.observed_at), _iso(f.valid_from),
-             _iso(f.valid_to), f.status.value, f.message_zh, f.message_en, f.source, _json(f.evidence))
+             f.height, _json(f.object_ids) if f.object_ids else "[]", f.unit_id, f.period, iso(f.observed_at),
+             iso(f.valid_from), iso(f.valid_to), f.status.value, f.message_zh, f.message_en, f.source,
+             _json(f.evidence) if f.evidence else "{}")
             for k, f in enumerate(findings)
         ]  # fmt: skip
 
@@ -714,19 +725,26 @@ class Catalog:
             out.append(ProblemPoint.model_validate(data))
         return out
 
-    def finding_arrays(self, run_id: str, *, extra: Sequence[str] = ()) -> FindingArrays:
-        """The findings of a run as numpy columns (fast path for diffs and projects)."""
+    def finding_arrays(self, run_id: str, *, extra: Sequence[str] = (), light: bool = False) -> FindingArrays:
+        """The findings of a run as numpy columns (fast path for diffs and projects).
+
+        ``light`` leaves out what a diff does not need (lon, lat, status, object ids, project):
+        those columns are then NaN / None.
+        """
         run_id = self.resolve_run(run_id)
         extra = [c for c in extra if c.isidentifier()]
-        cols = ["fid", "finding_id", "key", "indicator", "severity_rank", "score", "value", "threshold",
-                "x", "y", "lon", "lat", "unit_id", "status", "object_ids", "project_id", *extra]  # fmt: skip
+        skipped = ("lon", "lat", "status", "object_ids", "project_id") if light else ()
+        cols = [c for c in ("fid", "finding_id", "key", "indicator", "severity_rank", "score", "value", "threshold",
+                            "x", "y", "lon", "lat", "unit_id", "status", "object_ids", "project_id")
+                if c not in skipped] + extra  # fmt: skip
         rows = self.conn.execute(
             f"SELECT {', '.join(cols)} FROM findings WHERE run_id = ? ORDER BY fid", (run_id,)
         ).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(cols)
+        n = len(rows)
 
         def num(values: Sequence[Any]) -> np.ndarray:
-            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            return np.array(values, dtype=np.float64)  # None becomes NaN
 
         def obj(values: Sequence[Any]) -> np.ndarray:
             arr = np.empty(len(values), dtype=object)
@@ -744,6 +762,8 @@ class Catalog:
             else:
                 values[name] = obj(col)
         values["id"] = values.pop("finding_id")
+        for name in skipped:
+            values[name] = np.full(n, np.nan) if name in floats else np.full(n, None, dtype=object)
         more = {name: values.pop(name) for name in extra}
         return FindingArrays(**values, extra=more)
 

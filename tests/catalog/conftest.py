@@ -13,14 +13,23 @@ gap and, from 2024, a waterlogging point.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cim_twin.catalog import Catalog
-from cim_twin.model import CheckRun, Direction, IndicatorRunStatus, IndicatorSpec, Measurement, ProblemPoint, Threshold, problem_id
+from cim_twin.model import (
+    CheckRun,
+    Direction,
+    IndicatorRunStatus,
+    IndicatorSpec,
+    Measurement,
+    ProblemPoint,
+    Threshold,
+    problem_id,
+)
 
 ORIGIN = (500000.0, 2988000.0)  # EPSG:4548, about 117.0E 27.0N
 CRS = "EPSG:4548"
@@ -59,7 +68,7 @@ WATERLOG_AT = (900.0, 900.0)
 
 
 def _t(year: int) -> datetime:
-    return datetime(year, 6, 30, tzinfo=timezone.utc)
+    return datetime(year, 6, 30, tzinfo=UTC)
 
 
 def finding(code: str, subject: str, year: int, x: float, y: float, *, severity: str = "medium",
@@ -71,7 +80,7 @@ def finding(code: str, subject: str, year: int, x: float, y: float, *, severity:
         id=problem_id(code, subject, str(year)), key=f"{code}:{subject}", indicator=code, severity=severity,
         score=Severity(severity).score, value=value, threshold=threshold, x=ORIGIN[0] + x, y=ORIGIN[1] + y, z=10.0,
         object_ids=objects, unit_id=unit_id, period=str(year), observed_at=_t(year),
-        valid_from=datetime(year, 1, 1, tzinfo=timezone.utc), message_zh=f"{code} {subject}",
+        valid_from=datetime(year, 1, 1, tzinfo=UTC), message_zh=f"{code} {subject}",
         message_en=f"{code} at {subject}", evidence=evidence or {},
     )  # fmt: skip
 

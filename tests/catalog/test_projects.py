@@ -12,7 +12,13 @@ import shapely
 from cim_twin.catalog import Catalog
 from cim_twin.catalog.actions import BuildingFacts, facts_from_object, recommend, rules_from_config
 from cim_twin.catalog.lists import export_projects, import_projects
-from cim_twin.catalog.projects import evaluate_projects, generate_projects, list_projects, measure_for, set_project_status
+from cim_twin.catalog.projects import (
+    evaluate_projects,
+    generate_projects,
+    list_projects,
+    measure_for,
+    set_project_status,
+)
 from cim_twin.errors import ConfigError
 
 from .conftest import SPECS, scene_of, write_year

@@ -42,7 +42,7 @@ def test_geopackage_header_and_core_tables(three_years: Catalog, catalog_path: P
     n = con.execute("SELECT count(*) FROM findings").fetchone()[0]
     assert con.execute("SELECT count(*) FROM rtree_findings_geom").fetchone()[0] == n
     fid, lon, lat = con.execute("SELECT fid, lon, lat FROM findings ORDER BY fid LIMIT 1").fetchone()
-    minx, maxx, miny, maxy = con.execute("SELECT minx, maxx, miny, maxy FROM rtree_findings_geom WHERE id = ?", (fid,)).fetchone()
+    minx, _maxx, _miny, maxy = con.execute("SELECT minx, maxx, miny, maxy FROM rtree_findings_geom WHERE id = ?", (fid,)).fetchone()
     assert minx == pytest.approx(lon, abs=1e-4) and maxy == pytest.approx(lat, abs=1e-4)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # extent of the layer recorded
@@ -68,7 +68,7 @@ def test_gdal_reads_findings_as_points(three_years: Catalog, catalog_path: Path)
     np.testing.assert_allclose(shapely.get_y(points), lat, atol=1e-9)
     # a spatial filter goes through the index and finds the one toilet point of each year
     x, y = to_wgs84.transform(ORIGIN[0] + 640, ORIGIN[1] + 420)
-    _m, _f, near, near_fields = pyogrio.raw.read(catalog_path, layer="findings", bbox=(x - 1e-5, y - 1e-5, x + 1e-5, y + 1e-5),
+    _m, _f, _near, near_fields = pyogrio.raw.read(catalog_path, layer="findings", bbox=(x - 1e-5, y - 1e-5, x + 1e-5, y + 1e-5),
                                                  columns=["indicator"])
     assert list(near_fields[0]) == ["T-TOILET"] * 3
     _m, _f, _g, run_fields = pyogrio.raw.read(catalog_path, layer="runs", columns=["run_id", "period"])
