@@ -144,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         path, gen_seconds = _generate(n, args.seed, args.reuse)
         size = path.stat().st_size
         if gen_seconds is not None:
-            print(f"generated {n:,} buildings ({_mb(size)} MB) in {gen_seconds:.1f} s "
-                  f"({n / gen_seconds:,.0f} buildings/s)", file=sys.stderr)
+            line = (f"{n:,} generate: {_mb(size)} MB in {gen_seconds:.1f} s ({n / gen_seconds:,.0f} buildings/s, "
+                    f"{size / 2**20 / gen_seconds:,.1f} MB/s)")
+            print(line, file=sys.stderr)
+            verdicts.append(line)
         steps: list[tuple[str, str, tuple[str, ...]]] = [
             ("bare iterparse, Building events", _ITERPARSE, ()),
             ("bare iterparse, all end events", _ITERPARSE, ("every",)),

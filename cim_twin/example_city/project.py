@@ -16,7 +16,10 @@ from typing import Any
 from ..serialization import atomic_write_bytes
 from .layout import CRS
 
-__all__ = ["BASE_LAYERS", "project_toml", "write_project"]
+__all__ = ["BASE_LAYERS", "GENERATED_MARK", "project_toml", "write_project"]
+
+#: First words of a generated twin.toml (``cim-twin generate`` replaces only such files).
+GENERATED_MARK = "# Example Nanping-like district"
 
 #: The layers the generator itself writes: name -> twin.toml entry.
 BASE_LAYERS: dict[str, dict[str, Any]] = {
@@ -51,7 +54,7 @@ def _table(name: str, entries: Mapping[str, Any], comments: Mapping[str, str] | 
 def project_toml(years: Sequence[int], layers: Mapping[str, Mapping[str, Any]], *, buildings: int, seed: int) -> str:
     """The text of ``twin.toml`` for a project with the epochs ``years`` and the layers ``layers``."""
     lines = [
-        f"# Example Nanping-like district: {buildings} buildings, seed {seed}, epochs "
+        f"{GENERATED_MARK}: {buildings} buildings, seed {seed}, epochs "
         + ", ".join(str(y) for y in years)
         + ".",
         "# Regenerate with: cim-twin generate OUT_DIR --buildings "

@@ -354,3 +354,15 @@ def test_whole_project_with_auxiliary_layers_is_deterministic(tmp_path: Path) ->
     for name, entry in results[0].layers.items():
         assert (tmp_path / "a" / entry["path"].replace("{period}", "2025")).is_file(), name
     assert set(layers.LAYER_ENTRIES) <= set(results[0].layers)
+
+
+def test_cli_generate_does_not_replace_a_users_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "twin.toml"
+    mine.write_text('[project]\nname = "my city"\n', encoding="utf-8")
+    assert main(["generate", str(tmp_path), "--buildings", "20", "--no-layers"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert mine.read_text(encoding="utf-8").startswith("[project]")
+    # A generated project is simply regenerated; --force overrides the guard.
+    assert main(["generate", str(tmp_path), "--buildings", "20", "--no-layers", "--force", "--quiet"]) == 0
+    assert main(["generate", str(tmp_path), "--buildings", "20", "--no-layers", "--quiet"]) == 0
+    assert "20 buildings" in mine.read_text(encoding="utf-8")

@@ -31,6 +31,14 @@ def _years(text: str) -> list[int]:
     return years
 
 
+def _generated_here(project_file: Path) -> bool:
+    """True when ``project_file`` is a twin.toml written by the generator (safe to replace)."""
+    from ...example_city.project import GENERATED_MARK
+
+    with open(project_file, encoding="utf-8", errors="replace") as fh:
+        return fh.readline().startswith(GENERATED_MARK)
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from ...example_city import DEFAULT_BUILDINGS, DEFAULT_YEARS
 
@@ -52,6 +60,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--year", dest="years", type=_years, help="a single epoch (same as --years Y)")
     p.add_argument("--lod2-only", action="store_true", help="write LOD2 only (no LOD1 solids)")
     p.add_argument("--no-layers", action="store_true", help="skip the auxiliary layers (parks, POIs, ...)")
+    p.add_argument("--force", action="store_true",
+                   help="write even into a folder whose twin.toml was not written by this generator")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
@@ -63,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--buildings must be at least 1 (got {args.buildings})", hint="e.g. --buildings 2000")
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise ConfigError("not a folder", path=args.out_dir, hint="give a folder to write the project into")
+    existing = args.out_dir / "twin.toml"
+    if existing.is_file() and not args.force and not _generated_here(existing):
+        raise ConfigError(
+            "holds a project file that cim-twin generate did not write; it would be replaced",
+            path=existing,
+            hint="choose another folder, or add --force to overwrite",
+        )
     start = time.perf_counter()
 
     def say(line: str) -> None:
