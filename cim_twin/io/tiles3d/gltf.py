@@ -78,12 +78,17 @@ class GltfAsset:
         if not 0 <= index < len(views):
             raise FormatError(f"bufferView {index} does not exist", path=self.label)
         bv = views[index]
-        if "EXT_meshopt_compression" in (bv.get("extensions") or {}) and bv.get("buffer") is None:
-            raise FormatError(
-                "content uses EXT_meshopt_compression, which cannot be decoded here",
-                path=self.label,
-                hint=UNDECODABLE["EXT_meshopt_compression"],
-            )
+        for name in UNDECODABLE:
+            if name in (bv.get("extensions") or {}):
+                # The plain view is only a fallback placeholder unless its buffer holds real data.
+                buffers = self.json.get("buffers") or []
+                target = buffers[int(bv.get("buffer", 0))] if int(bv.get("buffer", 0)) < len(buffers) else {}
+                if target.get("uri") is None and (target.get("extensions") or {}).get(name, {}).get("fallback", True):
+                    raise FormatError(
+                        f"content uses {name}, which cannot be decoded here",
+                        path=self.label,
+                        hint=UNDECODABLE[name],
+                    )
         data = self.buffer(int(bv.get("buffer", 0)))
         start = int(bv.get("byteOffset", 0))
         length = int(bv["byteLength"])

@@ -304,3 +304,34 @@ def test_remote_content_only_with_allow_remote(tmp_path: Path, tiles) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_draco_compressed_glb(tmp_path: Path, tiles) -> None:
+    trimesh = pytest.importorskip("trimesh")
+    box = trimesh.creation.box(extents=[10, 20, 30])
+    (tmp_path / "draco.glb").write_bytes(trimesh.exchange.gltf.export_glb(trimesh.Scene(box), extension_draco=True))
+    assert b"KHR_draco_mesh_compression" in (tmp_path / "draco.glb").read_bytes()
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 0,
+                                                        "refine": "ADD", "content": {"uri": "draco.glb"}})
+    scene = read_tileset(path)
+    mesh = scene.roots[0].mesh()
+    # glTF y-up extents (10, 20, 30) become east 10, north 30, up 20.
+    assert mesh.vertices.max(axis=0) - mesh.vertices.min(axis=0) == pytest.approx([10, 30, 20], abs=1e-3)
+    assert mesh.n_triangles == 12 and scene.roots[0].volume_m3 is None
+
+
+def test_meshopt_buffer_views_are_named(tmp_path: Path) -> None:
+    from cim_twin.io.tiles3d.content import DecodeContext, decode_content
+    from cim_twin.io.tiles3d.source import TilesetSource
+
+    doc = {"asset": {"version": "2.0"}, "extensionsUsed": ["EXT_meshopt_compression"],
+           "buffers": [{"byteLength": 96, "extensions": {"EXT_meshopt_compression": {"fallback": True}}},
+                       {"byteLength": 40, "uri": "data:application/octet-stream;base64," + "A" * 56}],
+           "bufferViews": [{"buffer": 0, "byteLength": 96, "extensions": {"EXT_meshopt_compression": {
+               "buffer": 1, "byteLength": 40, "byteStride": 12, "count": 8, "mode": "ATTRIBUTES"}}}],
+           "accessors": [{"bufferView": 0, "componentType": 5126, "count": 8, "type": "VEC3"}],
+           "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "mode": 0}]}], "nodes": [{"mesh": 0}]}
+    (tmp_path / "tileset.json").write_text("{}")
+    source = TilesetSource(tmp_path / "tileset.json")
+    with pytest.raises(FormatError, match="EXT_meshopt_compression"):
+        decode_content(json.dumps(doc).encode(), source.resolve("m.gltf", source.root), DecodeContext(source, np.eye(4)))
