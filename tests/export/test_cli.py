@@ -1,0 +1,105 @@
+"""``cim-twin export`` end to end on real and generated data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cim_twin.cli.main import main
+
+FZK = "3dcitydb-importer-exporter/samples/FZK_House/FZK-House-LoD2-KIT-IAI-KHH-V2.gml"
+
+
+def _layers(folder: Path) -> dict[str, dict]:
+    return {layer["id"]: layer for layer in json.loads((folder / "layers.json").read_text("utf-8"))["layers"]}
+
+
+def test_export_citygml_file_refuse_then_overwrite(shared_data: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "fzk"
+    assert main(["export", str(shared_data / FZK), "--out", str(out), "--tiles-version", "both"]) == 0
+    text = capsys.readouterr().out
+    assert "exported 1 of 1 buildings" in text and "passed" in text
+    layers = _layers(out)
+    assert set(layers) == {"buildings", "buildings-1.0"}
+    assert layers["buildings"]["extent_wgs84"][0] == pytest.approx(8.4, abs=0.1)  # Karlsruhe
+    assert main(["export", str(shared_data / FZK), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists" in err and "--overwrite" in err
+    assert main(["export", str(shared_data / FZK), "--out", str(out), "--overwrite", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [layer["id"] for layer in doc["layers"]] == ["buildings"]
+    assert not (out / "buildings-1.0").exists()  # replaced as a whole
+
+
+def test_broken_input_writes_nothing(shared_data: Path, tmp_path: Path, capsys) -> None:
+    src = (shared_data / FZK).read_bytes()
+    broken = tmp_path / "broken.gml"
+    broken.write_bytes(src[: len(src) // 2])
+    code = main(["export", str(broken), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "broken.gml" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.gml"]
+
+
+def test_tileset_as_source(shared_data: Path, tmp_path: Path) -> None:
+    """An exported tileset read back through the 3D Tiles reader exports again, same buildings."""
+    first = tmp_path / "a"
+    assert main(["export", str(shared_data / FZK), "--out", str(first)]) == 0
+    second = tmp_path / "b"
+    assert main(["export", str(first / "buildings" / "tileset.json"), "--out", str(second), "--crs", "EPSG:25832"]) == 0
+    a, b = _layers(first)["buildings"], _layers(second)["buildings"]
+    assert b["feature_count"] == a["feature_count"] == 1
+    assert b["extent_wgs84"] == pytest.approx(a["extent_wgs84"], abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory) -> Path:
+    """A generated district checked once, with projects (and so 留改拆 actions) in its catalog."""
+    folder = tmp_path_factory.mktemp("district") / "d"
+    assert main(["generate", str(folder), "--buildings", "80", "--years", "2024", "--quiet"]) == 0
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert main(["check", "twin.toml", "--json"]) in (0, 1)
+        assert main(["projects", "generate", "latest"]) == 0
+    finally:
+        os.chdir(cwd)
+    return folder
+
+
+def test_project_with_catalog_run(district: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cim"
+    assert main(["export", str(district), "--out", str(out), "--run", "latest", "--color-by", "severity",
+                 "--geojson-crs", "EPSG:4490", "--tiles-version", "both"]) == 0
+    capsys.readouterr()
+    layers = _layers(out)
+    for key in ("buildings", "buildings-1.0", "problems", "problems-1.0", "problems-geojson", "problems-czml",
+                "problem-list-xlsx", "task-list-xlsx"):
+        assert key in layers, sorted(layers)
+    b = layers["buildings"]
+    assert b["feature_count"] == 80 and b["run_id"]
+    names = {p["name"] for p in b["properties"]}
+    assert {"action", "action_zh", "worst_severity", "problem_count", "address.street"} <= names
+    assert any(n.startswith("indicator.") for n in names)
+    manifest = json.loads((out / "layers.json").read_text("utf-8"))
+    assert manifest["audit"]["passed"] and manifest["source"]["crs"] == "EPSG:4548"
+    from cim_twin.export.audit import read_leaf_features
+
+    props = [p for _, p in read_leaf_features(out / "buildings" / "tileset.json").values()]
+    assert {p["action"] for p in props} - {""}  # some buildings carry a 留改拆 action
+
+
+def test_run_folder_and_unknown_color(district: Path, tmp_path: Path, capsys) -> None:
+    run_dir = next((district / "export" / "runs").iterdir())
+    out = tmp_path / "cim"
+    assert main(["export", str(district / "twin.toml"), "--out", str(out), "--run", str(run_dir)]) == 0
+    layers = _layers(out)
+    assert layers["problems"]["run_id"] == run_dir.name
+    assert (out / "problem_list.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    code = main(["export", str(district), "--out", str(tmp_path / "x"), "--run", str(run_dir), "--color-by", "NOPE"])
+    err = capsys.readouterr().err
+    assert code == 2 and "NOPE" in err and not (tmp_path / "x").exists()
