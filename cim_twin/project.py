@@ -321,8 +321,9 @@ class Project:
         results go to ``output`` (default ``./cim-twin-out``)."""
         src = Path(source).resolve()
         out = Path(output) if output is not None else Path.cwd() / "cim-twin-out"
+        name = src.parent.name if src.name.lower() == "tileset.json" else src.name.split(".")[0]
         config = ProjectFile(
-            project=ProjectSection(name=src.stem, crs=crs, catalog=None, output=str(out.resolve())),
+            project=ProjectSection(name=name, crs=crs, catalog=None, output=str(out.resolve())),
             scene=SceneSection(sources=[str(src)]),
         )
         return cls(config, path=None, root=src.parent)

@@ -47,6 +47,8 @@ class PluginInfo:
     distribution: str | None = None
     version: str | None = None
     origin: str = "entry point"
+    #: The file the plugin module was loaded from (None until loaded).
+    location: str | None = None
     status: str = "loaded"  # loaded | disabled | failed
     error: str | None = None
     indicators: list[str] = field(default_factory=list)
@@ -60,6 +62,7 @@ class PluginInfo:
             "distribution": self.distribution,
             "version": self.version,
             "origin": self.origin,
+            "location": self.location,
             "status": self.status,
             "error": self.error,
             "indicators": self.indicators,
@@ -152,7 +155,8 @@ class PluginHost:
                 info.status, info.error = "failed", f"import failed: {exc!r}\n{traceback.format_exc(limit=8)}"
                 self._trace(f"entry point {ep.name} = {ep.value}: import failed: {exc!r}")
                 continue
-            self._trace(f"entry point {ep.name} = {ep.value} loaded from {getattr(module, '__file__', '?')}")
+            info.location = getattr(module, "__file__", None)
+            self._trace(f"entry point {ep.name} = {ep.value} loaded from {info.location or '?'}")
             try:
                 self.register_plugin(module, name=ep.name, info=info)
             except PluginError as exc:
@@ -165,6 +169,8 @@ class PluginHost:
         its register hooks. Used for entry points and by tests for in-process plugins."""
         info = info or PluginInfo(name=name, module=getattr(plugin, "__name__", type(plugin).__name__), origin="registered in process")
         self.plugins[name] = info
+        if info.location is None:
+            info.location = getattr(plugin, "__file__", None) or getattr(type(plugin), "__module__", None)
         try:
             self.pm.register(plugin, name=name)
             # A misspelled hook (register_indicator) fails loudly instead of being ignored.

@@ -57,6 +57,7 @@ def test_example_distribution_is_found_through_its_entry_point(tall_plugin_site:
     assert tall["module"] == "cim_twin_tall.plugin"
     assert tall["indicators"] == ["X-TALL"]
     assert "entry point" in tall["origin"]
+    assert tall["location"] == str(tall_plugin_site / "cim_twin_tall" / "plugin.py")
 
     proc = cli("indicators", "--json", site=tall_plugin_site)
     specs = {s["code"]: s for s in loads(proc.stdout)}

@@ -294,3 +294,16 @@ def test_prepare_runs_once_in_the_parent_and_children_inherit(project, scene) ->
     assert result.run.indicators["T-SHARES"].status == "ok"
     bad = result.run.indicators["T-BADPREP"]
     assert bad.status == "failed" and bad.error == "prepare failed: KeyError: 'community_id'"
+
+
+def test_the_run_is_handed_to_the_catalog(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    catalog_module = pytest.importorskip("cim_twin.catalog")
+    path = project.root / "catalog.gpkg"
+    result = run_check(project, host=host, scene=scene, indicators=["T-TALL", "T-RAISES"], catalog=path)
+    assert result.catalog_error is None and result.catalog_path == path
+    with catalog_module.Catalog.open(path, readonly=True) as catalog:
+        stored = catalog.get_run(result.run.id)
+        assert stored.status == "completed_with_failures"
+        assert stored.indicators["T-RAISES"].error == result.run.indicators["T-RAISES"].error
+        assert sorted(f.id for f in catalog.findings(result.run.id)) == sorted(f.id for f in result.findings)
+        assert len(catalog.measurements(result.run.id)) == len(result.measurements)

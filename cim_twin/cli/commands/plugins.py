@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         version = f" {info.version}" if info.version else ""
         dist = f" ({info.distribution}{version})" if info.distribution else ""
         print(f"{info.name}{dist}  [{info.status}]  {info.module}")
-        print(f"    from {info.origin}")
+        print(f"    from {info.origin}" + (f" ({info.location})" if info.location else ""))
         for label, items in (("indicators", info.indicators), ("readers", info.readers),
                              ("exporters", info.exporters)):
             if items:
