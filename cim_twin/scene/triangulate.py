@@ -44,20 +44,31 @@ class PolygonBatch:
         return len(self.poly_ring_start)
 
     @classmethod
-    def from_rings(cls, polygons: list[list[np.ndarray]]) -> PolygonBatch:
-        """Build a batch from polygons given as lists of ``(k, 3)`` ring arrays (closing point
-        already removed)."""
+    def from_rings(cls, polygons: list[list[np.ndarray]], *, drop_closing: bool = True) -> PolygonBatch:
+        """Build a batch from polygons given as lists of ``(k, 3)`` ring arrays. With
+        ``drop_closing`` a last point equal to the first (GML's closing point) is removed from
+        every ring, vectorised over the batch."""
         rings = [ring for poly in polygons for ring in poly]
         counts = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+        per_poly = np.fromiter((len(p) for p in polygons), dtype=np.int64, count=len(polygons))
+        vertices = np.concatenate(rings) if rings else np.zeros((0, 3), dtype=np.float64)
+        vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+        if drop_closing and len(rings):
+            ends = np.cumsum(counts)
+            starts = ends - counts
+            closed = (counts >= 2) & (vertices[starts] == vertices[ends - 1]).all(axis=1)
+            if closed.any():
+                keep = np.ones(len(vertices), dtype=bool)
+                keep[ends[closed] - 1] = False
+                vertices = vertices[keep]
+                counts = counts - closed
         ring_start = np.zeros(len(rings), dtype=np.int64)
         if len(rings) > 1:
             np.cumsum(counts[:-1], out=ring_start[1:])
-        per_poly = np.fromiter((len(p) for p in polygons), dtype=np.int64, count=len(polygons))
         poly_ring_start = np.zeros(len(polygons), dtype=np.int64)
         if len(polygons) > 1:
             np.cumsum(per_poly[:-1], out=poly_ring_start[1:])
-        vertices = np.concatenate(rings) if rings else np.zeros((0, 3), dtype=np.float64)
-        return cls(np.ascontiguousarray(vertices, dtype=np.float64), ring_start, poly_ring_start)
+        return cls(vertices, ring_start, poly_ring_start)
 
 
 @dataclass(slots=True)

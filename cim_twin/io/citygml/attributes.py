@@ -34,11 +34,21 @@ DATE_PROPERTIES = frozenset({"dateOfConstruction", "dateOfDemolition", "dateOfRe
 LIST_PROPERTIES = frozenset({"function", "usage", "storeyHeightsAboveGround", "storeyHeightsBelowGround"})
 
 
+_LOCAL_NAMES: dict[Any, str] = {}
+
+
 def local_name(tag: Any) -> str:
-    """Local part of an lxml tag (``{ns}name`` -> ``name``)."""
-    if not isinstance(tag, str):
+    """Local part of an lxml tag (``{ns}name`` -> ``name``; "" for comments). Cached: a document
+    has few distinct tags and this is called for most elements."""
+    try:
+        return _LOCAL_NAMES[tag]
+    except KeyError:
+        name = tag[tag.rfind("}") + 1 :] if isinstance(tag, str) else ""
+        if isinstance(tag, str) and len(_LOCAL_NAMES) < 100_000:
+            _LOCAL_NAMES[tag] = name
+        return name
+    except TypeError:  # unhashable (never for lxml tags, but be safe)
         return ""
-    return tag[tag.rfind("}") + 1 :]
 
 
 def parse_datetime(text: str) -> datetime | None:
@@ -181,12 +191,22 @@ def _convert_generic(kind: str, value_el: etree._Element | None) -> Any:
     return text
 
 
+#: Local names of generic attribute elements (a quick test before :func:`generic_attribute`).
+GENERIC_ELEMENTS = frozenset(_GEN_TYPES) | {"genericAttribute"}
+
+
 def generic_attribute(el: etree._Element) -> tuple[str, Any] | None:
     """``(name, value)`` of a generic attribute element, CityGML 1.0/2.0 form
     (``<gen:intAttribute name="n"><gen:value>3</gen:value>``) or 3.0 form
     (``<genericAttribute><gen:IntAttribute><gen:name>n</gen:name><gen:value>3</gen:value>``).
     Attribute sets give a nested dict. None when ``el`` is not a generic attribute."""
     name = local_name(el.tag)
+    attr_name = el.get("name")
+    if attr_name is not None and len(el) == 1:
+        # CityGML 1.0/2.0 simple form: <gen:intAttribute name="n"><gen:value>3</gen:value>
+        kind = _GEN_TYPES.get(name)
+        if kind is not None and kind != "set":
+            return attr_name, _convert_generic(kind, el[0])
     if name == "genericAttribute":
         inner = next((c for c in el if isinstance(c.tag, str)), None)
         return generic_attribute(inner) if inner is not None else None
@@ -222,14 +242,25 @@ def _texts(el: etree._Element, *names: str) -> list[str]:
     return [(e.text or "").strip() for e in el.iter() if local_name(e.tag) in wanted and (e.text or "").strip()]
 
 
+def _texts_by_name(el: etree._Element) -> dict[str, list[str]]:
+    """Texts of all descendants by local name, in one pass."""
+    out: dict[str, list[str]] = {}
+    for e in el.iter():
+        text = e.text
+        if text is not None:
+            text = text.strip()
+            if text:
+                out.setdefault(local_name(e.tag), []).append(text)
+    return out
+
+
 def parse_address(el: etree._Element) -> Address | None:
     """An :class:`Address` from a CityGML ``address`` property or ``Address`` element, xAL 2
     (``AddressDetails/Country/Locality/Thoroughfare``) or xAL 3 (``Address/Country/NameElement``,
     ``Thoroughfare/NameElement``, ``Number``, ``PostCode/Identifier``, free text lines)."""
     xal = None
-    for e in el.iter():
-        ln = local_name(e.tag)
-        if ln in ("AddressDetails", "Address") and "xal" in (etree.QName(e).namespace or "").lower():
+    for e in el.iter("{*}AddressDetails", "{*}Address"):
+        if "xal" in (etree.QName(e).namespace or "").lower():
             xal = e
             break
     if xal is None:
@@ -245,15 +276,23 @@ def _first(values: list[str]) -> str | None:
 
 
 def _address_xal2(xal: etree._Element) -> Address:
-    lines = _texts(xal, "AddressLine")
+    texts = _texts_by_name(xal)
+    lines = texts.get("AddressLine", [])
+
+    def first(*names: str) -> str | None:
+        for name in names:
+            if name in texts:
+                return texts[name][0]
+        return None
+
     return Address(
-        street=_first(_texts(xal, "ThoroughfareName")),
-        house_number=_first(_texts(xal, "ThoroughfareNumber")),
-        postal_code=_first(_texts(xal, "PostalCodeNumber")),
-        locality=_first(_texts(xal, "LocalityName")),
-        district=_first(_texts(xal, "DependentLocalityName")),
-        region=_first(_texts(xal, "AdministrativeAreaName", "SubAdministrativeAreaName")),
-        country=_first(_texts(xal, "CountryName")),
+        street=first("ThoroughfareName"),
+        house_number=first("ThoroughfareNumber"),
+        postal_code=first("PostalCodeNumber"),
+        locality=first("LocalityName"),
+        district=first("DependentLocalityName"),
+        region=first("AdministrativeAreaName", "SubAdministrativeAreaName"),
+        country=first("CountryName"),
         free_text=", ".join(lines) if lines else None,
     )
 

@@ -18,6 +18,7 @@ from lxml import etree
 from ...scene import CityObject, Lifespan, SurfaceType
 from .appearance import AppearanceStore
 from .attributes import (
+    GENERIC_ELEMENTS,
     LIST_PROPERTIES,
     complex_value,
     generic_attribute,
@@ -26,7 +27,15 @@ from .attributes import (
     parse_datetime,
     typed_property,
 )
-from .geometry import XLINK_HREF, GeometryCollector, GeometryContext, parse_coordinates
+from .geometry import (
+    XLINK_HREF,
+    CoordinateError,
+    GeometryCollector,
+    GeometryContext,
+    _numbers,
+    _to_xyz,
+    parse_coordinates,
+)
 
 __all__ = ["FeatureParse", "FeatureWalker", "GML_NAMESPACES"]
 
@@ -93,6 +102,9 @@ KIND_SURFACE: dict[str, SurfaceType] = {
 _LIFESPAN = {"creationDate": "creation_date", "terminationDate": "termination_date",
              "validFrom": "valid_from", "validTo": "valid_to"}
 _SKIP_PROPERTIES = frozenset({"boundedBy", "metaDataProperty", "location"})
+# property codes of FeatureWalker._classify
+(_SKIP, _OTHER, _GENERIC, _GEOMETRY, _BOUNDARY, _GML_TEXT, _LIFESPAN_CODE, _ADDRESS, _APPEARANCE, _IMPLICIT,
+ _RELIEF_GEOMETRY, _RELIEF_LOD, _ENVELOPE) = range(13)
 
 
 def surface_type_of(name: str) -> SurfaceType:
@@ -130,6 +142,9 @@ class FeatureParse:
     lods: set[int] = field(default_factory=set)
     # info mode: bounds of the coordinates of each object (min, max), and lods per object
     bounds: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
+    coord_texts: list[str] = field(default_factory=list)
+    has_implicit: bool = False
+    odd_coords: list[etree._Element] = field(default_factory=list)
 
     @property
     def root(self) -> CityObject:
@@ -160,6 +175,8 @@ class FeatureWalker:
         self.appearances = appearances
         self.bounds_only = bounds_only
         self._core_ns: dict[str, bool] = {}
+        self._prop_cache: dict[Any, tuple[int, str, int, int]] = {}
+        self._surface_types: dict[str, int] = {}
         self._pos_tags = (f"{{{gml_ns}}}posList", f"{{{gml_ns}}}pos", f"{{{gml_ns}}}coordinates")
 
     # --- namespaces ------------------------------------------------------------------------------
@@ -186,12 +203,14 @@ class FeatureWalker:
     # --- features --------------------------------------------------------------------------------
     def parse(self, el: etree._Element) -> FeatureParse:
         kind = local_name(el.tag)
-        feature_srs = self._envelope_srs(el) or self.default_srs
+        feature_srs = self.default_srs
         collector = GeometryCollector(self.gml_id)
         root = CityObject(self._object_id(el, kind, None, 0), kind, source_line=el.sourceline)
         fp = FeatureParse([root], [[]], collector, feature_srs)
         fp.bounds.append(None)
         self._walk_object(el, 0, fp)
+        if self.bounds_only:
+            self._finish_bounds(fp, el)
         return fp
 
     def _envelope_srs(self, el: etree._Element) -> str | None:
@@ -218,38 +237,60 @@ class FeatureWalker:
                   hint: int = 0) -> None:
         fp.lods.add(lod)
         if self.bounds_only:
-            self._bounds(prop, fp, owner, lod)
+            if fp.srs is None:
+                found = prop.xpath(".//@srsName")
+                if found:
+                    fp.srs = str(found[0])
         else:
             fp.collector.parse_property(prop, self._ctx(fp, owner, lod, row, hint))
 
-    def _bounds(self, prop: etree._Element, fp: FeatureParse, owner: int, lod: int) -> None:
-        """Info mode: coordinate bounds of a geometry property (no polygons, no rings)."""
-        lo = hi = None
-        dim = self.default_dim
-        srs = fp.srs
-        if srs is None:
-            found = prop.xpath(".//@srsName")
-            if found:
-                fp.srs = srs = str(found[0])
-        for c in prop.iter(*self._pos_tags):
+    def _finish_bounds(self, fp: FeatureParse, el: etree._Element) -> None:
+        """Info mode: the bounds of all coordinates under geometry properties of the feature, with
+        one XPath and one numpy conversion for the common case (3D posLists)."""
+        texts = fp.coord_texts
+        odd = fp.odd_coords
+        pos_list_tag = self._pos_tags[0]
+        for c in el.iter(*self._pos_tags):
+            if c.tag == pos_list_tag:
+                dim = c.get("srsDimension")
+                if dim is None or dim == "3":
+                    if fp.has_implicit and _inside(c, el, _TEMPLATE_NAMES):
+                        continue
+                    if c.text:
+                        texts.append(c.text)
+                    continue
+                odd.append(c)
+            elif not _inside(c, el, _NOT_GEOMETRY):
+                # points outside geometry properties (an address' location, an implicit template)
+                # and implicit reference points (placed by _implicit) are left out
+                odd.append(c)
+        arrays: list[np.ndarray] = []
+        if fp.coord_texts:
             try:
-                pts = parse_coordinates(c, dim)
-            except ValueError as exc:
+                values = np.array(" ".join(fp.coord_texts).split(), dtype=np.float64)
+            except ValueError:
+                values = np.zeros(1)
+            if len(values) % 3 == 0 and self.default_dim == 3:
+                arrays.append(values.reshape(-1, 3))
+            else:
+                for text in fp.coord_texts:
+                    try:
+                        arrays.append(_to_xyz(_numbers(text), self.default_dim))
+                    except CoordinateError as exc:
+                        fp.collector.issues.append((f"unreadable coordinates: {exc}", None, None))
+        for c in fp.odd_coords:
+            try:
+                arrays.append(parse_coordinates(c, self.default_dim))
+            except CoordinateError as exc:
                 fp.collector.issues.append((f"unreadable coordinates: {exc}", c.sourceline, None))
-                continue
-            if not len(pts):
-                continue
-            if len(pts) < 4 and local_name(c.tag) == "posList":
-                parent = c.getparent()
-                if parent is not None and local_name(parent.tag) == "LinearRing" and len(np.unique(pts, axis=0)) < 3:
-                    fp.collector.issues.append(("degenerate ring (fewer than 3 distinct points)", c.sourceline,
-                                                parent.get(self.gml_id)))
-            plo, phi = pts.min(axis=0), pts.max(axis=0)
-            lo = plo if lo is None else np.minimum(lo, plo)
-            hi = phi if hi is None else np.maximum(hi, phi)
-        if lo is not None and hi is not None:
-            old = fp.bounds[owner]
-            fp.bounds[owner] = (lo, hi) if old is None else (np.minimum(old[0], lo), np.maximum(old[1], hi))
+        arrays = [a for a in arrays if len(a)]
+        if arrays:
+            pts = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            old = fp.bounds[0]
+            fp.bounds[0] = (lo, hi) if old is None else (np.minimum(old[0], lo), np.maximum(old[1], hi))
+        fp.coord_texts = []
+        fp.odd_coords = []
 
     def _add_object(self, fp: FeatureParse, el: etree._Element, parent_index: int) -> int:
         kind = local_name(el.tag)
@@ -272,91 +313,194 @@ class FeatureWalker:
             return False
         return el.get(self.gml_id) is not None and not el.tag.startswith(f"{{{self.gml_ns}}}")
 
-    def _walk_object(self, el: etree._Element, index: int, fp: FeatureParse) -> None:
+    def _classify(self, prop: etree._Element) -> tuple[int, str, int, int]:
+        """What a property element is, by its tag (cached): ``(code, name, lod, hint)``."""
+        tag = prop.tag
+        try:
+            return self._prop_cache[tag]
+        except KeyError:
+            pass
+        except TypeError:
+            return (_SKIP, "", 0, 0)
+        if not isinstance(tag, str):
+            return (_SKIP, "", 0, 0)
+        name = local_name(tag)
+        lod, hint = 0, 0
+        if tag.startswith(f"{{{self.gml_ns}}}"):
+            code = _GML_TEXT if name in ("name", "description", "identifier") else _ENVELOPE if name == "boundedBy" else _SKIP
+        elif (m := _LOD_PROPERTY.match(name)) is not None:
+            lod = int(m.group(1))
+            rest = m.group(2)
+            if rest.endswith("ImplicitRepresentation"):
+                code = _IMPLICIT
+            else:
+                code = _GEOMETRY
+                hint = int(SurfaceType.GROUND) if rest == "FootPrint" else int(SurfaceType.ROOF) if rest == "RoofEdge" else 0
+        elif name in ("boundedBy", "boundary") and self._is_core(tag):
+            code = _BOUNDARY
+        elif name in ("tin", "reliefPoints", "ridgeOrValleyLines", "breaklines", "grid", "geometry"):
+            code = _RELIEF_GEOMETRY
+        elif name == "lod":
+            code = _RELIEF_LOD
+        elif name == "appearance":
+            code = _APPEARANCE
+        elif name in _LIFESPAN:
+            code = _LIFESPAN_CODE
+        elif name in GENERIC_ELEMENTS:
+            code = _GENERIC
+        elif name in _SKIP_PROPERTIES:
+            code = _SKIP
+        elif name == "address":
+            code = _ADDRESS
+        else:
+            code = _OTHER
+            name = self._attr_name(prop, name)
+        result = (code, name, lod, hint)
+        self._prop_cache[tag] = result
+        return result
+
+    def _scan_object(self, el: etree._Element, index: int, fp: FeatureParse) -> None:
+        """Info mode: kinds, attribute names, LODs and CRS only (values are not typed)."""
         obj = fp.objects[index]
+        names = obj.attributes
+        classify = self._classify
+        for prop in el:
+            code, name, lod, _hint = classify(prop)
+            if code == _OTHER:
+                if len(prop):
+                    child = next((c for c in prop if isinstance(c.tag, str)), None)
+                    if child is not None:
+                        if local_name(child.tag) in NESTED_SURFACES:
+                            self._scan_surfaces(prop, fp)
+                            continue
+                        if self._is_feature(child):
+                            for c in prop:
+                                if isinstance(c.tag, str):
+                                    self._add_object(fp, c, index)
+                            continue
+                names[name] = None
+            elif code == _GENERIC:
+                attr = prop.get("name")
+                if attr is None:
+                    item = generic_attribute(prop)
+                    attr = item[0] if item is not None else None
+                if attr is not None:
+                    obj.generic_attributes[attr] = None
+            elif code == _GEOMETRY or code == _RELIEF_GEOMETRY:
+                fp.lods.add(lod if code == _GEOMETRY else _lod_of(obj))
+                if fp.srs is None:
+                    self._find_srs(prop, fp)
+            elif code == _BOUNDARY:
+                self._scan_surfaces(prop, fp)
+            elif code == _GML_TEXT or code == _ADDRESS:
+                names[name] = None
+            elif code == _ENVELOPE:
+                for env in prop:
+                    srs = env.get("srsName") if isinstance(env.tag, str) else None
+                    if srs:
+                        fp.srs = srs
+                        break
+            elif code == _IMPLICIT:
+                self._implicit(prop, fp, index, lod)
+            elif code == _RELIEF_LOD:
+                text = (prop.text or "").strip()
+                if text.isdigit():
+                    names["lod"] = int(text)
+
+    def _scan_surfaces(self, prop: etree._Element, fp: FeatureParse) -> None:
+        """Info mode: LODs of thematic surfaces and their openings."""
+        classify = self._classify
+        for surface in prop:
+            for sub in surface:
+                code, name, lod, _hint = classify(sub)
+                if code == _GEOMETRY:
+                    fp.lods.add(lod)
+                    if fp.srs is None:
+                        self._find_srs(sub, fp)
+                elif code == _BOUNDARY or (code == _OTHER and name in ("opening", "fillingSurface")):
+                    self._scan_surfaces(sub, fp)
+
+    def _find_srs(self, prop: etree._Element, fp: FeatureParse) -> None:
+        found = prop.xpath(".//@srsName")
+        if found:
+            fp.srs = str(found[0])
+
+    def _walk_object(self, el: etree._Element, index: int, fp: FeatureParse) -> None:
+        if self.bounds_only:
+            self._scan_object(el, index, fp)
+            return
+        obj = fp.objects[index]
+        attributes = obj.attributes
         lifespan: dict[str, Any] = {}
         hint_kind = int(KIND_SURFACE.get(obj.kind, SurfaceType.UNKNOWN))
         relief_lod: int | None = None
+        classify = self._classify
         for prop in el:
-            tag = prop.tag
-            if not isinstance(tag, str):
-                continue
-            name = local_name(tag)
-            in_gml = tag.startswith(f"{{{self.gml_ns}}}")
-            if in_gml:
-                if name in ("name", "description") and prop.text and prop.text.strip():
-                    obj.attributes.setdefault(name, prop.text.strip())
-                elif name == "identifier" and prop.text:
-                    obj.attributes.setdefault("identifier", prop.text.strip())
-                continue
-            m = _LOD_PROPERTY.match(name)
-            if m:
-                lod = int(m.group(1))
-                rest = m.group(2)
-                if rest.endswith("ImplicitRepresentation") or rest == "ImplicitRepresentation":
-                    self._implicit(prop, fp, index, lod)
+            code, name, lod, hint = classify(prop)
+            if code == _OTHER:
+                if len(prop) == 0:
+                    href = prop.get(XLINK_HREF)
+                    if href is not None:
+                        _append(attributes, name, href.lstrip("#"), force_list=True)
+                    else:
+                        bare = name[name.find(":") + 1 :]
+                        _append(attributes, name, typed_property(prop, bare), force_list=bare in LIST_PROPERTIES)
                     continue
-                hint = hint_kind
-                if rest == "FootPrint":
-                    hint = int(SurfaceType.GROUND)
-                elif rest == "RoofEdge":
-                    hint = int(SurfaceType.ROOF)
-                self._geometry(prop, fp, index, lod, -1, hint)
-                continue
-            if name in ("boundedBy", "boundary") and self._is_core(tag):
+                children = [c for c in prop if isinstance(c.tag, str)]
+                if not children:
+                    _append(attributes, name, typed_property(prop, name))
+                    continue
+                child = children[0]
+                cname = local_name(child.tag)
+                if cname in NESTED_SURFACES:
+                    for c in children:
+                        self._walk_surface(c, fp, index, -1)
+                elif self._is_feature(child):
+                    for c in children:
+                        self._add_object(fp, c, index)
+                elif cname == "Appearance":
+                    self._appearance(prop, fp)
+                else:
+                    _append(attributes, name, complex_value(prop))
+            elif code == _GENERIC:
+                generic = generic_attribute(prop)
+                if generic is not None:
+                    obj.generic_attributes[generic[0]] = generic[1]
+            elif code == _GEOMETRY:
+                self._geometry(prop, fp, index, lod, -1, hint or hint_kind)
+            elif code == _BOUNDARY:
                 for child in prop:
                     if isinstance(child.tag, str):
                         self._walk_surface(child, fp, index, -1)
-                continue
-            if name in ("tin", "reliefPoints", "ridgeOrValleyLines", "breaklines", "grid", "geometry"):
-                lod = relief_lod if relief_lod is not None else _lod_of(obj)
-                self._geometry(prop, fp, index, lod, -1, hint_kind)
-                continue
-            if name == "lod" and prop.text and prop.text.strip().isdigit():
-                relief_lod = int(prop.text.strip())
-                obj.attributes["lod"] = relief_lod
-                continue
-            if name == "appearance":
-                self._appearance(prop, fp)
-                continue
-            if name in _LIFESPAN:
+            elif code == _GML_TEXT:
+                text = prop.text
+                if text and text.strip():
+                    attributes.setdefault(name, text.strip())
+            elif code == _LIFESPAN_CODE:
                 dt = parse_datetime(prop.text or "")
                 if dt is not None:
                     lifespan[_LIFESPAN[name]] = dt
-                continue
-            generic = generic_attribute(prop)
-            if generic is not None:
-                obj.generic_attributes[generic[0]] = generic[1]
-                continue
-            if name in _SKIP_PROPERTIES:
-                continue
-            key = self._attr_name(prop, name)
-            if name == "address":
+            elif code == _ADDRESS:
                 address = parse_address(prop)
                 if address is not None:
-                    obj.attributes.setdefault("address", address)
-                continue
-            children = [c for c in prop if isinstance(c.tag, str)]
-            href = prop.get(XLINK_HREF)
-            if not children:
-                if href is not None:
-                    _append(obj.attributes, key, href.lstrip("#"), force_list=True)
-                else:
-                    value = typed_property(prop, name)
-                    _append(obj.attributes, key, value, force_list=name in LIST_PROPERTIES)
-                continue
-            child = children[0]
-            cname = local_name(child.tag)
-            if cname in NESTED_SURFACES:
-                for c in children:
-                    self._walk_surface(c, fp, index, -1)
-            elif self._is_feature(child):
-                for c in children:
-                    self._add_object(fp, c, index)
-            elif cname == "Appearance":
+                    attributes.setdefault("address", address)
+            elif code == _APPEARANCE:
                 self._appearance(prop, fp)
-            else:
-                _append(obj.attributes, key, complex_value(prop))
+            elif code == _IMPLICIT:
+                self._implicit(prop, fp, index, lod)
+            elif code == _RELIEF_GEOMETRY:
+                self._geometry(prop, fp, index, relief_lod if relief_lod is not None else _lod_of(obj), -1, hint_kind)
+            elif code == _ENVELOPE:
+                for env in prop:
+                    srs = env.get("srsName") if isinstance(env.tag, str) else None
+                    if srs:
+                        fp.srs = srs
+                        break
+            elif code == _RELIEF_LOD:
+                text = (prop.text or "").strip()
+                if text.isdigit():
+                    relief_lod = int(text)
+                    attributes["lod"] = relief_lod
         if lifespan:
             obj.lifespan = Lifespan(**lifespan)
 
@@ -365,34 +509,30 @@ class FeatureWalker:
         rows = fp.rows[owner]
         row = len(rows)
         sid = el.get(self.gml_id) or f"{fp.objects[owner].id}#{name}{row}"
-        surface = SurfaceRow(sid, int(surface_type_of(name)), parent_row, {})
+        stype = self._surface_types.get(name)
+        if stype is None:
+            stype = self._surface_types[name] = int(surface_type_of(name))
+        surface = SurfaceRow(sid, stype, parent_row, {})
         rows.append(surface)
+        classify = self._classify
         for prop in el:
-            tag = prop.tag
-            if not isinstance(tag, str):
-                continue
-            pname = local_name(tag)
-            m = _LOD_PROPERTY.match(pname)
-            if m:
-                if not m.group(2).endswith("ImplicitRepresentation"):
-                    self._geometry(prop, fp, owner, int(m.group(1)), row)
-                continue
-            if pname in ("opening", "fillingSurface", "boundary", "boundedBy") and not tag.startswith(
-                f"{{{self.gml_ns}}}"
-            ):
+            code, pname, lod, _hint = classify(prop)
+            if code == _GEOMETRY:
+                self._geometry(prop, fp, owner, lod, row)
+            elif code == _GML_TEXT:
+                text = prop.text
+                if pname == "name" and text and text.strip():
+                    surface.attributes.setdefault("name", text.strip())
+            elif code == _BOUNDARY or (code == _OTHER and pname in ("opening", "fillingSurface")):
                 for child in prop:
                     if isinstance(child.tag, str):
                         self._walk_surface(child, fp, owner, row)
-                continue
-            if pname == "appearance":
+            elif code == _APPEARANCE:
                 self._appearance(prop, fp)
-                continue
-            if tag.startswith(f"{{{self.gml_ns}}}"):
-                if pname == "name" and prop.text and prop.text.strip():
-                    surface.attributes.setdefault("name", prop.text.strip())
-                continue
-            if len(prop) == 0 and prop.text and prop.text.strip():
-                surface.attributes[self._attr_name(prop, pname)] = typed_property(prop, pname)
+            elif code == _OTHER and len(prop) == 0:
+                text = prop.text
+                if text and text.strip():
+                    surface.attributes[pname] = typed_property(prop, pname[pname.find(":") + 1 :])
 
     def _appearance(self, prop: etree._Element, fp: FeatureParse) -> None:
         if self.appearances is None or self.bounds_only:
@@ -405,6 +545,7 @@ class FeatureWalker:
         """Implicit geometry (a template placed by a matrix at a reference point): the reference
         point gives the object its place and LOD; inline templates are placed as polygons."""
         fp.lods.add(lod)
+        fp.has_implicit = True
         implicit = next((c for c in prop if isinstance(c.tag, str)), None)
         if implicit is None:
             return
@@ -450,6 +591,21 @@ class FeatureWalker:
             poly.rings = [(r @ m[:3, :3].T) + m[:3, 3] + ref_point for r in poly.rings]
             poly.srs = fp.srs
             fp.collector.polygons.append(poly)
+
+
+_TEMPLATE_NAMES = frozenset({"relativeGMLGeometry", "relativeGeometry"})
+_NOT_GEOMETRY = frozenset({"relativeGMLGeometry", "relativeGeometry", "referencePoint", "Address", "address",
+                           "boundedBy", "Envelope"})
+
+
+def _inside(el: etree._Element, stop: etree._Element, names: frozenset[str]) -> bool:
+    """Is ``el`` below an element named in ``names`` (looking up to ``stop``)?"""
+    node = el.getparent()
+    while node is not None and node is not stop:
+        if local_name(node.tag) in names:
+            return True
+        node = node.getparent()
+    return False
 
 
 def _lod_of(obj: CityObject) -> int:

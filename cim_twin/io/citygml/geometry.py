@@ -97,6 +97,11 @@ class GeometryCollector:
     other_bounds: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     issues: list[tuple[str, int | None, str | None]] = field(default_factory=list)
     _in_solid: int = 0
+    _tags: tuple[str, str, str] = ("", "", "")
+
+    def __post_init__(self) -> None:
+        ns = self.gml_id_attr[: -len("id")]
+        self._tags = (ns + "exterior", ns + "LinearRing", ns + "posList")
 
     # --- entry point -----------------------------------------------------------------------------
     def parse_property(self, prop: etree._Element, ctx: GeometryContext) -> None:
@@ -111,7 +116,11 @@ class GeometryCollector:
                 self.parse_geometry(child, ctx)
 
     def parse_geometry(self, el: etree._Element, ctx: GeometryContext) -> None:
-        name = local_name(el.tag)
+        tag = el.tag
+        name = local_name(tag)
+        if name == "Polygon" and tag == self._polygon_tag:
+            self._fast_polygon(el, ctx)
+            return
         srs = el.get("srsName")
         dim = el.get("srsDimension")
         if srs is not None or dim is not None:
@@ -151,6 +160,41 @@ class GeometryCollector:
             self.by_id[gid] = (start, len(self.polygons))
 
     # --- leaves ----------------------------------------------------------------------------------
+    @property
+    def _polygon_tag(self) -> str:
+        return self.gml_id_attr[: -len("id")] + "Polygon"
+
+    def _fast_polygon(self, el: etree._Element, ctx: GeometryContext) -> None:
+        """The common case, Polygon/exterior/LinearRing/posList without holes or attributes other
+        than ids, without the general dispatch; anything else goes to :meth:`_polygon`."""
+        gid = el.get(self.gml_id_attr)
+        if len(el) == 1 and el.get("srsName") is None and el.get("srsDimension") is None:
+            boundary = el[0]
+            if boundary.tag == self._tags[0] and len(boundary) == 1:
+                ring_el = boundary[0]
+                if ring_el.tag == self._tags[1] and len(ring_el) == 1:
+                    pos_list = ring_el[0]
+                    if pos_list.tag == self._tags[2]:
+                        dim_text = pos_list.get("srsDimension") or ring_el.get("srsDimension")
+                        dim = int(dim_text) if dim_text and dim_text.isdigit() else ctx.dim
+                        try:
+                            values = np.array((pos_list.text or "").split(), dtype=np.float64)
+                        except ValueError:
+                            values = None
+                        if values is not None and len(values) % dim == 0 and dim in (2, 3) and len(values) >= 4 * dim:
+                            ring = values.reshape(-1, dim)
+                            if dim == 2:
+                                ring = np.column_stack([ring, np.zeros(len(ring))])
+                            index = len(self.polygons)
+                            self.polygons.append(
+                                Polygon([ring], ctx.owner, ctx.lod, ctx.row, ctx.flip, ctx.srs, gid,
+                                        [ring_el.get(self.gml_id_attr)], el.sourceline, ctx.hint, self._in_solid > 0)
+                            )
+                            if gid is not None:
+                                self.by_id[gid] = (index, index + 1)
+                            return
+        self._polygon(el, ctx, gid)
+
     def _polygon(self, el: etree._Element, ctx: GeometryContext, gid: str | None) -> None:
         rings: list[np.ndarray] = []
         ring_ids: list[str | None] = []
@@ -172,8 +216,10 @@ class GeometryCollector:
                 self.issues.append((f"unreadable coordinates: {exc}; polygon skipped", ring_el.sourceline,
                                     gid or ring_el.get(self.gml_id_attr)))
                 return
-            ring = _open_ring(coords)
-            if len(ring) < 3 or _distinct_points(ring) < 3:
+            # the closing point is dropped for all rings at once (PolygonBatch); coincident
+            # points and zero areas are found by the triangulation
+            ring = coords
+            if len(ring) < 3 or (len(ring) == 3 and _closed(ring)):
                 what = "exterior" if is_exterior else "interior"
                 self.issues.append((
                     f"degenerate {what} ring (fewer than 3 distinct points)"
@@ -224,20 +270,11 @@ class GeometryCollector:
             self.other_bounds.setdefault(key, (np.full(3, np.nan), np.full(3, np.nan)))
 
 
-def _distinct_points(ring: np.ndarray) -> int:
-    if len(ring) <= 3:
-        return len(np.unique(ring, axis=0))
-    return 3 if len(np.unique(ring[:4], axis=0)) >= 3 else len(np.unique(ring, axis=0))
+def _closed(ring: np.ndarray) -> bool:
+    return bool((ring[0] == ring[-1]).all())
 
 
-def _open_ring(coords: np.ndarray) -> np.ndarray:
-    """Drop the closing point (GML rings repeat the first point at the end)."""
-    if len(coords) >= 2 and np.array_equal(coords[0], coords[-1]):
-        return coords[:-1]
-    return coords
-
-
-def _to_xyz(values: np.ndarray, dim: int, el: etree._Element) -> np.ndarray:
+def _to_xyz(values: np.ndarray, dim: int, el: etree._Element | None = None) -> np.ndarray:
     if dim not in (2, 3):
         dim = 3
     if len(values) % dim:

@@ -23,6 +23,7 @@ from lxml import etree
 
 from ...crs import SceneCRS, parse_srs_name, transformer, utm_crs_for
 from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
+from ...progress import _NoProgress as _NoProgressType
 from ...progress import progress as progress_bar
 from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceTable, SurfaceType
 from ...scene.triangulate import PolygonBatch, triangulate
@@ -87,6 +88,8 @@ class CityGMLReader:
         self.appearances = AppearanceStore()
         self._late_appearances = False
         self._features_seen = 0
+        #: Features triangulated together (amortises numpy overhead; bounds memory).
+        self.batch_features = 256
 
     # --- warnings --------------------------------------------------------------------------------
     def warn(self, message: str, *, line: int | None = None, object_id: str | None = None,
@@ -128,13 +131,16 @@ class CityGMLReader:
 
     def _members(self, on_read: Callable[[int], None] | None) -> Iterator[tuple[etree._Element, etree._Element]]:
         """Yield ``(root, top-level member)`` pairs, clearing each member after use."""
-        stream = open_counting(self.path, on_read)
+        # libxml2 reads a plain file itself fastest; a Python stream is needed for gzip and for
+        # counting bytes for a progress bar
+        stream: Any = open_counting(self.path, on_read) if on_read is not None or self._gzip() else None
+        source: Any = stream if stream is not None else str(self.path)
         tags = [f"{{*}}{n}" for n in _MEMBER_NAMES]
         root: etree._Element | None = None
         seen = 0
         try:
             context = etree.iterparse(
-                stream, events=("end",), tag=tags, resolve_entities=False, no_network=True, load_dtd=False,
+                source, events=("end",), tag=tags, resolve_entities=False, no_network=True, load_dtd=False,
                 huge_tree=True, remove_comments=True, remove_pis=True, collect_ids=False,
             )
             for _event, el in context:
@@ -159,7 +165,11 @@ class CityGMLReader:
             raise FormatError(f"cannot read file: {exc}", path=self.path,
                               hint="a .gz file may be truncated") from exc
         finally:
-            stream.close()
+            if stream is not None:
+                stream.close()
+
+    def _gzip(self) -> bool:
+        return bool(self.head is not None and self.head.gzip)
 
     def _root_defaults(self, root: etree._Element) -> tuple[str, str | None, int]:
         """GML namespace, srsName and srsDimension from the root element and its envelope."""
@@ -256,7 +266,8 @@ class CityGMLReader:
     def _iterate(self, *, bounds_only: bool, state: _CRSState, bar: Any = None) -> Iterator[FeatureParse]:
         self._check_head()
         walker: FeatureWalker | None = None
-        for root, member in self._members(bar.update if bar is not None else None):
+        on_read = bar.update if bar is not None and not isinstance(bar, _NoProgressType) else None
+        for root, member in self._members(on_read):
             if walker is None:
                 gml_ns, srs, dim = self._root_defaults(root)
                 walker = FeatureWalker(gml_ns, srs, dim, self.appearances, bounds_only=bounds_only)
@@ -280,7 +291,7 @@ class CityGMLReader:
                 yield fp
 
     def _warn_missing_crs(self, state: _CRSState) -> None:
-        if state.source is None and state.override is None:
+        if state.source is None and state.override is None and state.missing:
             self.warn("the file states no CRS (no srsName); coordinates are used as given and the "
                       "WGS84 extent is unknown", hint="give the CRS with --crs EPSG:n", kind="no-crs")
 
@@ -297,6 +308,7 @@ class CityGMLReader:
         pending: dict[str, list[tuple[_Pending, Ref]]] = {}
         waiting: list[_Pending] = []
         bar = progress_bar(self._file_size(), desc=self.path.name, unit="B", unit_scale=True, enabled=self.progress)
+        ready: list[FeatureParse] = []
         try:
             for fp in self._iterate(bounds_only=False, state=state, bar=bar):
                 self._issues(fp)
@@ -305,14 +317,18 @@ class CityGMLReader:
                     self._resolve_pending(fp, pending)
                     for w in [w for w in waiting if not w.refs]:
                         waiting.remove(w)
-                        yield self._finish(w.parse, state)
+                        ready.append(w.parse)
                 if unresolved:
                     entry = _Pending(fp, unresolved)
                     waiting.append(entry)
                     for ref in unresolved:
                         pending.setdefault(ref.target, []).append((entry, ref))
-                    continue
-                yield self._finish(fp, state)
+                else:
+                    ready.append(fp)
+                if len(ready) >= self.batch_features:
+                    yield from self._finish_batch(ready, state)
+                    ready = []
+            yield from self._finish_batch(ready, state)
         finally:
             bar.close()
         if waiting:
@@ -321,7 +337,7 @@ class CityGMLReader:
                 for ref in w.refs:
                     self.warn(f"xlink:href #{ref.target} points to no geometry in the file; ignored",
                               line=ref.line, object_id=w.parse.root.id, kind="unresolved-xlink")
-                yield self._finish(w.parse, state)
+            yield from self._finish_batch([w.parse for w in waiting], state)
         self._warn_missing_crs(state)
         self._summarise_warnings()
 
@@ -359,121 +375,139 @@ class CityGMLReader:
         except OSError:
             return None
 
-    def _finish(self, fp: FeatureParse, state: _CRSState) -> CityObject:
-        """Triangulate the collected polygons into one mesh per object and LOD."""
-        collector = fp.collector
+    def _finish_batch(self, fps: list[FeatureParse], state: _CRSState) -> list[CityObject]:
+        """Triangulate the polygons of several features at once (numpy work amortised over the
+        batch), then cut the result into one mesh per object and LOD."""
+        if not fps:
+            return []
         store = self.appearances
-        if not store.empty:
-            _apply_aggregate_targets(collector, store)
-        for lo, _hi in collector.other_bounds.values():
-            # points and curves only: they still say which CRS the document uses
-            if state.source is None:
-                self._converter(state, fp.srs, lo[None, :])
-        by_key: dict[tuple[int, int], list[Polygon]] = {}
-        for poly in collector.polygons:
-            by_key.setdefault((poly.owner, poly.lod), []).append(poly)
-        for (owner, lod), polys in by_key.items():
-            obj = fp.objects[owner]
-            try:
-                mesh = self._mesh(polys, fp.rows[owner], (owner, lod) in collector.solids, state, obj, fp.srs)
-            except CimTwinError:
-                raise
-            except (ValueError, IndexError) as exc:
-                self.warn(f"LOD{lod} geometry could not be built: {exc}", line=obj.source_line, object_id=obj.id,
-                          kind="broken-geometry")
-                continue
-            if mesh is not None and mesh.n_triangles:
+        groups: list[tuple[FeatureParse, int, int, list[Polygon]]] = []
+        all_rings: list[list[np.ndarray]] = []
+        for fp in fps:
+            collector = fp.collector
+            if not store.empty:
+                _apply_aggregate_targets(collector, store)
+            for lo, _hi in collector.other_bounds.values():
+                # points and curves only: they still say which CRS the document uses
+                if state.source is None:
+                    self._converter(state, fp.srs, lo[None, :])
+            by_key: dict[tuple[int, int], list[Polygon]] = {}
+            for poly in collector.polygons:
+                by_key.setdefault((poly.owner, poly.lod), []).append(poly)
+            for (owner, lod), polys in by_key.items():
+                groups.append((fp, owner, lod, polys))
+                for poly in polys:
+                    srs = poly.srs if poly.srs is not None else fp.srs
+                    conv = state.converters.get(srs) or self._converter(state, srs, poly.rings[0])
+                    rs = poly.rings if conv is _identity else [conv(r) for r in poly.rings]
+                    if poly.flip:
+                        rs = [r[::-1] for r in rs]
+                    all_rings.append(rs)
+        if all_rings:
+            batch = PolygonBatch.from_rings(all_rings)
+            tri = triangulate(batch)
+            n_v = len(batch.vertices)
+            poly_vstart = np.append(batch.ring_start[batch.poly_ring_start], n_v)
+            sizes = np.array([len(g[3]) for g in groups], dtype=np.int64)
+            group_pstart = np.concatenate([[0], np.cumsum(sizes)])
+            tri_bounds = np.searchsorted(tri.polygon, group_pstart)
+            degenerate_group = np.searchsorted(group_pstart, tri.degenerate, side="right") - 1
+            for p, g in zip(tri.degenerate, degenerate_group, strict=True):
+                fp, owner, _lod, polys = groups[int(g)]
+                poly = polys[int(p - group_pstart[g])]
+                self.warn("degenerate polygon (fewer than 3 distinct points or no area) skipped", line=poly.line,
+                          object_id=poly.gid or fp.objects[owner].id, kind="degenerate polygon")
+            for gi, (fp, owner, lod, polys) in enumerate(groups):
+                p0, p1 = int(group_pstart[gi]), int(group_pstart[gi + 1])
+                t0, t1 = int(tri_bounds[gi]), int(tri_bounds[gi + 1])
+                if t1 <= t0:
+                    continue
+                v0, v1 = int(poly_vstart[p0]), int(poly_vstart[p1])
+                obj = fp.objects[owner]
+                mesh = self._mesh(polys, fp.rows[owner], (owner, lod) in fp.collector.solids,
+                                  batch.vertices[v0:v1], tri.triangles[t0:t1] - v0, tri.polygon[t0:t1] - p0,
+                                  batch, p0, v0)
                 obj.geometry[lod] = mesh
-        if fp.local_appearance_keys:
-            store.forget(fp.local_appearance_keys)
-        fp.root.invalidate()
-        return fp.root
+        out = []
+        for fp in fps:
+            if fp.local_appearance_keys:
+                store.forget(fp.local_appearance_keys)
+            fp.root.invalidate()
+            out.append(fp.root)
+        return out
 
-    def _mesh(self, polys: list[Polygon], rows: list[Any], solid: bool, state: _CRSState, obj: CityObject,
-              feature_srs: str | None) -> Mesh | None:
-        # coordinates into the scene CRS, grouped by srsName
-        rings: list[list[np.ndarray]] = []
-        for poly in polys:
-            srs = poly.srs if poly.srs is not None else feature_srs
-            conv = state.converters.get(srs) or self._converter(state, srs, poly.rings[0])
-            rs = [conv(r) for r in poly.rings] if conv is not _identity else poly.rings
-            if poly.flip:
-                rs = [r[::-1] for r in rs]
-            rings.append(rs)
-        batch = PolygonBatch.from_rings(rings)
-        tri = triangulate(batch)
-        for p in tri.degenerate:
-            poly = polys[int(p)]
-            self.warn("degenerate polygon (no area) skipped", line=poly.line, object_id=poly.gid or obj.id,
-                      kind="degenerate polygon")
-        if not len(tri.triangles):
-            return None
-        n_poly = len(polys)
+    def _mesh(self, polys: list[Polygon], rows: list[Any], solid: bool, vertices: np.ndarray,
+              triangles: np.ndarray, tri_poly: np.ndarray, batch: PolygonBatch, p0: int, v0: int) -> Mesh:
         used_rows = sorted({p.row for p in polys if p.row >= 0})
-        # keep parents of openings so the table can say which wall holds a window
-        extra = set()
-        for r in used_rows:
-            parent = rows[r].parent
-            while parent >= 0 and parent not in extra and parent not in used_rows:
-                extra.add(parent)
-                parent = rows[parent].parent
-        keep = sorted(set(used_rows) | extra)
-        remap = {old: new for new, old in enumerate(keep)}
-        table = SurfaceTable(
-            ids=[rows[r].id for r in keep],
-            types=np.array([rows[r].type for r in keep], dtype=np.uint8),
-            parent=np.array([remap.get(rows[r].parent, -1) for r in keep], dtype=np.int32),
-            attributes=[rows[r].attributes for r in keep],
-        )
-        poly_row = np.array([remap[p.row] if p.row >= 0 else -1 for p in polys], dtype=np.int32)
-        poly_sem = np.array(
-            [rows[p.row].type if p.row >= 0 and rows[p.row].type else p.hint for p in polys], dtype=np.uint8
-        )
-        tp = tri.polygon
+        if used_rows:
+            # keep parents of openings so the table can say which wall holds a window
+            extra: set[int] = set()
+            for r in used_rows:
+                parent = rows[r].parent
+                while parent >= 0 and parent not in extra and parent not in used_rows:
+                    extra.add(parent)
+                    parent = rows[parent].parent
+            keep = sorted(set(used_rows) | extra)
+            remap = {old: new for new, old in enumerate(keep)}
+            table = SurfaceTable(
+                ids=[rows[r].id for r in keep],
+                types=np.array([rows[r].type for r in keep], dtype=np.uint8),
+                parent=np.array([remap.get(rows[r].parent, -1) for r in keep], dtype=np.int32),
+                attributes=[rows[r].attributes for r in keep],
+            )
+            poly_row = np.array([remap[p.row] if p.row >= 0 else -1 for p in polys], dtype=np.int32)
+            poly_sem = np.array([rows[p.row].type or p.hint if p.row >= 0 else p.hint for p in polys], dtype=np.uint8)
+        else:
+            table = SurfaceTable()
+            poly_row = np.full(len(polys), -1, dtype=np.int32)
+            poly_sem = np.array([p.hint for p in polys], dtype=np.uint8)
         mesh = Mesh(
-            vertices=batch.vertices,
-            triangles=tri.triangles,
-            semantics=poly_sem[tp],
-            surface_index=poly_row[tp],
+            vertices=vertices,
+            triangles=triangles.astype(np.int32, copy=False),
+            semantics=poly_sem[tri_poly],
+            surface_index=poly_row[tri_poly],
             surfaces=table,
             solid_closed=solid and all(p.in_solid for p in polys),
         )
-        store = self.appearances
-        if not store.empty:
-            self._appearance_arrays(mesh, polys, batch, tp, n_poly)
+        if not self.appearances.empty:
+            self._appearance_arrays(mesh, polys, batch, tri_poly, p0, v0)
         return mesh
 
-    def _appearance_arrays(self, mesh: Mesh, polys: list[Polygon], batch: PolygonBatch, tp: np.ndarray,
-                           n_poly: int) -> None:
+    def _appearance_arrays(self, mesh: Mesh, polys: list[Polygon], batch: PolygonBatch, tri_poly: np.ndarray,
+                           p0: int, v0: int) -> None:
         store = self.appearances
+        n_poly = len(polys)
         tex = np.full(n_poly, -1, dtype=np.int32)
         mat = np.full(n_poly, -1, dtype=np.int32)
         uv = None
-        ring_i = 0
+        n_v = len(batch.vertices)
         for i, poly in enumerate(polys):
             if poly.gid is not None:
                 tex[i] = store.target_texture.get(poly.gid, -1)
                 mat[i] = store.target_material.get(poly.gid, -1)
+            if tex[i] < 0:
+                continue
+            first_ring = int(batch.poly_ring_start[p0 + i])
             for k, rid in enumerate(poly.ring_ids):
-                r = ring_i + k
-                if rid is not None and tex[i] >= 0:
-                    coords = store.ring_uv.get(rid)
-                    if coords is not None:
-                        start = int(batch.ring_start[r])
-                        end = int(batch.ring_start[r + 1]) if r + 1 < len(batch.ring_start) else len(batch.vertices)
-                        n = end - start
-                        if len(coords) == n + 1:
-                            coords = coords[:-1]
-                        if len(coords) == n:
-                            if uv is None:
-                                uv = np.zeros((len(batch.vertices), 2), dtype=np.float32)
-                            uv[start:end] = coords[::-1] if poly.flip else coords
-            ring_i += len(poly.rings)
+                coords = store.ring_uv.get(rid) if rid is not None else None
+                if coords is None:
+                    continue
+                r = first_ring + k
+                start = int(batch.ring_start[r])
+                end = int(batch.ring_start[r + 1]) if r + 1 < len(batch.ring_start) else n_v
+                n = end - start
+                if len(coords) == n + 1:
+                    coords = coords[:-1]
+                if len(coords) != n:
+                    continue
+                if uv is None:
+                    uv = np.zeros((len(mesh.vertices), 2), dtype=np.float32)
+                uv[start - v0:end - v0] = coords[::-1] if poly.flip else coords
         if (tex >= 0).any():
-            mesh.texture_index = tex[tp]
-            mesh.uv = uv if uv is not None else np.zeros((len(batch.vertices), 2), dtype=np.float32)
+            mesh.texture_index = tex[tri_poly]
+            mesh.uv = uv if uv is not None else np.zeros((len(mesh.vertices), 2), dtype=np.float32)
         if (mat >= 0).any():
-            mesh.material_index = mat[tp]
+            mesh.material_index = mat[tri_poly]
 
     def read(self) -> Scene:
         """The whole file as a :class:`Scene` with triangulated geometry.
@@ -526,6 +560,7 @@ class CityGMLReader:
         attributes: set[str] = set()
         boxes_lo: list[np.ndarray] = []
         boxes_hi: list[np.ndarray] = []
+        box_srs: list[str | None] = []
         n_features = 0
         bar = progress_bar(self._file_size(), desc=self.path.name, unit="B", unit_scale=True, enabled=self.progress)
         try:
@@ -537,18 +572,25 @@ class CityGMLReader:
                     counts[obj.kind] += 1
                     attributes.update(obj.attributes)
                     attributes.update(obj.generic_attributes)
-                srs_conv = None
                 for box in fp.bounds:
-                    if box is None or np.isnan(box[0]).any():
-                        continue
-                    if srs_conv is None:
-                        srs_conv = self._converter(state, fp.srs, box[0][None, :])
-                    corners = np.array([box[0], box[1]])
-                    corners = srs_conv(corners)
-                    boxes_lo.append(corners.min(axis=0))
-                    boxes_hi.append(corners.max(axis=0))
+                    if box is not None:
+                        box_srs.append(fp.srs)
+                        boxes_lo.append(box[0])
+                        boxes_hi.append(box[1])
         finally:
             bar.close()
+        if boxes_lo:
+            # into the source CRS (axis order, other srsNames), in one batch per srsName
+            all_lo, all_hi = np.array(boxes_lo), np.array(boxes_hi)
+            keep = ~(np.isnan(all_lo).any(axis=1) | np.isnan(all_hi).any(axis=1))
+            srs_arr = np.array([s or "" for s in box_srs], dtype=object)
+            boxes_lo, boxes_hi = [], []
+            for srs in dict.fromkeys(srs_arr[keep]):
+                sel = keep & (srs_arr == srs)
+                conv = self._converter(state, srs or None, all_lo[sel][:1])
+                a, b = conv(all_lo[sel]), conv(all_hi[sel])
+                boxes_lo.extend(np.minimum(a, b))
+                boxes_hi.extend(np.maximum(a, b))
         self._warn_missing_crs(state)
         self._summarise_warnings()
         src = state.source
