@@ -381,6 +381,7 @@ def _write_population(path: Path, rows: list[tuple[str, int, int]]) -> None:
 
 # --- street view -----------------------------------------------------------------------------------
 _GREENED_2025 = 0.3  # share of low-green roads greened in 2025
+_CLASSES = ("green", "sky", "building", "road", "sidewalk", "vehicle", "person")
 
 
 def _streetview(layout: DistrictLayout, year: int) -> list[dict[str, Any]]:
@@ -414,11 +415,12 @@ def _streetview(layout: DistrictLayout, year: int) -> list[dict[str, Any]]:
             sky = rng.uniform(0.1, 0.3) if road.road_class != "alley" else rng.uniform(0.03, 0.1)
             veh = rng.uniform(0.0, 0.06)
             per = rng.uniform(0.0, 0.03)
-            bld = max(0.0, 1.0 - g - sky - sw - rd - veh - per)
+            bld = rng.uniform(0.1, 0.5) if road.road_class != "alley" else rng.uniform(0.4, 0.7)
+            parts = np.array([g, sky, bld, rd, sw, veh, per])
+            parts = parts / parts.sum()  # class fractions of one photo add up to 1
             row = {"id": f"SV-{road.id}-{k + 1:03d}", "road_id": road.id, "heading_deg": round(heading, 1),
                    "taken_at": f"{year}-0{5 + k % 4}-{10 + k % 18:02d}T10:{k % 60:02d}:00+08:00",
-                   "green": round(g, 4), "sky": round(sky, 4), "building": round(bld, 4), "road": round(rd, 4),
-                   "sidewalk": round(sw, 4), "vehicle": round(veh, 4), "person": round(per, 4), "_xy": (x, y)}
+                   **{name: round(float(v), 4) for name, v in zip(_CLASSES, parts, strict=True)}, "_xy": (x, y)}
             rows.append(row)
     return rows
 
@@ -434,7 +436,7 @@ def _write_streetview(layout: DistrictLayout, folder: Path, year: int) -> None:
         name = f"{row['id']}.png"
         _write_photo(photos / name, row["green"], row["sky"])
         row["photo"] = f"photos/{name}"
-        for key in ("green", "sky", "building", "road", "sidewalk", "vehicle", "person"):
+        for key in _CLASSES:
             row[key] = None
     _write_points(layout, folder / "streetview.geojson", "streetview", rows)
 

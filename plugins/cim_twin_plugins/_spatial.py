@@ -19,6 +19,7 @@ import numpy as np
 
 from cim_twin.errors import ConfigError
 from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator, is_residential
+from cim_twin.model import ProblemPoint
 from cim_twin.scene import SurfaceType
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "fmt_m",
     "ground_z_at",
     "group_index",
+    "in_unit",
     "nearest_within",
     "road_network",
     "unit_position",
@@ -479,6 +481,12 @@ def _join_dangling_ends(
     new_b = idx[has, first[has]]
     new_w = dist[has, first[has]]
     return np.concatenate([a, new_a]), np.concatenate([b, new_b]), np.concatenate([w, new_w])
+
+
+def in_unit(problem: ProblemPoint, unit: str) -> ProblemPoint:
+    """The problem with its value in ``unit``: a problem on one object may measure something other
+    than the indicator's rate (a distance in m, a year of construction)."""
+    return problem.model_copy(update={"unit": unit})
 
 
 def ground_z_at(table: BuildingTable, xy: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from ._spatial import (
     building_table,
     fmt_m,
     group_index,
+    in_unit,
     nearest_geometry,
     strings,
     sums,
@@ -169,10 +170,10 @@ class RadiusCoverage(SharedTableIndicator):
             }
             for fc, d in zip(classes, class_dist, strict=True):
                 evidence[f"distance_{fc.label_en.replace(' ', '_')}_m"] = round(float(d[j]), 1) if np.isfinite(d[j]) else None
-            yield ctx.problem(
+            yield in_unit(ctx.problem(
                 self, obj, value=dist if np.isfinite(dist) else None, threshold=radius, severity=severity,
                 unit_id=table.community[i],
                 message_en=f"Building {obj.id} is outside the service radius of every {self.facility_en}: {where_en}",
                 message_zh=f"建筑{obj.id}不在任何{self.facility_zh}的服务半径内：{where_zh}",
                 evidence=evidence,
-            )
+            ), "m")

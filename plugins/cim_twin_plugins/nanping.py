@@ -18,6 +18,7 @@ from ._spatial import (
     facility_points,
     floats,
     group_index,
+    in_unit,
     strings,
     sums,
     unit_ids,
@@ -129,14 +130,14 @@ class NursingBeds(SharedTableIndicator):
                               "care_home_ids": [str(i) for i in strings(homes, "id")[h_codes == k]]},
                 )
             if share is not None and share < share_target:
-                yield ctx.problem(
+                yield in_unit(ctx.problem(
                     self, None, position=_county_position(ctx, table, districts), subject=f"county-share:{county}",
                     unit_id=districts[0] if len(districts) == 1 else None, unit_level="district",
                     value=share, threshold=share_target, severity="medium",
                     message_en=f"{county}: nursing-type beds are {share:.0%} of care-home beds, below {share_target:.0%}",
                     message_zh=f"{county}养老机构护理型床位占比{share:.0%}，低于{share_target:.0%}",
                     evidence={"nursing_beds": float(n_nursing[k]), "beds": float(n_beds[k])},
-                )
+                ), "ratio")
 
 
 # --- 4. public toilet coverage and density -------------------------------------------------------
@@ -147,7 +148,7 @@ class ToiletCoverage(RadiusCoverage):
         name_en="Public toilet coverage",
         category="整洁有序",
         level="community",
-        unit="%",
+        unit="ratio",
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=LOCAL),
             "radius_m": Threshold(value=500.0, unit="m", source=LOCAL + " (CJJ 14-2016 城市公共厕所设计标准: 400-600 m spacing on everyday streets)"),
@@ -206,7 +207,7 @@ class OldHousing(SharedTableIndicator):
         name_en="Old housing (housing check list)",
         category="安全韧性",
         level="building",
-        unit="%",
+        unit="ratio",
         direction=Direction.LOWER_IS_BETTER,
         thresholds={
             "default": Threshold(value=0.3, unit="ratio", source=LOCAL + ": communities with more than 30 % old floor area are renewal candidates"),
@@ -247,14 +248,14 @@ class OldHousing(SharedTableIndicator):
             year = int(table.year_built[i])
             extra_en = (f", danger grade {danger}" if danger else "") + (f", {structure} structure" if structure else "")
             extra_zh = (f"，危房等级{danger}级" if danger else "") + (f"，{structure}结构" if structure else "")
-            yield ctx.problem(
+            yield in_unit(ctx.problem(
                 self, obj, value=float(year), threshold=before, severity=severity, unit_id=table.community[i],
                 message_en=f"Residential building {obj.id} built in {year} (before {int(before)}) is on the housing check list{extra_en}",
                 message_zh=f"住宅{obj.id}建于{year}年（早于{int(before)}年），列入房屋体检清单{extra_zh}",
                 evidence={"year_built": year, "danger_level": danger or None, "structure": structure or None,
                           "floor_area_m2": round(float(floor[i]), 1),
                           "storeys": None if not np.isfinite(table.storeys[i]) else int(table.storeys[i])},
-            )
+            ), "year")
 
 
 @hookimpl

@@ -23,6 +23,7 @@ from ._spatial import (
     floats,
     fmt_m,
     group_index,
+    in_unit,
     nearest_geometry,
     nearest_within,
     road_network,
@@ -57,7 +58,7 @@ class ParkCoverage(RadiusCoverage):
         name_en="Park service-radius coverage",
         category="生态宜居",
         level="community",
-        unit="%",
+        unit="ratio",
         direction=Direction.HIGHER_IS_BETTER,
         national=True,
         thresholds={
@@ -100,7 +101,7 @@ class ElderlyCareCoverage(RadiusCoverage):
         name_en="Community elderly-care coverage",
         category="健康舒适",
         level="community",
-        unit="%",
+        unit="ratio",
         national=True,
         thresholds={
             "default": Threshold(value=1.0, unit="ratio",
@@ -142,7 +143,7 @@ class KindergartenCoverage(_SchoolCoverage):
         name_en="Kindergarten service-radius coverage",
         category="健康舒适",
         level="community",
-        unit="%",
+        unit="ratio",
         national=True,
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 普惠性幼儿园覆盖率 target; 0.9 local choice"),
@@ -164,7 +165,7 @@ class PrimarySchoolCoverage(_SchoolCoverage):
         name_en="Primary school service-radius coverage",
         category="健康舒适",
         level="community",
-        unit="%",
+        unit="ratio",
         national=True,
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 0.9 local choice"),
@@ -187,7 +188,7 @@ class FireStation5Min(SharedTableIndicator):
         name_en="Fire and rescue 5-minute coverage",
         category="安全韧性",
         level="district",
-        unit="%",
+        unit="ratio",
         national=True,
         thresholds={
             "default": Threshold(value=1.0, unit="ratio", source="《城市消防站建设标准》(建标152-2017): reach the edge of the station's area within 5 minutes"),
@@ -248,7 +249,7 @@ class FireStation5Min(SharedTableIndicator):
             sid = st_ids[nearest_st[i]] if nearest_st[i] >= 0 else None
             what_en = f"high-rise residential building ({table.height_m[i]:.0f} m)" if tall_home else "building"
             what_zh = f"高层住宅（{table.height_m[i]:.0f}米）" if tall_home else "建筑"
-            yield ctx.problem(
+            yield in_unit(ctx.problem(
                 self, obj, value=d if np.isfinite(d) else None, threshold=reach, severity=severity,
                 unit_id=table.community[i],
                 message_en=f"{what_en.capitalize()} {obj.id} is outside 5-minute fire coverage: "
@@ -259,7 +260,7 @@ class FireStation5Min(SharedTableIndicator):
                           "method": method, "nearest_station_id": sid,
                           "straight_distance_m": round(float(straight[i]), 1) if np.isfinite(straight[i]) else None,
                           "height_m": None if not np.isfinite(table.height_m[i]) else round(float(table.height_m[i]), 1)},
-            )
+            ), "m")
 
 
 # --- 7. new residential buildings over 80 m ------------------------------------------------------
@@ -298,13 +299,13 @@ class NewResidentialOver80m(SharedTableIndicator):
         for i in np.nonzero(hit)[0]:
             obj = table.objects[i]
             h = float(table.height_m[i])
-            yield ctx.problem(
+            yield in_unit(ctx.problem(
                 self, obj, value=h, threshold=limit, severity="critical", unit_id=table.community[i],
                 message_en=f"New residential building {obj.id} (built {int(table.year_built[i])}) is {h:.1f} m high, over the {limit:.0f} m bottom line",
                 message_zh=f"新建住宅{obj.id}（{int(table.year_built[i])}年建成）高{h:.1f}米，超过{limit:.0f}米底线",
                 evidence={"height_m": round(h, 2), "year_built": int(table.year_built[i]),
                           "storeys": None if not np.isfinite(table.storeys[i]) else int(table.storeys[i])},
-            )
+            ), "m")
 
 
 # --- 11. road network density --------------------------------------------------------------------
@@ -477,7 +478,7 @@ class Waterlogging(SharedTableIndicator):
             first = min(when[i] for i in now)
             where_en = f" on {road_name or road}" if road else ""
             where_zh = f"（{road_name or road}）" if road else ""
-            yield ctx.problem(
+            yield in_unit(ctx.problem(
                 self, None, position=(site_xy[j][0], site_xy[j][1], z), object_ids=near, unit_id=site_community[j],
                 # the site's first incident ever names it, so next year's run finds the same site
                 subject=f"site:{ids[min(members, key=lambda i: (when[i], ids[i]))]}",
@@ -494,7 +495,7 @@ class Waterlogging(SharedTableIndicator):
                           "max_duration_h": float(np.nanmax(duration[now])) if np.isfinite(duration[now]).any() else None,
                           "road_id": road, "road_distance_m": round(float(road_dist[j]), 1) if np.isfinite(road_dist[j]) else None,
                           "building_ids": near},
-            )
+            ), "incidents")
 
 
 @hookimpl

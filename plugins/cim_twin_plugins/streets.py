@@ -17,7 +17,7 @@ from cim_twin.indicators.api import CheckContext
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
-from ._spatial import BuildingTable, SharedTableIndicator, building_table, group_index, strings
+from ._spatial import BuildingTable, SharedTableIndicator, building_table, group_index, in_unit, strings
 
 __all__ = ["CrossSections", "StreetHeightWidth", "cross_sections"]
 
@@ -123,6 +123,7 @@ class StreetHeightWidth(SharedTableIndicator):
         level="block",
         unit="ratio",
         direction=Direction.IN_BAND,
+        national=True,
         thresholds={
             "default": Threshold(low=0.25, high=2.0, unit="H/W",
                                  source=LOCAL + ": below 0.25 the street loses enclosure (Ashihara, D/H > 4); above 2 it is a deep canyon "
@@ -187,7 +188,7 @@ class StreetHeightWidth(SharedTableIndicator):
             lrow, rrow = int(sec.left_row[worst]), int(sec.right_row[worst])
             z = float(np.nanmean([table.ground_z[lrow], table.ground_z[rrow]]))
             label = names[r] or road_ids[r]
-            yield ctx.problem(
+            yield in_unit(ctx.problem(
                 self, None, position=(sec.xy[worst][0], sec.xy[worst][1], z if np.isfinite(z) else 0.0),
                 object_ids=(str(road_ids[r]), str(table.ids[lrow]), str(table.ids[rrow])), subject=f"road:{road_ids[r]}",
                 unit_level="block", value=median, threshold=high if too_high else low, severity=severity,
@@ -203,7 +204,7 @@ class StreetHeightWidth(SharedTableIndicator):
                                             "height_m": round(float(sec.height_m[worst]), 1),
                                             "left_building": str(table.ids[lrow]), "right_building": str(table.ids[rrow]),
                                             "left_m": round(float(sec.left_m[worst]), 1), "right_m": round(float(sec.right_m[worst]), 1)}},
-            )
+            ), "H/W")
 
 
 @hookimpl

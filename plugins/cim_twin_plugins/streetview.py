@@ -192,7 +192,8 @@ class GreenView(_PerRoad):
         name_en="Street green view index",
         category="生态宜居",
         level="block",
-        unit="%",
+        unit="ratio",
+        national=True,
         thresholds={
             "default": Threshold(value=0.25, unit="ratio", source=LOCAL + ": 25 % is where a street is perceived as green (Aoki 1987)"),
             "exg_threshold": Threshold(value=0.1, unit="ExG", source="Woebbecke et al. 1995, excess-green index"),
@@ -216,7 +217,8 @@ class SidewalkWidth(_PerRoad):
         name_en="Relative sidewalk width",
         category="交通便捷",
         level="block",
-        unit="%",
+        unit="ratio",
+        national=True,
         thresholds={
             "default": Threshold(value=0.25, unit="ratio", source=LOCAL + ": sidewalk at least a quarter of the paved street seen"),
             "min_width_m": Threshold(value=2.0, unit="m", source="CJJ 37-2012 城市道路工程设计规范: sidewalk minimum 2.0 m"),

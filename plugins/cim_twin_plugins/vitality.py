@@ -89,7 +89,7 @@ class PublicSpaceVitality(SharedTableIndicator):
         name_en="Public-space vitality",
         category="创新活力",
         level="block",
-        unit="%",
+        unit="ratio",
         thresholds={
             "default": Threshold(value=0.8, unit="ratio", source=LOCAL + ": at least 80 % of public spaces not cold"),
             "cold_ratio": Threshold(value=0.5, unit="ratio", source=LOCAL + ": daytime density below half the median occupied cell"),

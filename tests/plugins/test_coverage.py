@@ -39,13 +39,14 @@ def test_park_coverage_by_hand(tiny):
     by_subject = {p.key.split("|", 1)[1]: p for p in problems}
     assert set(by_subject) == {"unit:C1", "C"}
     c = by_subject["C"]
-    assert c.severity.value == "medium"
+    assert c.severity.value == "medium" and c.unit == "m" and c.threshold == 500
     assert c.value == pytest.approx(math.hypot(605, 205), abs=0.01)
     assert c.evidence["nearest_facility_id"] == "P-big" and c.evidence["radius_m"] == 500
     assert c.evidence["distance_park_of_2,000-5,000_m²_m"] == pytest.approx(math.hypot(95, 495), abs=0.1)
     assert "P-big" not in c.message_en and "大公园" in c.message_zh and "639 m" in c.message_en
     unit = by_subject["unit:C1"]
     assert unit.severity.value == "medium" and unit.value == pytest.approx(0.75) and unit.unit_id == "C1"
+    assert unit.unit == "ratio" and m.unit == "ratio"
 
 
 def test_park_radius_overridden_by_profile(tiny):
