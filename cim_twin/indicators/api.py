@@ -62,7 +62,7 @@ def _as_aware(when: Any) -> datetime:
         return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     if isinstance(when, date):
         return datetime(when.year, when.month, when.day, tzinfo=UTC)
-    return when  # type: ignore[no-any-return]
+    return when
 
 
 class Indicator:
@@ -307,7 +307,7 @@ class CheckContext:
     def unit_of(self, obj_or_xy: CityObject | Sequence[float], level: str = "community") -> str | None:
         """The id of the unit of ``level`` containing an object (its footprint centre) or a point."""
         if hasattr(obj_or_xy, "centroid"):
-            c = obj_or_xy.centroid  # type: ignore[union-attr]
+            c = obj_or_xy.centroid
             if c is None:
                 return None
             xy = np.array([c[:2]])

@@ -16,7 +16,7 @@ import difflib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -108,11 +108,11 @@ class PluginHost:
         return self
 
     def _enable_trace(self) -> None:
-        def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def before(hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             names = ", ".join(self.pm.get_name(i.plugin) or "?" for i in hook_impls)
             print(f"[cim_twin plugins] {hook_name} -> {names}", file=sys.stderr)
 
-        def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def after(outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             exc = outcome.exception
             status = f"raised {exc!r}" if exc else "ok"
             print(f"[cim_twin plugins] {hook_name} {status}", file=sys.stderr)

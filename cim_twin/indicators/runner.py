@@ -223,8 +223,8 @@ def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float
                else f"exit status {os.WEXITSTATUS(status)}")
         return IndicatorOutcome(code, "failed", seconds=seconds,
                                 error=f"the indicator's process ended without a result ({how})")
-    outcome: IndicatorOutcome = pickle.loads(b"".join(chunks))
-    return outcome
+    received: IndicatorOutcome = pickle.loads(b"".join(chunks))
+    return received
 
 
 def _kill(pid: int) -> None:
@@ -603,7 +603,7 @@ def _write_catalog(path: Path, result: CheckResult, *, base_dir: Path | None = N
     """Hand the run to the catalog; returns an error text instead of raising, because the run
     itself is already safe on disk."""
     try:
-        from ..catalog import Catalog  # type: ignore[attr-defined]
+        from ..catalog import Catalog
     except ImportError:
         return "the catalog is not available in this installation; the run is in the JSON files only"
     try:

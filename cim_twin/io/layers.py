@@ -464,7 +464,7 @@ def load_layer(name: str, config: LayerConfig, path: Path, scene_crs: SceneCRS |
     declared = config.crs
     if suffix in (".geojson", ".json"):
         geoms, columns, file_crs = read_geojson(path)
-        crs = declared or file_crs
+        crs: str = declared or file_crs
     elif suffix in (".csv", ".tsv", ".txt"):
         geoms, columns, geom_kind = read_csv(path, x_column=config.x_column, y_column=config.y_column,
                                              encoding=config.encoding)
@@ -473,8 +473,8 @@ def load_layer(name: str, config: LayerConfig, path: Path, scene_crs: SceneCRS |
         else:
             crs = declared or (scene_crs.name if scene_crs is not None else "EPSG:4326")
     elif suffix == ".gpkg":
-        geoms, columns, file_crs, _ = read_geopackage(path, config.table)
-        crs = declared or file_crs or "EPSG:4326"
+        geoms, columns, gpkg_crs, _ = read_geopackage(path, config.table)
+        crs = declared or gpkg_crs or "EPSG:4326"
     else:
         raise FormatError(f"layer {name!r}: unknown file type {suffix or '(none)'}", path=path,
                           hint="layers are GeoJSON (.geojson), CSV (.csv) or GeoPackage (.gpkg)")
@@ -490,7 +490,7 @@ def load_layer(name: str, config: LayerConfig, path: Path, scene_crs: SceneCRS |
         except CRSError as exc:
             exc.path = exc.path or str(path)
             raise
-    level = config.level
+    level: str | None = config.level
     if config.kind == "units":
         if level is None and "level" in columns and len(columns["level"]):
             values = {str(v) for v in columns["level"] if v is not None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     project = open_project(args.source, args.project, crs=args.crs, output=args.output)
     codes = [c for c in args.indicators.split(",") if c.strip()] if args.indicators else None
-    catalog: Path | bool | None = False if args.no_catalog else args.catalog
+    catalog: Path | Literal[False] | None = False if args.no_catalog else args.catalog
 
     def report(outcome: Any) -> None:
         if args.json:
