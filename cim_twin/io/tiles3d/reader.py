@@ -37,7 +37,7 @@ import numpy as np
 
 from ...crs import SceneCRS, parse_srs_name, topocentric_crs, transformer
 from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
-from ...scene import CityObject, Mesh, Scene, SceneSource
+from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceType
 from .content import ContentFeature, DecodeContext, decode_content
 from .source import TilesetSource
 from .tileset import TilesetWalker
@@ -317,7 +317,7 @@ def _read(path: Path, *, crs: str | None, max_depth: int | None, allow_remote: b
         if entry.vertices:
             vertices = np.concatenate(entry.vertices)
             triangles = np.concatenate(entry.triangles).astype(np.int32) if entry.triangles else np.zeros((0, 3), np.int32)
-            geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles, semantics=np.zeros(len(triangles), np.uint8))
+            geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles, semantics=ground_semantics(vertices, triangles))
         scene.add(CityObject(entry.object_id, entry.kind, attributes=entry.properties, geometry=geometry))
         entry.vertices, entry.triangles = [], []
     return scene
@@ -388,6 +388,29 @@ def tileset_info(
         "extent_wgs84": extent_wgs84,
         "warnings": [str(w) for w in run.warnings],
     }
+
+
+#: A bottom face within this height of the feature's lowest point counts as ground (m).
+GROUND_TOLERANCE_M = 0.05
+
+
+def ground_semantics(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Per-triangle surface types: ``GROUND`` for downward faces at the feature's lowest level,
+    ``UNKNOWN`` for the rest.
+
+    3D Tiles carries no surface semantics; marking the bottom faces lets footprints, footprint
+    areas and ground heights come from them, as they do for CityGML ground surfaces.
+    """
+    out = np.zeros(len(triangles), dtype=np.uint8)
+    if not len(triangles):
+        return out
+    c = vertices[triangles]
+    normal = np.cross(c[:, 1] - c[:, 0], c[:, 2] - c[:, 0])
+    length = np.linalg.norm(normal, axis=1)
+    down = (length > 0) & (normal[:, 2] < -0.99 * np.where(length > 0, length, 1.0))
+    low = c[:, :, 2].max(axis=1) <= vertices[:, 2].min() + GROUND_TOLERANCE_M
+    out[down & low] = int(SurfaceType.GROUND)
+    return out
 
 
 def enu_frame(lon_deg: float, lat_deg: float) -> tuple[np.ndarray, np.ndarray]:

@@ -335,3 +335,16 @@ def test_meshopt_buffer_views_are_named(tmp_path: Path) -> None:
     source = TilesetSource(tmp_path / "tileset.json")
     with pytest.raises(FormatError, match="EXT_meshopt_compression"):
         decode_content(json.dumps(doc).encode(), source.resolve("m.gltf", source.root), DecodeContext(source, np.eye(4)))
+
+
+def test_bottom_faces_become_ground(tmp_path: Path, tiles) -> None:
+    from cim_twin.scene import SurfaceType
+
+    tiles["b3dm"](tmp_path / "t.b3dm", [("b1", 0, 0, 10, 30)])
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 0,
+                                                        "refine": "ADD", "content": {"uri": "t.b3dm"}})
+    building = read_tileset(path)["b1"]
+    mesh = building.mesh()
+    assert int((mesh.semantics == SurfaceType.GROUND).sum()) == 2  # the box's two bottom triangles
+    assert building.footprint_area_m2 == pytest.approx(100, rel=1e-4)
+    assert building.ground_z == pytest.approx(0, abs=0.01)
