@@ -316,16 +316,16 @@ def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park],
         # Jianyang is short of nursing-type beds every year; Yanping until its new home opens
         per_1000, share = (12.0, 0.45) if county == "建阳区" else (16.0, 0.6)
         beds_total = elderly * per_1000 / 1000.0 / share
-        homes = [(districts[0], 2010, 1.0)]
+        care_homes: list[tuple[Unit, int, float]] = [(districts[0], 2010, 1.0)]
         if county != "建阳区":
-            homes.append((districts[-1], 2025, 0.6))
-        for k, (d, opened, factor) in enumerate(homes):
-            if opened > year:
+            care_homes.append((districts[-1], 2025, 0.6))
+        for k, (d, since, factor) in enumerate(care_homes):
+            if since > year:
                 continue
             beds = max(10, round(beds_total * factor))
             x0, y0, x1, y1 = d.bbox
             rows.append({"id": f"NH-{d.id}-{k + 1}", "name": f"{county}{'第二' if k else ''}社会福利中心", "type": "nursing_home",
-                         "beds": beds, "nursing_beds": round(beds * share), "opened": opened,
+                         "beds": beds, "nursing_beds": round(beds * share), "opened": since,
                          "_xy": (x0 + (x1 - x0) * (0.3 + 0.4 * k), y0 + (y1 - y0) * 0.62)})
     # street toilets on primary and secondary roads, some added in 2024 and 2025
     rng = layout.random_for("street-toilets")

@@ -3,11 +3,11 @@ old-housing check list (房屋体检). Codes start with ``L-``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from cim_twin.indicators.api import CheckContext
+from cim_twin.indicators.api import CheckContext, Indicator
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
@@ -259,6 +259,6 @@ class OldHousing(SharedTableIndicator):
 
 
 @hookimpl
-def register_indicators(register):  # type: ignore[no-untyped-def]
+def register_indicators(register: Callable[[Indicator], None]) -> None:
     for indicator in (NursingBeds(), ToiletCoverage(), OldHousing()):
         register(indicator)

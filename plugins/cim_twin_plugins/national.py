@@ -7,12 +7,12 @@ waterlogging points. Codes start with ``N-``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
 import numpy as np
 
-from cim_twin.indicators.api import CheckContext
+from cim_twin.indicators.api import CheckContext, Indicator
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
@@ -407,11 +407,11 @@ class Waterlogging(SharedTableIndicator):
         end = ctx.period.end.date()
         start = ctx.period.start.date()
         keep = np.array([d is not None and d < end for d in dates], dtype=bool)
+        when: list[date] = [d for d, k in zip(dates, keep, strict=True) if k and d is not None]
         xy = layer.xy()[keep]
         ids = strings(layer, "id")[keep]
         depth = floats(layer, "depth_cm")[keep]
         duration = floats(layer, "duration_h")[keep]
-        when = [d for d, k in zip(dates, keep, strict=True) if k]
         n = len(xy)
         table = building_table(ctx)
         keys, codes = group_index(ctx.unit_ids_at(xy, "district") if n else np.zeros(0, object), unit_ids(ctx, "district", table))
@@ -499,7 +499,7 @@ class Waterlogging(SharedTableIndicator):
 
 
 @hookimpl
-def register_indicators(register):  # type: ignore[no-untyped-def]
+def register_indicators(register: Callable[[Indicator], None]) -> None:
     for indicator in (ParkCoverage(), ElderlyCareCoverage(), KindergartenCoverage(), PrimarySchoolCoverage(),
                       FireStation5Min(), NewResidentialOver80m(), RoadNetworkDensity(), Waterlogging()):
         register(indicator)

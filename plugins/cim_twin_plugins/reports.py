@@ -9,16 +9,17 @@ community, with ``source`` saying who reported it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, datetime, time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, tzinfo
 
 import numpy as np
 
-from cim_twin.indicators.api import AuxLayer, CheckContext
+from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
 from ._spatial import (
+    BuildingTable,
     SharedTableIndicator,
     building_table,
     nearest_geometry,
@@ -90,8 +91,10 @@ class ReportedProblems(SharedTableIndicator):
             ctx.measure(self, unit, float(sum(counts.values())), details={"by_source": counts})
         yield from found
 
-    def _layer(self, ctx: CheckContext, layer: AuxLayer, table, roads, attach, severity_of, include_earlier, tz,  # type: ignore[no-untyped-def]
+    def _layer(self, ctx: CheckContext, layer: AuxLayer, table: BuildingTable, roads: AuxLayer | None, attach: float,
+               severity_of: dict[str, str], include_earlier: bool, tz: tzinfo | None,
                per_unit: dict[str, dict[str, int]]) -> list[ProblemPoint]:
+        """The findings of one reports layer (counts per community added to ``per_unit``)."""
         layer.require("category", "text")
         xy = layer.xy()
         times = [parse_time(v, tz) for v in layer.column("time", None)]
@@ -152,5 +155,5 @@ class ReportedProblems(SharedTableIndicator):
 
 
 @hookimpl
-def register_indicators(register):  # type: ignore[no-untyped-def]
+def register_indicators(register: Callable[[Indicator], None]) -> None:
     register(ReportedProblems())

@@ -8,12 +8,12 @@ right distance) and the height H (mean of the two buildings' heights).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from cim_twin.indicators.api import CheckContext
+from cim_twin.indicators.api import CheckContext, Indicator
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
@@ -208,5 +208,5 @@ class StreetHeightWidth(SharedTableIndicator):
 
 
 @hookimpl
-def register_indicators(register):  # type: ignore[no-untyped-def]
+def register_indicators(register: Callable[[Indicator], None]) -> None:
     register(StreetHeightWidth())

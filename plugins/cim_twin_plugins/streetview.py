@@ -10,13 +10,13 @@ chromatic coordinates (Woebbecke et al. 1995), so the indicator runs without a m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from cim_twin.errors import FormatError
-from cim_twin.indicators.api import AuxLayer, CheckContext
+from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import IndicatorSpec, ProblemPoint, Threshold
 
@@ -52,8 +52,8 @@ def excess_green_share(path: str | Path, threshold: float = 0.1, max_side: int =
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
+        with Image.open(path) as source:
+            img = source.convert("RGB")
             img.thumbnail((max_side, max_side))
             rgb = np.asarray(img, dtype=np.float64)
     except (OSError, UnidentifiedImageError) as exc:
@@ -166,7 +166,7 @@ class _PerRoad(SharedTableIndicator):
                 x, y = p.x, p.y
             z = float(ground_z_at(table, np.array([[x, y]]))[0])
             label = names[r] or road_ids[r]
-            severity = "medium" if (below and value < 0.6 * target) or extra else "low"
+            severity = "medium" if (value is not None and value < 0.6 * target) or extra else "low"
             parts_en = [f"{self.what_en} {value:.0%} below {target:.0%} ({len(idx)} samples)"] if below else []
             parts_zh = [f"{self.what_zh}{value:.0%}，低于{target:.0%}（{len(idx)}个采样点）"] if below else []
             if extra:
@@ -256,6 +256,6 @@ class SidewalkWidth(_PerRoad):
 
 
 @hookimpl
-def register_indicators(register):  # type: ignore[no-untyped-def]
+def register_indicators(register: Callable[[Indicator], None]) -> None:
     register(GreenView())
     register(SidewalkWidth())

@@ -10,11 +10,11 @@ problems of their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from cim_twin.indicators.api import AuxLayer, CheckContext
+from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import IndicatorSpec, ProblemPoint, Threshold
 
@@ -220,5 +220,5 @@ class PublicSpaceVitality(SharedTableIndicator):
 
 
 @hookimpl
-def register_indicators(register):  # type: ignore[no-untyped-def]
+def register_indicators(register: Callable[[Indicator], None]) -> None:
     register(PublicSpaceVitality())

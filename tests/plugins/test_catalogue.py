@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from cim_twin.model import CATEGORIES, LEVELS
 from cim_twin_plugins import PLUGIN_MODULES
 from cim_twin_plugins.catalogue import BEGIN, END, first_party_indicators, render_catalogue, update_docs
+
+from cim_twin.model import CATEGORIES, LEVELS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
 

@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from cim_twin_plugins import PLUGIN_MODULES
+from cim_twin_plugins.catalogue import first_party_indicators
 
 from cim_twin.example_city import generate
 from cim_twin.indicators.host import get_host
 from cim_twin.indicators.runner import run_check
 from cim_twin.project import Project
-from cim_twin_plugins import PLUGIN_MODULES
-from cim_twin_plugins.catalogue import first_party_indicators
 
 
 @pytest.fixture(scope="module")
