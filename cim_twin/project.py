@@ -147,6 +147,7 @@ class CheckSettings(_Section):
     isolation: Literal["auto", "process", "thread", "inline"] = Field(
         default="auto", description="auto = process where fork exists, else thread"
     )
+    jobs: int = Field(default=1, ge=1, description="indicators evaluated at the same time (process isolation)")
 
 
 class PluginsSection(_Section):

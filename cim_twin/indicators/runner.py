@@ -161,12 +161,25 @@ def _one_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> IndicatorOutcome:
+@dataclass
+class _Child:
+    """One forked evaluation in flight."""
+
+    code: str
+    pid: int
+    fd: int
+    deadline: float
+    started: float
+    chunks: list[bytes] = field(default_factory=list)
+
+
+def _spawn(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> _Child:
+    """Fork a child that evaluates ``indicator`` and writes its pickled outcome to a pipe."""
     code = indicator.spec.code
     read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
+    sys.stdout.flush()  # else the child would flush the parent's buffered output a second time
     sys.stderr.flush()
-    start = time.perf_counter()
+    started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # "fork in a multi-threaded process" (3.12+)
         pid = os.fork()
@@ -192,39 +205,73 @@ def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float
         finally:
             os._exit(code_out)
     os.close(write_fd)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    timed_out = False
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([read_fd], [], [], remaining)
-            if not ready:
-                continue
-            data = os.read(read_fd, 1 << 20)
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(read_fd)
-        if timed_out:
-            _kill(pid)
-        _, status = os.waitpid(pid, 0)
-    seconds = time.perf_counter() - start
+    return _Child(code, pid, read_fd, time.monotonic() + timeout_s, started)
+
+
+def _finish(child: _Child, timeout_s: float, *, timed_out: bool) -> IndicatorOutcome:
+    """Reap a child (killing it first when it timed out) and turn what it sent into an outcome."""
+    os.close(child.fd)
     if timed_out:
-        return IndicatorOutcome(code, "timeout", seconds=seconds,
-                                error=f"timed out after {timeout_s:g} s (killed)",
-                                traceback=None)
-    if not chunks:
+        _kill(child.pid)
+    _, status = os.waitpid(child.pid, 0)
+    seconds = time.perf_counter() - child.started
+    if timed_out:
+        return IndicatorOutcome(child.code, "timeout", seconds=seconds,
+                                error=f"timed out after {timeout_s:g} s (killed)")
+    if not child.chunks:
         how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"exit status {os.WEXITSTATUS(status)}")
-        return IndicatorOutcome(code, "failed", seconds=seconds,
+        return IndicatorOutcome(child.code, "failed", seconds=seconds,
                                 error=f"the indicator's process ended without a result ({how})")
-    received: IndicatorOutcome = pickle.loads(b"".join(chunks))
+    try:
+        received: IndicatorOutcome = pickle.loads(b"".join(child.chunks))
+    except Exception as exc:  # truncated payload: the child died while writing
+        return IndicatorOutcome(child.code, "failed", seconds=seconds,
+                                error=f"the indicator's result could not be read back: {_one_line(exc)}")
     return received
+
+
+def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout_s: float, jobs: int,
+                     on_done: Callable[[IndicatorOutcome], None]) -> None:
+    """Evaluate ``indicators`` in forked children, at most ``jobs`` at a time, each with its own
+    deadline; ``on_done`` gets each outcome as it completes. On any interruption (Ctrl-C) every
+    child still running is killed."""
+    waiting = list(indicators)
+    running: dict[int, _Child] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, jobs):
+                child = _spawn(waiting.pop(0), ctx, timeout_s)
+                running[child.fd] = child
+            now = time.monotonic()
+            for child in [c for c in running.values() if c.deadline <= now]:
+                del running[child.fd]
+                on_done(_finish(child, timeout_s, timed_out=True))
+            if not running:
+                continue
+            wait = max(0.0, min(c.deadline for c in running.values()) - time.monotonic())
+            ready, _, _ = select.select(list(running), [], [], wait)
+            for fd in ready:
+                child = running[fd]
+                data = os.read(fd, 1 << 20)
+                if data:
+                    child.chunks.append(data)
+                    continue
+                del running[fd]
+                on_done(_finish(child, timeout_s, timed_out=False))
+    finally:
+        for child in running.values():
+            _kill(child.pid)
+            with contextlib.suppress(OSError):
+                os.close(child.fd)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child.pid, 0)
+
+
+def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> IndicatorOutcome:
+    box: list[IndicatorOutcome] = []
+    _evaluate_forked([indicator], ctx, timeout_s, 1, box.append)
+    return box[0]
 
 
 def _kill(pid: int) -> None:
@@ -400,6 +447,7 @@ def run_check(
     write: bool = True,
     on_indicator: Callable[[IndicatorOutcome], None] | None = None,
     scene: Scene | None = None,
+    jobs: int | None = None,
 ) -> CheckResult:
     """Run a health check.
 
@@ -427,6 +475,9 @@ def run_check(
         Called after each indicator with its outcome (for progress output).
     scene:
         An already loaded scene (skips reading the sources; they are still fingerprinted).
+    jobs:
+        Indicators evaluated at the same time with process isolation (default ``[check] jobs``,
+        1); each runs in its own forked process with its own deadline.
 
     Raises
     ------
@@ -472,13 +523,22 @@ def run_check(
     # shared data (e.g. a building table) computed once here, inherited by forked children
     not_prepared = _prepare(ctx, [host.indicators[code] for code in selection])
 
-    outcomes: dict[str, IndicatorOutcome] = {}
-    for code in selection:
-        outcome = not_prepared.get(code) or evaluate_indicator(host.indicators[code], ctx, timeout_s=timeout,
-                                                               isolation=mode)
-        outcomes[code] = outcome
+    done: dict[str, IndicatorOutcome] = {}
+
+    def record(outcome: IndicatorOutcome) -> None:
+        done[outcome.code] = outcome
         if on_indicator is not None:
             on_indicator(outcome)
+
+    for outcome in not_prepared.values():
+        record(outcome)
+    todo = [host.indicators[code] for code in selection if code not in not_prepared]
+    if resolve_isolation(mode) == "process":
+        _evaluate_forked(todo, ctx, timeout, jobs or settings.jobs, record)
+    else:
+        for indicator in todo:
+            record(evaluate_indicator(indicator, ctx, timeout_s=timeout, isolation=mode))
+    outcomes = {code: done[code] for code in selection}  # the run lists them in selection order
 
     findings: list[ProblemPoint] = []
     seen: dict[str, str] = {}

@@ -307,3 +307,36 @@ def test_the_run_is_handed_to_the_catalog(project, scene, host) -> None:  # type
         assert stored.indicators["T-RAISES"].error == result.run.indicators["T-RAISES"].error
         assert sorted(f.id for f in catalog.findings(result.run.id)) == sorted(f.id for f in result.findings)
         assert len(catalog.measurements(result.run.id)) == len(result.measurements)
+
+
+def test_parallel_jobs_keep_deadlines_and_order(project, scene) -> None:  # type: ignore[no-untyped-def]
+    class Sleeps(Indicator):
+        def __init__(self, code: str, seconds: float) -> None:
+            self.spec = _spec(code)  # type: ignore[misc]
+            self.seconds = seconds
+
+        def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+            time.sleep(self.seconds)
+            yield ctx.problem(self, ctx.buildings()[0], value=self.seconds)
+
+    class P:
+        @hookimpl
+        def register_indicators(self, register):  # type: ignore[no-untyped-def]
+            register(Sleeps("T-S1", 0.6))
+            register(Sleeps("T-S2", 0.6))
+            register(Sleeps("T-S3", 0.6))
+            register(Sleeps("T-SLOW", 30))
+            register(Raises())
+
+    h = PluginHost()
+    h.loaded = True
+    h.register_plugin(P(), name="p")
+    start = time.monotonic()
+    result = run_check(project, host=h, scene=scene, timeout_s=1.5, jobs=4, write=False,
+                       indicators=["T-SLOW", "T-S1", "T-RAISES", "T-S2", "T-S3"])
+    elapsed = time.monotonic() - start
+    st = result.run.indicators
+    assert list(st) == ["T-SLOW", "T-S1", "T-RAISES", "T-S2", "T-S3"]
+    assert [st[c].status for c in st] == ["timeout", "ok", "failed", "ok", "ok"]
+    assert len(result.findings) == 3
+    assert elapsed < 1.5 + 0.6 + 2.0  # one wave of four, the fifth after the first sleeper: not 1.5 + 3 x 0.6

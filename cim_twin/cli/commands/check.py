@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, metavar="S", help="per-indicator time limit in seconds (default 600)")
     p.add_argument("--isolation", choices=("auto", "process", "thread", "inline"),
                    help="how indicators are isolated (default: [check] isolation, auto = process)")
+    p.add_argument("--jobs", "-j", type=int, metavar="N",
+                   help="evaluate N indicators at the same time, each in its own process (default 1; 0 = one per CPU)")
     p.add_argument("--catalog", type=Path, help="catalog to record the run in (default: [project] catalog)")
     p.add_argument("--no-catalog", action="store_true", help="write the JSON files only")
     p.add_argument("--output", type=Path, help="output folder (default: [project] output)")
@@ -65,6 +68,7 @@ def open_project(source: Path | None, project_opt: Path | None = None, *, crs: s
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...errors import ConfigError
     from ...indicators.runner import run_check
     from ...serialization import dumps_pretty
     from ..main import EXIT_FAILURES, EXIT_OK
@@ -83,9 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"checking {project.name} ...", flush=True)
+    jobs = args.jobs
+    if jobs is not None and jobs < 0:
+        raise ConfigError(f"--jobs must be 0 or more, not {jobs}")
+    if jobs == 0:
+        jobs = os.cpu_count() or 1
     result = run_check(project, period=args.period, indicators=codes, profile=args.profile,
                        timeout_s=args.timeout, isolation=args.isolation, output=args.output,
-                       catalog=catalog, on_indicator=report)
+                       catalog=catalog, on_indicator=report, jobs=jobs)
     if args.json:
         sys.stdout.buffer.write(dumps_pretty(result.summary()))
     else:
