@@ -60,6 +60,64 @@ def _buildings(scene: Scene) -> list[Any]:
     return roots if roots else list(scene.roots)
 
 
+def frame_for(crs: Any, first_vertices: np.ndarray) -> LocalFrame:
+    """The export frame: ENU at the lowest point of the first building (the same rule for the
+    in-memory and the streaming path, so both give the same bytes)."""
+    low = first_vertices[int(np.argmin(first_vertices[:, 2]))]
+    return LocalFrame.for_scene_point(crs, float(low[0]), float(low[1]), float(low[2]))
+
+
+def building_row(obj: Any, run_info: BuildingRunInfo | None, codes: list[str] | None, with_actions: bool,
+                 units: dict[str, str], groups: dict[str, str]) -> dict[str, Any]:
+    """The flattened properties of one building (``units`` and ``groups`` collect per name)."""
+    flat = flatten_object(obj, units)
+    for key in flat:
+        if key not in groups:
+            head = key.split(".")[0]
+            if key.startswith("address."):
+                groups[key] = "address"
+            elif key in obj.generic_attributes or head in obj.generic_attributes or key.startswith("generic."):
+                groups[key] = "generic"
+            else:
+                groups[key] = "attribute"
+    row: dict[str, Any] = {"id": obj.id, "kind": obj.kind}
+    height = obj.height_m
+    row["height_m"] = None if height is None else round(float(height), 3)
+    parts = [c.id for c in obj.children if c.kind.endswith("Part")]
+    if parts:
+        row["part_ids"] = "; ".join(parts)
+    row.update(flat)
+    if codes is not None:
+        run = run_properties(run_info, codes, with_actions)
+        row.update(run)
+        for key in run:
+            groups[key] = "catalog" if key.startswith("action") else "run"
+    for key in ("id", "kind", "height_m", "part_ids"):
+        groups[key] = "derived"
+    units.setdefault("height_m", "m")
+    return row
+
+
+def feature_geometry(enu: np.ndarray, mesh: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Block vertices, block triangles, block error and size (m) of one building in the frame."""
+    bv, bt, berr = make_block(enu, mesh.triangles, mesh.semantics)
+    extent_xy = enu[:, :2].max(axis=0) - enu[:, :2].min(axis=0)
+    size = float(max(np.hypot(*extent_xy), enu[:, 2].max() - enu[:, 2].min()))
+    return bv, bt, berr, size
+
+
+def color_column(color_by: str | None, columns: list[Any]) -> Any:
+    """The column ``--color-by`` reads (None without colouring or when it names nothing)."""
+    if not color_by:
+        return None
+    names = ["worst_severity"] if color_by == "severity" else [f"indicator.{color_by}", color_by]
+    for name in names:
+        for col in columns:
+            if col.name == name or col.id == name:
+                return col
+    return None
+
+
 def prepare_buildings(scene: Scene, *, run_infos: dict[str, BuildingRunInfo] | None = None,
                       indicator_codes: list[str] | None = None, with_actions: bool = False,
                       color_by: str | None = None, tiling: TilingOptions = TilingOptions(),
@@ -89,68 +147,44 @@ def prepare_buildings(scene: Scene, *, run_infos: dict[str, BuildingRunInfo] | N
                           path=scene.sources[0].path if scene.sources else None,
                           hint="check the source holds buildings with LOD1-4 geometry")
     if frame is None:
-        extent = scene.extent()
-        assert extent is not None
-        lo, hi = extent
-        frame = LocalFrame.for_scene_point(scene.crs, (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, float(lo[2]))
+        frame = frame_for(scene.crs, with_geometry[0][1].vertices)
     # one pyproj call for all vertices
     counts = [len(m.vertices) for _, m in with_geometry]
     enu_all = frame.scene_to_enu(scene.crs, np.concatenate([m.vertices for _, m in with_geometry]))
-    splits = np.cumsum(counts)[:-1]
-    enu_parts = np.split(enu_all, splits)
+    enu_parts = np.split(enu_all, np.cumsum(counts)[:-1])
 
     units: dict[str, str] = {}
-    rows: list[dict[str, Any]] = []
     groups: dict[str, str] = {}
     source_names: set[str] = set()
-    codes = sorted(indicator_codes or [])
-    run_infos = run_infos if run_infos is not None else None
-    for obj, mesh in with_geometry:
-        flat = flatten_object(obj, units)
-        source_names.update(flat)
-        for key in flat:
-            groups.setdefault(key, "address" if key.startswith("address.") else
-                              ("generic" if key in obj.generic_attributes or key.startswith("generic.")
-                               or key.split(".")[0] in obj.generic_attributes else "attribute"))
-        row: dict[str, Any] = {"id": obj.id, "kind": obj.kind}
-        height = obj.height_m
-        row["height_m"] = None if height is None else round(float(height), 3)
-        parts = [c.id for c in obj.children if c.kind.endswith("Part")]
-        if parts:
-            row["part_ids"] = "; ".join(parts)
-        row.update(flat)
-        if run_infos is not None:
-            row.update(run_properties(run_infos.get(obj.id), codes, with_actions))
+    codes = sorted(indicator_codes or []) if run_infos is not None else None
+    rows = []
+    for obj, _mesh in with_geometry:
+        info = run_infos.get(obj.id) if run_infos is not None else None
+        row = building_row(obj, info, codes, with_actions, units, groups)
+        source_names.update(k for k, g in groups.items() if g in ("attribute", "address", "generic") and k in row)
         rows.append(row)
-    for key in ("id", "kind", "height_m", "part_ids"):
-        groups[key] = "derived"
-    units.setdefault("height_m", "m")
-    for row in rows:
-        for key in row:
-            if key.startswith("indicator.") or key in ("problem_count", "worst_severity", "severity_rank"):
-                groups[key] = "run"
-            elif key.startswith("action"):
-                groups[key] = "catalog"
     columns = derive_columns(rows, units, groups, first=("id", "kind", "height_m"))
     table = PropertyTable(columns, rows)
     coloring = color_buildings(table, color_by)
 
     features = []
     for row_index, ((_obj, mesh), enu) in enumerate(zip(with_geometry, enu_parts, strict=True)):
-        bv, bt, berr = make_block(enu, mesh.triangles, mesh.semantics)
-        extent_xy = enu[:, :2].max(axis=0) - enu[:, :2].min(axis=0)
-        size = float(max(np.hypot(*extent_xy), enu[:, 2].max() - enu[:, 2].min()))
+        bv, bt, berr, size = feature_geometry(enu, mesh)
         features.append(ExportFeature(row_index, enu, mesh.triangles.astype(np.int32), bv, bt,
                                       coloring.colors[row_index], size, berr))
     tree = build_tree(features, max_features=tiling.max_features, max_triangles=tiling.max_triangles,
                       coarse_max_features=tiling.coarse_max_features)
     lo = np.min([f.lo for f in features], axis=0)
     hi = np.max([f.hi for f in features], axis=0)
+    return BuildingLayer(table, features, frame, tree, coloring, len(objects), skipped, source_names,
+                         extent_of(frame, lo, hi))
+
+
+def extent_of(frame: LocalFrame, lo: np.ndarray, hi: np.ndarray) -> list[float]:
+    """WGS84 extent ``[min_lon, min_lat, min_h, max_lon, max_lat, max_h]`` of an ENU box."""
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
     lon, lat, h = frame.enu_to_lonlat(corners)
-    extent_wgs84 = [float(lon.min()), float(lat.min()), float(h.min()), float(lon.max()), float(lat.max()),
-                    float(h.max())]
-    return BuildingLayer(table, features, frame, tree, coloring, len(objects), skipped, source_names, extent_wgs84)
+    return [float(lon.min()), float(lat.min()), float(h.min()), float(lon.max()), float(lat.max()), float(h.max())]
 
 
 def _translation(v: np.ndarray) -> np.ndarray:

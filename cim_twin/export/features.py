@@ -41,6 +41,7 @@ __all__ = [
     "FLOAT_NO_DATA",
     "INT_NO_DATA",
     "BuildingRunInfo",
+    "ColumnStats",
     "PropertyColumn",
     "PropertyTable",
     "derive_columns",
@@ -160,20 +161,68 @@ def flatten_object(obj: CityObject, units: dict[str, str] | None = None) -> dict
     return out
 
 
-def _column_for(name: str, values: Sequence[Any], n_rows: int, taken: set[str], unit: str | None,
-                group: str) -> PropertyColumn:
-    present = [v for v in values if v is not None]
-    complete = len(present) == n_rows
-    pid = property_id(name, taken)
-    if present and all(isinstance(v, bool) for v in present) and complete:
-        return PropertyColumn(pid, name, "BOOLEAN", unit=unit, group=group)
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) and all(
-        _INT32[0] <= v <= _INT32[1] for v in present
-    ):
-        return PropertyColumn(pid, name, "SCALAR", "INT32", None if complete else INT_NO_DATA, unit, group)
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return PropertyColumn(pid, name, "SCALAR", "FLOAT64", None if complete else FLOAT_NO_DATA, unit, group)
-    return PropertyColumn(pid, name, "STRING", unit=unit, group=group)
+class ColumnStats:
+    """What the schema needs to know of every property, gathered row by row (and mergeable, so
+    worker processes can gather their share): rows seen, rows with the value, value kinds, int range."""
+
+    def __init__(self) -> None:
+        self.n_rows = 0
+        self.present: dict[str, int] = {}
+        self.kinds: dict[str, set[str]] = {}
+        self.int_in_range: dict[str, bool] = {}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.n_rows += 1
+        for name, v in row.items():
+            if v is None:
+                self.kinds.setdefault(name, set())
+                continue
+            self.present[name] = self.present.get(name, 0) + 1
+            if isinstance(v, bool):
+                kind = "bool"
+            elif isinstance(v, int):
+                kind = "int"
+                if not _INT32[0] <= v <= _INT32[1]:
+                    self.int_in_range[name] = False
+            elif isinstance(v, float):
+                kind = "float"
+            else:
+                kind = "str"
+            self.kinds.setdefault(name, set()).add(kind)
+
+    def merge(self, other: ColumnStats) -> None:
+        self.n_rows += other.n_rows
+        for name, n in other.present.items():
+            self.present[name] = self.present.get(name, 0) + n
+        for name, kinds in other.kinds.items():
+            self.kinds.setdefault(name, set()).update(kinds)
+        for name, ok in other.int_in_range.items():
+            self.int_in_range[name] = self.int_in_range.get(name, True) and ok
+
+    def columns(self, units: Mapping[str, str] | None = None, groups: Mapping[str, str] | None = None,
+                first: Sequence[str] = ("id",)) -> list[PropertyColumn]:
+        """Typed columns: ``first`` names lead, the rest sorted by name (see the module docstring)."""
+        units = units or {}
+        groups = groups or {}
+        names = set(self.kinds)
+        ordered = [n for n in first if n in names] + sorted(names - set(first))
+        taken: set[str] = set()
+        out = []
+        for name in ordered:
+            kinds = self.kinds[name]
+            complete = self.present.get(name, 0) == self.n_rows
+            pid = property_id(name, taken)
+            unit, group = units.get(name), groups.get(name, "attribute")
+            if kinds == {"bool"} and complete:
+                out.append(PropertyColumn(pid, name, "BOOLEAN", unit=unit, group=group))
+            elif kinds == {"int"} and self.int_in_range.get(name, True):
+                out.append(PropertyColumn(pid, name, "SCALAR", "INT32", None if complete else INT_NO_DATA, unit, group))
+            elif kinds and kinds <= {"int", "float"}:
+                out.append(PropertyColumn(pid, name, "SCALAR", "FLOAT64", None if complete else FLOAT_NO_DATA, unit,
+                                          group))
+            else:
+                out.append(PropertyColumn(pid, name, "STRING", unit=unit, group=group))
+        return out
 
 
 class PropertyTable:
@@ -228,18 +277,10 @@ def _text(value: Any) -> str:
 def derive_columns(rows: list[dict[str, Any]], units: Mapping[str, str] | None = None,
                    groups: Mapping[str, str] | None = None, first: Sequence[str] = ("id",)) -> list[PropertyColumn]:
     """Typed columns for a list of flattened rows: ``first`` names lead, the rest sorted by name."""
-    units = units or {}
-    groups = groups or {}
-    names: set[str] = set()
+    stats = ColumnStats()
     for row in rows:
-        names.update(row)
-    ordered = [n for n in first if n in names] + sorted(names - set(first))
-    taken: set[str] = set()
-    columns = []
-    for name in ordered:
-        values = [row.get(name) for row in rows]
-        columns.append(_column_for(name, values, len(rows), taken, units.get(name), groups.get(name, "attribute")))
-    return columns
+        stats.add(row)
+    return stats.columns(units, groups, first)
 
 
 def run_properties(info: BuildingRunInfo | None, codes: Sequence[str], with_actions: bool) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import numpy as np
 from ..scene.semantics import SurfaceType
 from .gltf import MeshContent
 
-__all__ = ["ExportFeature", "TileNode", "build_tree", "content_for", "make_block"]
+__all__ = ["ExportFeature", "FeatureSummary", "TileNode", "build_tree", "content_for", "make_block"]
 
 MIN_BLOCK_ERROR_M = 0.5
 OMITTED_SIZE_FACTOR = 8.0
@@ -122,18 +122,41 @@ class TileNode:
         return (self.lo + self.hi) / 2.0
 
 
-def build_tree(features: list[ExportFeature], *, max_features: int = 2000, max_triangles: int = 200_000,
-               coarse_max_features: int = 4000) -> TileNode:
+@dataclass
+class FeatureSummary:
+    """What the tree needs of every feature, as arrays in feature order."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    triangles: np.ndarray
+    sizes: np.ndarray
+    block_errors: np.ndarray
+    block_triangles: np.ndarray
+
+    @classmethod
+    def of(cls, features: list[ExportFeature]) -> FeatureSummary:
+        return cls(
+            lo=np.array([f.lo for f in features]).reshape(-1, 3),
+            hi=np.array([f.hi for f in features]).reshape(-1, 3),
+            triangles=np.array([f.n_triangles for f in features], dtype=np.int64),
+            sizes=np.array([f.size_m for f in features], dtype=np.float64),
+            block_errors=np.array([f.block_error_m for f in features], dtype=np.float64),
+            block_triangles=np.array([len(f.block_triangles) for f in features], dtype=np.int64),
+        )
+
+
+def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: int = 2000,
+               max_triangles: int = 200_000, coarse_max_features: int = 4000) -> TileNode:
     """The tile tree over ``features`` (see the module docstring)."""
-    if not features:
+    summary = features if isinstance(features, FeatureSummary) else FeatureSummary.of(features)
+    if not len(summary.sizes):
         raise ValueError("no features to tile")
-    centres = np.array([f.centre[:2] for f in features])
-    tris = np.array([f.n_triangles for f in features], dtype=np.int64)
-    sizes = np.array([f.size_m for f in features])
-    block_err = np.array([f.block_error_m for f in features])
-    block_tris = np.array([len(f.block_triangles) for f in features], dtype=np.int64)
-    lo_all = np.array([f.lo for f in features])
-    hi_all = np.array([f.hi for f in features])
+    lo_all, hi_all = summary.lo, summary.hi
+    centres = ((lo_all + hi_all) / 2.0)[:, :2]
+    tris = summary.triangles
+    sizes = summary.sizes
+    block_err = summary.block_errors
+    block_tris = summary.block_triangles
 
     def split(idx: np.ndarray) -> list[np.ndarray]:
         parts = []
