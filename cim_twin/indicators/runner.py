@@ -65,6 +65,8 @@ __all__ = [
 ]
 
 Isolation = Literal["auto", "process", "thread", "inline"]
+#: Load warnings of the city model copied into a run record (the rest are counted).
+MAX_SCENE_WARNINGS = 20
 
 
 @dataclass
@@ -510,6 +512,12 @@ def run_check(
     ]
     if scene is None:
         scene = load_scene(project, the_period, sources)
+    if scene.warnings:
+        # the first few verbatim, the rest counted: `cim-twin info` lists them all
+        warnings_ += scene.warnings[:MAX_SCENE_WARNINGS]
+        if len(scene.warnings) > MAX_SCENE_WARNINGS:
+            warnings_.append(LoadWarning(f"{len(scene.warnings) - MAX_SCENE_WARNINGS} more load warnings in the city "
+                                         "model", hint="`cim-twin info SOURCE` lists them all"))
     layers, layer_warnings = load_project_layers(project, the_period, scene.crs, scene.extent())
     warnings_ += layer_warnings
     inputs = {_input_key(p, project): fingerprint(p) for p in sources}

@@ -340,3 +340,12 @@ def test_parallel_jobs_keep_deadlines_and_order(project, scene) -> None:  # type
     assert [st[c].status for c in st] == ["timeout", "ok", "failed", "ok", "ok"]
     assert len(result.findings) == 3
     assert elapsed < 1.5 + 0.6 + 2.0  # one wave of four, the fifth after the first sleeper: not 1.5 + 3 x 0.6
+
+
+def test_model_load_warnings_reach_the_run(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    for i in range(25):
+        scene.warn(f"polygon has fewer than 3 distinct points ({i})", object_id=f"poly{i}")
+    result = run_check(project, host=host, scene=scene, indicators=["T-TALL"], write=False)
+    texts = result.run.warnings
+    assert sum("fewer than 3 distinct points" in t for t in texts) == 20
+    assert any("5 more load warnings" in t for t in texts)
