@@ -128,7 +128,7 @@ class BatchTable:
             if name in ("extensions", "extras"):
                 continue
             if isinstance(value, list):
-                table.properties[name] = [_plain(v) for v in value]
+                table.properties[name] = list(value)
             elif isinstance(value, dict) and "byteOffset" in value:
                 dtype = COMPONENT_DTYPES.get(value.get("componentType", ""))
                 size = TYPE_SIZES.get(value.get("type", ""))
@@ -183,7 +183,7 @@ class BatchTable:
             props: dict[str, list[Any]] = {}
             for name, value in (cls_def.get("instances") or {}).items():
                 if isinstance(value, list):
-                    props[name] = [_plain(v) for v in value]
+                    props[name] = list(value)
                 elif isinstance(value, dict) and "byteOffset" in value:
                     dtype = COMPONENT_DTYPES.get(value.get("componentType", ""))
                     size = TYPE_SIZES.get(value.get("type", "SCALAR"))
@@ -258,10 +258,6 @@ def read_binary(
         )
     arr = np.frombuffer(binary, dtype=dtype, count=components * count, offset=offset)
     return arr.reshape(count, components) if components > 1 else arr
-
-
-def _plain(value: Any) -> Any:
-    return value
 
 
 def _json_part(raw: memoryview, what: str, label: str) -> dict[str, Any]:

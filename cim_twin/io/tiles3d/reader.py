@@ -19,8 +19,9 @@ Feature identity
     ``identity_property``); numeric ids such as the 0-based ``id`` column many batch tables carry
     count only within their content. Without an identity the feature is scoped to its content URI
     and key (batch id, feature id, mesh or instance). When the same identity comes from several
-    tiles, the deepest tile wins (finest level); tiles at the same depth are joined (a feature split
-    across tiles). ``max_depth`` stops the walk higher, so a coarser level is kept instead.
+    tiles, a tile below another that holds it replaces the coarser copy (finest level wins), and
+    tiles that are not above one another are joined (a feature split across tiles). ``max_depth``
+    stops the walk higher, so a coarser level is kept instead.
 """
 
 from __future__ import annotations
@@ -84,20 +85,46 @@ def sniff_tileset(path: Path) -> bool:
 
 @dataclass(slots=True)
 class _Entry:
-    """A feature kept so far (geometry in the scene CRS, or only its box for ``info``)."""
+    """A feature kept so far: its pieces (one per tile that holds it), each with the tile's path,
+    geometry in the scene CRS (or only its box, for ``info``)."""
 
     object_id: str
     kind: str
-    depth: int
     properties: dict[str, Any]
+    paths: list[tuple[int, ...]] = field(default_factory=list)
     vertices: list[np.ndarray] = field(default_factory=list)
     triangles: list[np.ndarray] = field(default_factory=list)
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
+    los: list[np.ndarray] = field(default_factory=list)
+    his: list[np.ndarray] = field(default_factory=list)
+
+    def drop(self, keep: list[bool]) -> None:
+        for name in ("paths", "vertices", "triangles", "los", "his"):
+            values = getattr(self, name)
+            if values:
+                setattr(self, name, [v for v, k in zip(values, keep, strict=True) if k])
+
+    @property
+    def lo(self) -> np.ndarray | None:
+        boxes = [b for b in self.los if not np.isnan(b[0])]
+        return np.min(boxes, axis=0) if boxes else None
+
+    @property
+    def hi(self) -> np.ndarray | None:
+        boxes = [b for b in self.his if not np.isnan(b[0])]
+        return np.max(boxes, axis=0) if boxes else None
+
+
+def _is_ancestor(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Tile ``a`` lies above tile ``b`` on the way from the root."""
+    return len(a) < len(b) and b[: len(a)] == a
 
 
 class _Collector:
-    """Features by identity, applying the finest-level and split-feature rules."""
+    """Features by identity, applying the finest-level and split-feature rules.
+
+    A piece from a tile below one that already gave the feature replaces that coarser piece; a
+    piece from a tile above is dropped; pieces from unrelated tiles (or the same tile) are joined.
+    """
 
     def __init__(self, *, keep_geometry: bool, identity_property: str | None) -> None:
         self.keep_geometry = keep_geometry
@@ -113,16 +140,20 @@ class _Collector:
         object_id = content if feature.key == "points" and feature.kind == "PointCloud" else f"{content}#{feature.key}"
         return ("local", content, feature.key), object_id
 
-    def add(self, feature: ContentFeature, vertices: np.ndarray, depth: int, content: str,
+    def add(self, feature: ContentFeature, vertices: np.ndarray, tile_path: tuple[int, ...], content: str,
             lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> None:
         key, object_id = self.identity(feature, content)
         entry = self.entries.get(key)
-        if entry is not None and entry.depth > depth:
-            return  # a finer level already holds it
-        if entry is None or entry.depth < depth:
-            entry = _Entry(object_id, feature.kind, depth, dict(feature.properties))
-            self.entries[key] = entry
+        if entry is None:
+            entry = self.entries[key] = _Entry(object_id, feature.kind, dict(feature.properties))
         else:
+            if any(_is_ancestor(tile_path, p) for p in entry.paths):
+                return  # a finer tile below this one already gave the feature
+            coarser = [_is_ancestor(p, tile_path) for p in entry.paths]
+            if any(coarser):
+                entry.drop([not c for c in coarser])
+                if not entry.paths:  # every piece so far was coarser: the finer copy takes over
+                    entry.kind, entry.properties = feature.kind, dict(feature.properties)
             for name, value in feature.properties.items():
                 entry.properties.setdefault(name, value)
         if not self.keep_geometry:
@@ -130,14 +161,15 @@ class _Collector:
             self.property_names.update(feature.properties)
             entry.properties = {}
         if not len(vertices):
-            return
-        if self.keep_geometry:
-            entry.triangles.append(feature.triangles + sum(len(v) for v in entry.vertices))
-            entry.vertices.append(vertices)
-        if lo is None or hi is None:
+            lo = hi = np.full(3, np.nan)
+        elif lo is None or hi is None:
             lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-        entry.lo = lo if entry.lo is None else np.minimum(entry.lo, lo)
-        entry.hi = hi if entry.hi is None else np.maximum(entry.hi, hi)
+        entry.paths.append(tile_path)
+        entry.los.append(lo)
+        entry.his.append(hi)
+        if self.keep_geometry:
+            entry.vertices.append(vertices)
+            entry.triangles.append(feature.triangles)
 
 
 class _TilesetRead:
@@ -208,7 +240,7 @@ class _TilesetRead:
                         self._warn(task.location.label, f"content skipped: inconsistent data ({type(exc).__name__}: {exc})")
                         kind, features = "broken", []
                     self.walker.stats.contents[kind] += 1
-                    self._keep(features, task.depth, task.location.label)
+                    self._keep(features, task.tile_path, task.location.label)
                     task.features = len(features)
                     task.data = b""
                     bar.update(1)
@@ -218,7 +250,7 @@ class _TilesetRead:
         finally:
             bar.close()
 
-    def _keep(self, features: list[ContentFeature], depth: int, content: str) -> None:
+    def _keep(self, features: list[ContentFeature], tile_path: tuple[int, ...], content: str) -> None:
         if not features:
             return
         sizes = [len(f.vertices) for f in features]
@@ -234,7 +266,7 @@ class _TilesetRead:
             k = box_of.get(i)
             pos = int(starts[i])
             box = (None, None) if k is None or los is None or his is None else (los[k], his[k])
-            self.collector.add(f, converted[pos : pos + n], depth, content, *box)
+            self.collector.add(f, converted[pos : pos + n], tile_path, content, *box)
 
     def source_info(self) -> SceneSource:
         size = self.path.stat().st_size if self.path.is_file() else None
@@ -314,9 +346,10 @@ def _read(path: Path, *, crs: str | None, max_depth: int | None, allow_remote: b
     scene.warnings.extend(run.warnings)
     for entry in run.collector.entries.values():
         geometry = {}
-        if entry.vertices:
+        if entry.vertices and any(len(v) for v in entry.vertices):
+            offsets = np.cumsum([0, *(len(v) for v in entry.vertices[:-1])])
             vertices = np.concatenate(entry.vertices)
-            triangles = np.concatenate(entry.triangles).astype(np.int32) if entry.triangles else np.zeros((0, 3), np.int32)
+            triangles = np.concatenate([t + o for t, o in zip(entry.triangles, offsets, strict=True)]).astype(np.int32)
             geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles, semantics=ground_semantics(vertices, triangles))
         scene.add(CityObject(entry.object_id, entry.kind, attributes=entry.properties, geometry=geometry))
         entry.vertices, entry.triangles = [], []

@@ -35,14 +35,22 @@ Warn = Callable[[str, str], None]
 
 @dataclass(slots=True)
 class ContentTask:
-    """One content to decode. The consumer sets ``features`` to how many features it yielded."""
+    """One content to decode. The consumer sets ``features`` to how many features it yielded.
+
+    ``tile_path`` names the tile by the child steps from the root (external tileset roots and
+    implicit subdivisions are steps too), so that one tile's ancestors are its path's prefixes.
+    """
 
     location: Location
     data: bytes
-    depth: int
+    tile_path: tuple[int, ...]
     transform: np.ndarray
     up_axis: str
     features: int = 0
+
+    @property
+    def depth(self) -> int:
+        return len(self.tile_path)
 
 
 @dataclass(slots=True)
@@ -100,12 +108,12 @@ class TilesetWalker:
     def walk(self) -> Generator[ContentTask, None, int]:
         """Yield the content tasks of the whole tileset; returns the number of features loaded."""
         up = str(self.asset.get("gltfUpAxis", "Y"))
-        return (yield from self._tile(self.root_json["root"], self.source.root, np.eye(4), 0, None, up, "root", [self.source.root.path]))
+        return (yield from self._tile(self.root_json["root"], self.source.root, np.eye(4), (), None, up, "root", [self.source.root.path]))
 
-    def _tile(self, tile: Any, base: Location, parent: np.ndarray, depth: int, parent_refine: str | None, up: str,
+    def _tile(self, tile: Any, base: Location, parent: np.ndarray, path: tuple[int, ...], parent_refine: str | None, up: str,
               where: str, chain: list[Any]) -> Generator[ContentTask, None, int]:
         try:
-            return (yield from self._tile_checked(tile, base, parent, depth, parent_refine, up, where, chain))
+            return (yield from self._tile_checked(tile, base, parent, path, parent_refine, up, where, chain))
         except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
             # Tileset JSON of the wrong shape somewhere the checks above did not foresee.
             raise FormatError(f"{where}: malformed tile ({type(exc).__name__}: {exc})", path=base.label) from exc
@@ -115,20 +123,21 @@ class TilesetWalker:
         tile: dict[str, Any],
         base: Location,
         parent: np.ndarray,
-        depth: int,
+        path: tuple[int, ...],
         parent_refine: str | None,
         up: str,
         where: str,
         chain: list[Any],
     ) -> Generator[ContentTask, None, int]:
         label = base.label
+        depth = len(path)
         if not isinstance(tile, dict):
             raise FormatError(f"{where} is not a tile object", path=label)
         transform = parent @ _matrix(tile.get("transform"), f"{where}.transform", label)
         refine = _refine(tile.get("refine"), parent_refine, where, label, self.warn)
         implicit = tile.get("implicitTiling") or (tile.get("extensions") or {}).get("3DTILES_implicit_tiling")
         if implicit is not None:  # the tile is the implicit root: counted there
-            return (yield from self._implicit(tile, implicit, base, transform, depth, refine, up, where))
+            return (yield from self._implicit(tile, implicit, base, transform, path, refine, up, where))
         self.stats.tiles += 1
         self.stats.max_depth = max(self.stats.max_depth, depth)
         contents = _contents(tile, where, label)
@@ -140,16 +149,16 @@ class TilesetWalker:
         descend = self.max_depth is None or depth < self.max_depth
         loaded = 0
         if refine == "ADD" or not children or not descend:
-            loaded += yield from self._contents(contents, base, transform, depth, refine, up, where, chain)
+            loaded += yield from self._contents(contents, base, transform, path, refine, up, where, chain)
             deferred: list[str] = []
         else:
             deferred = contents
         if descend:
             for i, child in enumerate(children):
-                loaded += yield from self._tile(child, base, transform, depth + 1, refine, up, f"{where}.children[{i}]", chain)
+                loaded += yield from self._tile(child, base, transform, (*path, i), refine, up, f"{where}.children[{i}]", chain)
         if deferred:
             if loaded == 0:
-                loaded += yield from self._contents(deferred, base, transform, depth, refine, up, where, chain)
+                loaded += yield from self._contents(deferred, base, transform, path, refine, up, where, chain)
             else:
                 self.stats.replaced_contents += len(deferred)
         return loaded
@@ -159,14 +168,14 @@ class TilesetWalker:
         uris: list[str],
         base: Location,
         transform: np.ndarray,
-        depth: int,
+        path: tuple[int, ...],
         refine: str,
         up: str,
         where: str,
         chain: list[Any],
     ) -> Generator[ContentTask, None, int]:
         loaded = 0
-        for uri in uris:
+        for k, uri in enumerate(uris):
             try:
                 loc = self.source.resolve(uri, base)
                 data = self.source.read_bytes(loc)
@@ -174,15 +183,16 @@ class TilesetWalker:
                 self.warn(exc.path or base.label, f"content {uri!r} of {where} skipped: {exc.message}" + (f" -- hint: {exc.hint}" if exc.hint else ""))
                 continue
             if _is_tileset_json(data):
-                loaded += yield from self._external(loc, data, transform, depth, refine, up, chain)
+                # The external root is a child of this tile; negative steps keep it apart from children.
+                loaded += yield from self._external(loc, data, transform, (*path, -(k + 1)), refine, up, chain)
                 continue
-            task = ContentTask(loc, data, depth, transform, up)
+            task = ContentTask(loc, data, path, transform, up)
             yield task
             loaded += task.features
         return loaded
 
     def _external(
-        self, loc: Location, data: bytes, transform: np.ndarray, depth: int, refine: str, up: str, chain: list[Any]
+        self, loc: Location, data: bytes, transform: np.ndarray, path: tuple[int, ...], refine: str, up: str, chain: list[Any]
     ) -> Generator[ContentTask, None, int]:
         key = loc.path or loc.url
         if key in chain:
@@ -197,7 +207,7 @@ class TilesetWalker:
         self.stats.contents["tileset"] += 1
         sub_up = str((doc.get("asset") or {}).get("gltfUpAxis", up))
         try:
-            return (yield from self._tile(doc["root"], loc, transform, depth + 1, refine, sub_up, "root", [*chain, key]))
+            return (yield from self._tile(doc["root"], loc, transform, path, refine, sub_up, "root", [*chain, key]))
         except FormatError as exc:
             self.warn(exc.path or loc.label, f"external tileset skipped: {exc.message}")
             return 0
@@ -209,7 +219,7 @@ class TilesetWalker:
         implicit: dict[str, Any],
         base: Location,
         transform: np.ndarray,
-        depth: int,
+        path: tuple[int, ...],
         refine: str,
         up: str,
         where: str,
@@ -231,7 +241,7 @@ class TilesetWalker:
         if not isinstance(template, str):
             raise FormatError(f"{where}.implicitTiling.subtrees.uri is missing", path=label)
         content_templates = _contents(tile, where, label)
-        walk = _ImplicitWalk(self, scheme == "OCTREE", levels, available, template, content_templates, base, transform, depth, refine, up)
+        walk = _ImplicitWalk(self, scheme == "OCTREE", levels, available, template, content_templates, base, transform, path, refine, up)
         return (yield from walk.subtree((0, 0, 0, 0)))
 
 
@@ -239,7 +249,7 @@ class _ImplicitWalk:
     """State of one implicit tileset expansion (see :meth:`TilesetWalker._implicit`)."""
 
     def __init__(self, walker: TilesetWalker, octree: bool, levels: int, available: int, template: str,
-                 contents: list[str], base: Location, transform: np.ndarray, depth: int, refine: str, up: str) -> None:
+                 contents: list[str], base: Location, transform: np.ndarray, path: tuple[int, ...], refine: str, up: str) -> None:
         self.walker = walker
         self.octree = octree
         self.branching = 8 if octree else 4
@@ -249,7 +259,7 @@ class _ImplicitWalk:
         self.contents = contents
         self.base = base
         self.transform = transform
-        self.depth = depth
+        self.path = path
         self.refine = refine
         self.up = up
 
@@ -274,7 +284,14 @@ class _ImplicitWalk:
         walker = self.walker
         global_level = root[0] + level
         coords = (global_level, (root[1] << level) + x, (root[2] << level) + y, (root[3] << level) + z)
-        depth = self.depth + global_level
+        # The tile's path: one subdivision step (child index 0-3 or 0-7) per level below the root.
+        steps = tuple(
+            ((coords[1] >> (global_level - i)) & 1) | (((coords[2] >> (global_level - i)) & 1) << 1)
+            | (((coords[3] >> (global_level - i)) & 1) << 2)
+            for i in range(1, global_level + 1)
+        )
+        path = (*self.path, *steps)
+        depth = len(path)
         walker.stats.tiles += 1
         walker.stats.implicit_tiles += 1
         walker.stats.max_depth = max(walker.stats.max_depth, depth)
@@ -290,7 +307,7 @@ class _ImplicitWalk:
         loaded = 0
         has_children = bool(children)
         if self.refine == "ADD" or not has_children:
-            loaded += yield from walker._contents(contents, self.base, self.transform, depth, self.refine, self.up, where, [])
+            loaded += yield from walker._contents(contents, self.base, self.transform, path, self.refine, self.up, where, [])
             deferred: list[str] = []
         else:
             deferred = contents
@@ -303,7 +320,7 @@ class _ImplicitWalk:
                 loaded += yield from self.subtree(child_root)
         if deferred:
             if loaded == 0:
-                loaded += yield from walker._contents(deferred, self.base, self.transform, depth, self.refine, self.up, where, [])
+                loaded += yield from walker._contents(deferred, self.base, self.transform, path, self.refine, self.up, where, [])
             else:
                 walker.stats.replaced_contents += len(deferred)
         return loaded
@@ -312,23 +329,22 @@ class _ImplicitWalk:
 class _Subtree:
     """Availability of one subtree: tiles, contents and child subtrees as bit arrays."""
 
-    def __init__(self, tiles: np.ndarray, contents: list[np.ndarray], children: np.ndarray) -> None:
+    def __init__(self, branching: int, tiles: np.ndarray, contents: list[np.ndarray], children: np.ndarray) -> None:
+        self.branching = branching
         self.tiles = tiles
         self.contents = contents
         self.children = children
 
     def tile(self, level: int, morton: int) -> bool:
-        return bool(self.tiles[_level_offset(level, self._branching) + morton])
+        return bool(self.tiles[_level_offset(level, self.branching) + morton])
 
     def content(self, i: int, level: int, morton: int) -> bool:
         if i >= len(self.contents):
             return False
-        return bool(self.contents[i][_level_offset(level, self._branching) + morton])
+        return bool(self.contents[i][_level_offset(level, self.branching) + morton])
 
     def child_subtree(self, morton: int) -> bool:
         return bool(self.children[morton])
-
-    _branching = 4
 
     @classmethod
     def load(cls, source: TilesetSource, loc: Location, branching: int, levels: int, n_contents: int) -> _Subtree:
@@ -395,9 +411,7 @@ class _Subtree:
         content_specs = content_specs or []
         contents = [bits(s, n_tiles, f"contentAvailability[{i}]") for i, s in enumerate(content_specs[:n_contents])]
         children = bits(doc.get("childSubtreeAvailability"), branching**levels, "childSubtreeAvailability")
-        sub = cls(tiles, contents, children)
-        sub._branching = branching
-        return sub
+        return cls(branching, tiles, contents, children)
 
 
 # --- helpers --------------------------------------------------------------------------------------

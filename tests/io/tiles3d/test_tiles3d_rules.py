@@ -348,3 +348,20 @@ def test_bottom_faces_become_ground(tmp_path: Path, tiles) -> None:
     assert int((mesh.semantics == SurfaceType.GROUND).sum()) == 2  # the box's two bottom triangles
     assert building.footprint_area_m2 == pytest.approx(100, rel=1e-4)
     assert building.ground_z == pytest.approx(0, abs=0.01)
+
+
+def test_split_feature_in_leaves_of_different_depths_is_joined(tmp_path: Path, tiles) -> None:
+    # An unbalanced tree: one half of a building in a leaf at depth 1, the other at depth 2.
+    # Neither tile lies above the other, so both halves belong to the one building.
+    tiles["b3dm"](tmp_path / "w.b3dm", [("long", 0, 0, 20, 8)])
+    tiles["b3dm"](tmp_path / "e.b3dm", [("long", 20, 0, 20, 8)])
+    deep = {"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": "e.b3dm"}}
+    east = {"boundingVolume": tiles["box"](), "geometricError": 1, "children": [deep]}
+    west = {"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": "w.b3dm"}}
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 10,
+                                                        "refine": "REPLACE", "children": [west, east]})
+    building = read_tileset(path)["long"]
+    assert building.bounds[1][0] - building.bounds[0][0] == pytest.approx(40, abs=1e-3)
+    info = tileset_info(path)
+    assert info["counts"] == {"Feature": 1}
+    assert info["extent"][3] - info["extent"][0] == pytest.approx(40, abs=1e-3)
