@@ -278,6 +278,10 @@ class CheckContext:
         layer.require(*columns)
         return layer
 
+    def layers_of(self, kind: str) -> list[AuxLayer]:
+        """Every layer of a kind (``ctx.layer(kind)`` gives the first)."""
+        return [lay for lay in self.layers.values() if lay.kind == kind]
+
     def units(self, level: str) -> AuxLayer | None:
         """The spatial units of a level (``community``, ``block``, ``district``), if given."""
         for lay in self.layers.values():
@@ -296,9 +300,11 @@ class CheckContext:
             return out
         ids = units.column("id")
         pts = shapely.points(np.asarray(xy)[:, :2])
-        point_idx, unit_idx = units.tree.query(pts, predicate="within")
-        # first match per point (units should not overlap)
-        order = np.argsort(point_idx, kind="stable")
+        # "intersects", not "within": a point on the border of two units belongs to the first of
+        # them instead of to none
+        point_idx, unit_idx = units.tree.query(pts, predicate="intersects")
+        # first match per point, by unit order (units should not overlap)
+        order = np.lexsort((unit_idx, point_idx))
         point_idx, unit_idx = point_idx[order], unit_idx[order]
         first = np.unique(point_idx, return_index=True)[1]
         out[point_idx[first]] = ids[unit_idx[first]]

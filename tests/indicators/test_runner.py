@@ -349,3 +349,16 @@ def test_model_load_warnings_reach_the_run(project, scene, host) -> None:  # typ
     texts = result.run.warnings
     assert sum("fewer than 3 distinct points" in t for t in texts) == 20
     assert any("5 more load warnings" in t for t in texts)
+
+
+def test_unit_lookup_is_one_query_and_borders_belong_to_the_first_unit(scene) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    units = units_layer("community", {"C01": (0, 0, 100, 100), "C02": (100, 0, 200, 100)})
+    ctx = make_context(scene, layers=[units])
+    x0, y0 = 500000.0, 2988000.0
+    xy = np.array([[x0 + 50, y0 + 50], [x0 + 100, y0 + 50], [x0 + 150, y0 + 50], [x0 + 500, y0 + 50]])
+    assert list(ctx.unit_ids_at(xy, "community")) == ["C01", "C01", "C02", None]
+    assert list(ctx.unit_ids_at(xy, "block")) == [None] * 4  # no block layer
+    assert ctx.unit_of(scene["tall-b"]) == "C02"
+    assert ctx.layers_of("units") == [units]
