@@ -190,3 +190,24 @@ def test_action_rules_configurable() -> None:
     assert recommend(BuildingFacts("y", {}, [], None), rules).rule == "default"  # catch-all kept
     with pytest.raises(ConfigError, match="unknown action"):
         rules_from_config({"rules": [{"action": "paint"}]})
+
+
+def test_docs_example_settings_work(tmp_path: Path) -> None:
+    """The [actions] and [projects] example of docs/catalog.md loads and does what it says."""
+    import re
+    import tomllib
+
+    from cim_twin.catalog.locate import locate
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "catalog.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(\[actions\].*?)```", docs, flags=re.S)
+    assert block is not None
+    settings = tomllib.loads(block.group(1))
+    rules = rules_from_config(settings["actions"])
+    assert [r.name for r in rules] == ["protected", "unsafe", "old", "default"]
+    assert recommend(BuildingFacts("x", {"danger_level": "C"}), rules).action == "demolish"
+    assert measure_for("N-PUBLIC-TOILET", None, settings["projects"]["measures"])[0] == "智慧公厕建设"
+    (tmp_path / "twin.toml").write_text('[project]\nname = "x"\n' + block.group(1), encoding="utf-8")
+    ctx = locate(project=tmp_path)
+    assert ctx.catalog_path == (tmp_path / "catalog.gpkg").resolve()
+    assert ctx.section("projects")["radius_m"] == 80

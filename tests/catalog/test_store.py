@@ -192,3 +192,27 @@ def test_point_blobs_decode() -> None:
     assert blobs[0][:2] == b"GP" and len(blobs[0]) == 29
     assert decode_point(blobs[0]) == (117.5, 26.5)
     assert envelope(blobs[0]) == (117.5, 117.5, 26.5, 26.5)
+
+
+def test_gdal_reads_project_polygons_without_warnings(three_years: Catalog, catalog_path: Path) -> None:
+    import warnings
+
+    pyogrio = pytest.importorskip("pyogrio")
+    import shapely
+
+    from cim_twin.catalog.projects import generate_projects
+
+    generate_projects(three_years, "2023")
+    three_years.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # GDAL complains through warnings about non-conforming files
+        info = pyogrio.read_info(catalog_path, layer="projects")
+        _m, _f, geoms, fields = pyogrio.raw.read(catalog_path, layer="projects", columns=["project_id"])
+        _m, _f, points, pf = pyogrio.raw.read(catalog_path, layer="findings", columns=["project_id"],
+                                              where="run_id = 'run-2023'")
+    assert info["crs"] == "EPSG:4326" and info["geometry_type"] == "Polygon" and info["features"] == 3
+    polygons = dict(zip(fields[0], shapely.from_wkb(geoms), strict=True))
+    for project_id, point in zip(pf[0], shapely.from_wkb(points), strict=True):
+        assert polygons[project_id].contains(point)
+    con = sqlite3.connect(catalog_path)
+    assert con.execute("SELECT count(*) FROM rtree_projects_geom").fetchone()[0] == 3  # filled by the triggers
