@@ -137,7 +137,7 @@ class TilesetWalker:
         refine = _refine(tile.get("refine"), parent_refine, where, label, self.warn)
         implicit = tile.get("implicitTiling") or (tile.get("extensions") or {}).get("3DTILES_implicit_tiling")
         if implicit is not None:  # the tile is the implicit root: counted there
-            return (yield from self._implicit(tile, implicit, base, transform, path, refine, up, where))
+            return (yield from self._implicit(tile, implicit, base, transform, path, refine, up, where, chain))
         self.stats.tiles += 1
         self.stats.max_depth = max(self.stats.max_depth, depth)
         contents = _contents(tile, where, label)
@@ -223,6 +223,7 @@ class TilesetWalker:
         refine: str,
         up: str,
         where: str,
+        chain: list[Any],
     ) -> Generator[ContentTask, None, int]:
         label = base.label
         if not isinstance(implicit, dict):
@@ -241,7 +242,7 @@ class TilesetWalker:
         if not isinstance(template, str):
             raise FormatError(f"{where}.implicitTiling.subtrees.uri is missing", path=label)
         content_templates = _contents(tile, where, label)
-        walk = _ImplicitWalk(self, scheme == "OCTREE", levels, available, template, content_templates, base, transform, path, refine, up)
+        walk = _ImplicitWalk(self, scheme == "OCTREE", levels, available, template, content_templates, base, transform, path, refine, up, chain)
         return (yield from walk.subtree((0, 0, 0, 0)))
 
 
@@ -249,7 +250,8 @@ class _ImplicitWalk:
     """State of one implicit tileset expansion (see :meth:`TilesetWalker._implicit`)."""
 
     def __init__(self, walker: TilesetWalker, octree: bool, levels: int, available: int, template: str,
-                 contents: list[str], base: Location, transform: np.ndarray, path: tuple[int, ...], refine: str, up: str) -> None:
+                 contents: list[str], base: Location, transform: np.ndarray, path: tuple[int, ...], refine: str, up: str,
+                 chain: list[Any]) -> None:
         self.walker = walker
         self.octree = octree
         self.branching = 8 if octree else 4
@@ -262,6 +264,7 @@ class _ImplicitWalk:
         self.path = path
         self.refine = refine
         self.up = up
+        self.chain = chain
 
     def _uri(self, template: str, coords: tuple[int, int, int, int]) -> str:
         level, x, y, z = coords
@@ -307,7 +310,7 @@ class _ImplicitWalk:
         loaded = 0
         has_children = bool(children)
         if self.refine == "ADD" or not has_children:
-            loaded += yield from walker._contents(contents, self.base, self.transform, path, self.refine, self.up, where, [])
+            loaded += yield from walker._contents(contents, self.base, self.transform, path, self.refine, self.up, where, self.chain)
             deferred: list[str] = []
         else:
             deferred = contents
@@ -320,7 +323,7 @@ class _ImplicitWalk:
                 loaded += yield from self.subtree(child_root)
         if deferred:
             if loaded == 0:
-                loaded += yield from walker._contents(deferred, self.base, self.transform, path, self.refine, self.up, where, [])
+                loaded += yield from walker._contents(deferred, self.base, self.transform, path, self.refine, self.up, where, self.chain)
             else:
                 walker.stats.replaced_contents += len(deferred)
         return loaded
