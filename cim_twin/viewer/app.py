@@ -163,7 +163,9 @@ class Viewer:
         box.SetUseBackground(True)
         box.SetBackgroundColor(1.0, 1.0, 1.0)
         box.SetBackgroundOpacity(0.85)
-        width = 0.2 if self.bilingual else 0.16
+        # Wide enough for the longest label at the row height (VTK shrinks text to fit the box).
+        longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) for text, _ in entries)
+        width = float(np.clip((longest * 7.5 + 44) / float(self.state.options.window_size[0]), 0.12, 0.45))
         # Rows of a fixed pixel height: VTK scales the text to the box, so a box sized in viewport
         # fractions would shrink its text in small windows.
         row = 20.0 / float(self.state.options.window_size[1])

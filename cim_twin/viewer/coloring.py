@@ -139,7 +139,7 @@ class Coloring:
     def cell_rgb(self, layer: LayerMesh) -> np.ndarray:
         """``(m, 3)`` uint8 per triangle of a layer (continuous modes: through the colour map)."""
         if self.mode == "semantic":
-            return semantic_colors(layer.semantic)
+            return semantic_colors(layer.shown_semantic())
         if self.object_rgb is not None:
             return self.object_rgb[layer.object_index]
         return map_values(self.cell_values(layer), self.clim, self.cmap, reverse=self.reverse)
@@ -155,13 +155,15 @@ class Coloring:
 
 
 def _semantic(meshes: SceneMeshes) -> Coloring:
-    present = sorted({int(s) for lm in meshes.layers for s in np.unique(lm.semantic)})
+    present = sorted({int(s) for lm in meshes.layers for s in np.unique(lm.shown_semantic())})
     rows: list[tuple[tuple[str, str] | str, tuple[int, int, int]]] = [
         (SEMANTIC_LABELS[SurfaceType(s)], SEMANTIC_COLORS[SurfaceType(s)])
         for s in present
         if s in SurfaceType._value2member_map_
     ]
-    return Coloring(mode="semantic", title=("表面类型", "surface type"), legend=rows)
+    inferred = any(lm.inferred_share > 0 for lm in meshes.layers)
+    title = ("表面类型（按法向）", "surface type (by normal)") if inferred else ("表面类型", "surface type")
+    return Coloring(mode="semantic", title=title, legend=rows)
 
 
 def _severity(links: ObjectFindings, mask: np.ndarray) -> Coloring:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..scene import CityObject, Scene
+from ..scene import CityObject, Scene, SurfaceType
 
 if TYPE_CHECKING:
     import pyvista as pv
@@ -89,6 +89,7 @@ class LayerMesh:
     faces: np.ndarray
     object_index: np.ndarray
     semantic: np.ndarray
+    _shown_semantic: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -110,6 +111,30 @@ class LayerMesh:
         ok = (ids >= 0) & (ids < len(self.object_index))
         out[ok] = self.object_index[ids[ok]]
         return out
+
+    @property
+    def inferred_share(self) -> float:
+        """Share of triangles without a semantic type (whose display type comes from the normal)."""
+        return float((self.semantic == 0).mean()) if len(self.semantic) else 0.0
+
+    def shown_semantic(self) -> np.ndarray:
+        """Semantic types for display: as stored, and for untyped triangles (3D Tiles, LOD1 without
+        boundary surfaces) roof, wall or ground from the direction of the normal, so that a model
+        without semantics still reads as buildings."""
+        if self._shown_semantic is None:
+            shown = self.semantic.copy()
+            untyped = np.flatnonzero(shown == 0)
+            if len(untyped):
+                c = self.points[self.faces[untyped]].astype(np.float64)
+                normal = np.cross(c[:, 1] - c[:, 0], c[:, 2] - c[:, 0])
+                length = np.linalg.norm(normal, axis=1)
+                nz = np.divide(normal[:, 2], length, out=np.zeros_like(length), where=length > 0)
+                kind = np.full(len(untyped), int(SurfaceType.WALL), dtype=np.uint8)
+                kind[nz > 0.3] = int(SurfaceType.ROOF)
+                kind[nz < -0.7] = int(SurfaceType.GROUND)
+                shown[untyped] = kind
+            self._shown_semantic = shown
+        return self._shown_semantic
 
     def cells_of_objects(self, rows: Sequence[int]) -> np.ndarray:
         """Triangle ids of the given object rows (binary search: rows are stored in order)."""

@@ -357,3 +357,16 @@ def test_wrap_text_counts_chinese_double() -> None:
     chinese = wrap_text("建筑" * 10, 10).split("\n")
     assert chinese[0] == "建筑建筑建" and chinese[1] == "    筑建筑"  # 4 spaces + 3 wide characters
     assert "".join(line.strip() for line in chinese) == "建筑" * 10
+
+
+def test_untyped_triangles_are_shown_by_their_normal() -> None:
+    mesh = box_mesh(0, 0, 10, 10, 10)
+    mesh.semantics[:] = SurfaceType.UNKNOWN
+    scene = Scene()
+    scene.add(CityObject("t", "Building", geometry={1: mesh}))
+    meshes = build_scene_meshes(scene)
+    shown = meshes.layers[0].shown_semantic()
+    assert np.bincount(shown, minlength=4).tolist() == [0, 2, 8, 2]  # roof, walls, ground
+    assert meshes.layers[0].semantic.max() == 0  # the stored types stay as read
+    coloring = resolve_coloring(None, meshes, ObjectFindings(meshes, ProblemSet([])), np.zeros(0, bool))
+    assert coloring.title[1] == "surface type (by normal)"
