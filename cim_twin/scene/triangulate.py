@@ -167,7 +167,7 @@ def triangulate(batch: PolygonBatch) -> Triangulation:
     ex_in, ey_in = x2 - x2[prv], y2 - y2[prv]
     ex_out, ey_out = x2[nxt] - x2, y2[nxt] - y2
     cross = ex_in * ey_out - ey_in * ex_out
-    scale = np.maximum(np.abs(ex_in) + np.abs(ey_in), 1e-300) * np.maximum(np.abs(ex_out) + np.abs(ey_out), 1e-300)
+    scale = np.maximum((np.abs(ex_in) + np.abs(ey_in)) * (np.abs(ex_out) + np.abs(ey_out)), 1e-300)
     sign_poly = np.sign(normals[np.arange(n_p), drop])
     rel = cross * sign_poly[vert_poly] / scale
     # a vertex is "bad" for fanning when it turns the wrong way (reflex); collinear is fine

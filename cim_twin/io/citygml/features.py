@@ -309,9 +309,23 @@ class FeatureWalker:
         name = local_name(el.tag)
         if name in FEATURE_KINDS:
             return True
-        if name in DATA_TYPES or not name[:1].isupper():
+        if name in DATA_TYPES or not name[:1].isupper() or el.tag.startswith(f"{{{self.gml_ns}}}"):
             return False
-        return el.get(self.gml_id) is not None and not el.tag.startswith(f"{{{self.gml_ns}}}")
+        if el.get(self.gml_id) is not None:
+            return True
+        # an ADE object without id that carries its own geometry (lodN... properties)
+        return not self._is_core(el.tag) and any(_LOD_PROPERTY.match(local_name(c.tag)) for c in el)
+
+    def _ade_hook(self, prop: etree._Element, fp: FeatureParse, index: int) -> bool:
+        """CityGML 3.0 ADE hooks (``adeOfBuilding`` ...) hold data types whose properties belong to
+        the object itself: walk them as its own properties."""
+        name = local_name(prop.tag)
+        if not name.startswith("adeOf"):
+            return False
+        for child in prop:
+            if isinstance(child.tag, str):
+                self._walk_object(child, index, fp)
+        return True
 
     def _classify(self, prop: etree._Element) -> tuple[int, str, int, int]:
         """What a property element is, by its tag (cached): ``(code, name, lod, hint)``."""
@@ -368,6 +382,8 @@ class FeatureWalker:
             code, name, lod, _hint = classify(prop)
             if code == _OTHER:
                 if len(prop):
+                    if self._ade_hook(prop, fp, index):
+                        continue
                     child = next((c for c in prop if isinstance(c.tag, str)), None)
                     if child is not None:
                         if local_name(child.tag) in NESTED_SURFACES:
@@ -449,6 +465,8 @@ class FeatureWalker:
                 children = [c for c in prop if isinstance(c.tag, str)]
                 if not children:
                     _append(attributes, name, typed_property(prop, name))
+                    continue
+                if self._ade_hook(prop, fp, index):
                     continue
                 child = children[0]
                 cname = local_name(child.tag)
