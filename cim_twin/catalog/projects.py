@@ -252,6 +252,11 @@ def generate_projects(
                            for u, c in zip(arrays.unit_id[rows].tolist(), arrays.indicator[rows].tolist(), strict=True)],
                           dtype=object)  # fmt: skip
         taken = {r[0] for r in conn.execute("SELECT project_id FROM projects")}
+        by_object: dict[str, list[int]] = defaultdict(list)
+        for row, ids in enumerate(arrays.object_ids.tolist()):
+            if ids != "[]":
+                for oid in loads(ids):
+                    by_object[str(oid)].append(row)
         projects: list[Project] = []
         weight: Counter[str] = Counter()
         for g, score in zip(groups.tolist(), arrays.score[rows].tolist(), strict=True):
@@ -265,14 +270,15 @@ def generate_projects(
             order = sorted(set(labels.tolist()), key=lambda lab: (-int((labels == lab).sum()), float(arrays.x[in_block][labels == lab].min())))
             for lab in order:
                 members = in_block[labels == lab]
-                projects.append(_make_project(arrays, members, block, run_id, period, specs, measures,
+                projects.append(_make_project(arrays, members, by_object, block, run_id, period, specs, measures,
                                               unit_names, scene, rules, buffer_m, taken))  # fmt: skip
         _store_projects(catalog, projects, run_id, crs=catalog.get_run(run_id).crs)
     projects.sort(key=lambda p: -p.priority)
     return projects
 
 
-def _make_project(arrays: FindingArrays, members: np.ndarray, block: str, run_id: str, period: str,
+def _make_project(arrays: FindingArrays, members: np.ndarray, by_object: Mapping[str, list[int]], block: str,
+                  run_id: str, period: str,
                   specs: Mapping[str, Any], measures: Mapping[str, Any] | None, unit_names: Mapping[str, str],
                   scene: Any, rules: Sequence[ActionRule], buffer_m: float, taken: set[str]) -> Project:  # fmt: skip
     codes = arrays.indicator[members].tolist()
@@ -310,7 +316,9 @@ def _make_project(arrays: FindingArrays, members: np.ndarray, block: str, run_id
                 buildings.setdefault(obj.root.id, obj.root)
     actions = []
     for bid in sorted(set(buildings) | set(building_findings)):
-        frows = building_findings.get(bid, [])
+        # All of the building's findings in the run, so that it gets the same action in every
+        # project whose area it lies in.
+        frows = by_object.get(bid, [])
         fcodes = [arrays.indicator[r] for r in frows]
         sev = [arrays.extra["severity"][r] for r in frows]
         if bid in buildings:

@@ -111,6 +111,11 @@ def test_end_to_end_through_check(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert diff["map_update"] is not None and diff["map_update"]["epoch_b"] == "2024"
     generated = _json(capsys, ["projects", "generate", "2023", "--json"])
     assert generated["scene"] is True and generated["projects"]
+    with Catalog.open(city / "catalog.gpkg", readonly=True) as cat:
+        # a building in the areas of several projects gets one and the same action
+        assert cat.conn.execute("SELECT count(*) FROM (SELECT building_id FROM building_actions "
+                                "GROUP BY building_id HAVING count(DISTINCT action) > 1)").fetchone()[0] == 0
+        assert cat.conn.execute("SELECT count(DISTINCT action) FROM building_actions").fetchone()[0] >= 2
     assert main(["projects", "evaluate", "2024"]) == 0
     assert main(["report", "latest"]) == 0
     assert (city / "export" / "report_2025.html").is_file()
