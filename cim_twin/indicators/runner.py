@@ -659,8 +659,20 @@ def write_run(result: CheckResult, output: Path) -> Path:
     ``<output>/runs/<run_id>/``; run.json last, so a folder with run.json is complete."""
     from ..serialization import write_json
 
-    run_dir = Path(output) / "runs" / result.run.id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    runs = Path(output) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    run_dir = runs / result.run.id
+    suffix = 1
+    # Two runs of the same inputs within one second would share an id: the later one gets ~2, ~3...
+    while True:
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:
+            suffix += 1
+            run_dir = runs / f"{result.run.id.rsplit('~', 1)[0]}~{suffix}"
+    if run_dir.name != result.run.id:
+        result.run = result.run.model_copy(update={"id": run_dir.name})
     write_json(run_dir / "findings.json", [f.model_dump(mode="json") for f in result.findings])
     write_json(run_dir / "measurements.json", [m.model_dump(mode="json") for m in result.measurements])
     write_json(run_dir / "run.json", result.run.model_dump(mode="json"))

@@ -6,6 +6,7 @@ import os
 import re
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,20 @@ def test_unit_lookup_is_one_query_and_borders_belong_to_the_first_unit(scene) ->
     assert list(ctx.unit_ids_at(xy, "block")) == [None] * 4  # no block layer
     assert ctx.unit_of(scene["tall-b"]) == "C02"
     assert ctx.layers_of("units") == [units]
+
+
+def test_runs_within_one_second_get_distinct_ids(project, scene, host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cim_twin.indicators import runner
+
+    fixed = runner.datetime(2026, 1, 12, 8, 30, tzinfo=UTC)
+
+    class Frozen(runner.datetime):  # type: ignore[misc,valid-type]
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def]
+            return fixed
+
+    monkeypatch.setattr(runner, "datetime", Frozen)
+    first = run_check(project, host=host, scene=scene, indicators=["T-TALL"])
+    second = run_check(project, host=host, scene=scene, indicators=["T-TALL"])
+    assert second.run.id == first.run.id + "~2" and second.run_dir.name == second.run.id
+    assert CheckRun.model_validate(loads((second.run_dir / "run.json").read_bytes())).id == second.run.id
