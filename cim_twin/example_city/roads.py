@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..serialization import write_json
 from .layout import DistrictLayout, Road
+from .units import write_feature_collection
 
 __all__ = ["road_feature", "write_roads"]
 
@@ -42,14 +42,4 @@ def road_feature(layout: DistrictLayout, road: Road) -> dict[str, Any]:
 
 def write_roads(layout: DistrictLayout, path: str | os.PathLike[str], year: int) -> Path:
     """Write the roads as they are in ``year`` to ``path``; return it."""
-    target = Path(path)
-    write_json(
-        target,
-        {
-            "type": "FeatureCollection",
-            "name": "roads",
-            "features": [road_feature(layout, r) for r in layout.roads_in(year)],
-        },
-        pretty=False,
-    )
-    return target
+    return write_feature_collection(path, "roads", (road_feature(layout, r.in_year(year)) for r in layout.roads))

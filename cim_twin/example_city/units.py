@@ -10,13 +10,35 @@ one Polygon feature per unit with the properties ``id``, ``name``, ``level``, ``
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..serialization import write_json
+from ..serialization import dumps
 from .layout import DistrictLayout, Unit
 
-__all__ = ["unit_feature", "write_units"]
+__all__ = ["unit_feature", "write_feature_collection", "write_units"]
+
+
+def write_feature_collection(path: str | os.PathLike[str], name: str, features: Iterable[dict[str, Any]]) -> Path:
+    """Write a GeoJSON FeatureCollection feature by feature (memory does not grow with the count),
+    atomically, with sorted keys like every JSON file of the project."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(b'{"features":[')
+            for i, feature in enumerate(features):
+                if i:
+                    fh.write(b",")
+                fh.write(dumps(feature))
+            fh.write(b'],"name":' + dumps(name) + b',"type":"FeatureCollection"}')
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
 
 
 def unit_feature(layout: DistrictLayout, unit: Unit) -> dict[str, Any]:
@@ -49,11 +71,7 @@ def write_units(layout: DistrictLayout, layers_dir: str | os.PathLike[str]) -> l
     folder = Path(layers_dir)
     written = []
     for name, units in (("districts", layout.districts), ("blocks", layout.blocks), ("communities", layout.communities)):
-        path = folder / f"{name}.geojson"
-        write_json(
-            path,
-            {"type": "FeatureCollection", "name": name, "features": [unit_feature(layout, u) for u in units]},
-            pretty=False,
+        written.append(
+            write_feature_collection(folder / f"{name}.geojson", name, (unit_feature(layout, u) for u in units))
         )
-        written.append(path)
     return written
