@@ -212,3 +212,5 @@ def test_a_broken_entry_point_does_not_stop_the_others(tmp_path: Path, tall_plug
     assert plugins["broken"]["status"] == "failed"
     assert "needs a library that is not installed" in plugins["broken"]["error"]
     assert plugins["tall_buildings"]["status"] == "loaded"
+    strict = cli("plugins", "--strict", env={"PYTHONPATH": os.pathsep.join([str(broken), str(tall_plugin_site)])})
+    assert strict.returncode == 1 and "broken" in strict.stdout and "failed to load" in strict.stderr

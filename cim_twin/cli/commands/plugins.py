@@ -19,6 +19,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--project", help="also load the plugins named in this twin.toml ([plugins])")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any plugin failed to load (for CI)")
     p.set_defaults(func=run)
 
 
@@ -39,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
     host = loaded_host(args.project)
     infos = sorted(host.plugins.values(), key=lambda i: i.name)
+    failed = sum(i.status == "failed" for i in infos)
+    code = 1 if args.strict and failed else 0
     if args.json:
         sys.stdout.buffer.write(dumps_pretty([i.to_dict() for i in infos]))
-        return 0
+        return code
     if not infos:
         print("no plugins found (is cim-twin installed, e.g. pip install -e .?)")
         return 0
@@ -56,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    {label}: {', '.join(items)}")
         if info.error:
             print("    error: " + info.error.strip().splitlines()[0])
-    failed = sum(i.status == "failed" for i in infos)
     if failed:
         print(f"{failed} plugin(s) failed to load; run with --json for the full error", file=sys.stderr)
-    return 0
+    return code
