@@ -9,6 +9,18 @@ map update between two epochs of a model.
 
 from __future__ import annotations
 
-from .store import SCHEMA_VERSION, Catalog, CatalogError, FindingArrays, RunSummary
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import SCHEMA_VERSION, Catalog, CatalogError, FindingArrays, RunSummary
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError", "FindingArrays", "RunSummary"]
+
+
+def __getattr__(name: str) -> Any:
+    # The store pulls in numpy and the models: load it on first use, not when the CLI starts.
+    if name in __all__:
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

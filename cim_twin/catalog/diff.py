@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..model import Direction, IndicatorSpec, Measurement, Severity
+from .defaults import MATCH_RADIUS_M
 from .store import Catalog, FindingArrays
 
 __all__ = ["CLASSES", "RunDiff", "diff_findings", "diff_measurements", "diff_runs"]
@@ -27,7 +28,7 @@ __all__ = ["CLASSES", "RunDiff", "diff_findings", "diff_measurements", "diff_run
 CLASSES = ("new", "persisting", "resolved", "worsened", "improved")
 #: Default radius (m, scene CRS) within which an unmatched finding may match one of the same
 #: indicator in the other run.
-DEFAULT_RADIUS_M = 30.0
+DEFAULT_RADIUS_M = MATCH_RADIUS_M
 _SEVERITIES = [s.value for s in Severity]
 
 

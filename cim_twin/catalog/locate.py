@@ -9,11 +9,13 @@ import argparse
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CimTwinError, ConfigError
-from .store import Catalog, CatalogError
 from .units import UnitDirectory
+
+if TYPE_CHECKING:
+    from .store import Catalog
 
 __all__ = ["CatalogContext", "add_catalog_options", "load_run_scene", "locate", "open_catalog"]
 
@@ -115,6 +117,8 @@ def add_catalog_options(parser: argparse.ArgumentParser) -> None:
 
 def open_catalog(args: argparse.Namespace, *, create: bool = False, readonly: bool = False) -> tuple[Catalog, CatalogContext]:
     """Locate and open the catalog for a command's arguments."""
+    from .store import Catalog, CatalogError
+
     ctx = locate(getattr(args, "project", None), getattr(args, "catalog", None))
     if not ctx.catalog_path.exists() and not create:
         raise CatalogError("catalog not found", path=ctx.catalog_path,

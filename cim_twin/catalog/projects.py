@@ -36,6 +36,7 @@ from .actions import (
     facts_from_object,
     recommend,
 )
+from .defaults import PROJECT_RADIUS_M, PROJECT_STATUSES
 from .store import FINDINGS_SRS, Catalog, CatalogError, FindingArrays
 from .units import block_of
 
@@ -50,14 +51,13 @@ __all__ = [
     "set_project_status",
 ]
 
-PROJECT_STATUSES = ("candidate", "approved", "in_progress", "done", "cancelled")
 STATUS_ZH = {"candidate": "候选", "approved": "已批准", "in_progress": "实施中", "done": "已完成", "cancelled": "已取消"}
 FINDING_STATUS_ZH = {"open": "待处理", "planned": "已纳入项目", "in_progress": "整改中", "resolved": "已解决",
                      "verified": "已核验"}  # fmt: skip
 #: Finding status that follows from the status of its project.
 _FINDING_STATUS_OF_PROJECT = {"candidate": "planned", "approved": "planned", "in_progress": "in_progress",
                               "done": "in_progress", "cancelled": "open"}  # fmt: skip
-DEFAULT_RADIUS_M = 100.0
+DEFAULT_RADIUS_M = PROJECT_RADIUS_M
 #: Block label of findings without a spatial unit (project ids stay ASCII).
 NO_UNIT = "NA"
 

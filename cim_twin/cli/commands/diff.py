@@ -9,7 +9,7 @@ from typing import Any
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    from ...catalog.diff import DEFAULT_RADIUS_M
+    from ...catalog.defaults import MATCH_RADIUS_M as DEFAULT_RADIUS_M
     from ...catalog.locate import add_catalog_options
 
     p = sub.add_parser(

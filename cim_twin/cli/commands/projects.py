@@ -13,8 +13,9 @@ from typing import Any
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    from ...catalog.defaults import PROJECT_RADIUS_M as DEFAULT_RADIUS_M
+    from ...catalog.defaults import PROJECT_STATUSES
     from ...catalog.locate import add_catalog_options
-    from ...catalog.projects import DEFAULT_RADIUS_M, PROJECT_STATUSES
 
     p = sub.add_parser(
         "projects",
