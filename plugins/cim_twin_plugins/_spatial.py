@@ -21,6 +21,7 @@ from cim_twin.errors import ConfigError
 from cim_twin.indicators.api import AuxLayer, CheckContext, Indicator, is_residential
 from cim_twin.model import ProblemPoint
 from cim_twin.scene import SurfaceType
+from cim_twin.scene.objects import DEFAULT_STOREY_HEIGHT_M
 
 if TYPE_CHECKING:
     from cim_twin.scene import CityObject
@@ -91,6 +92,7 @@ class BuildingTable:
     elderly: np.ndarray
     population_estimated: bool
     _footprint_triangles: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _kdtree: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -114,26 +116,39 @@ class BuildingTable:
             if self._footprint_triangles is None:
                 import shapely
 
-                corners, rows = [], []
-                for i, obj in enumerate(self.objects):
-                    mesh = obj.mesh()
-                    if not mesh.n_triangles:
-                        continue
-                    ground = mesh.of_type(SurfaceType.GROUND)
-                    source = ground if ground.n_triangles else mesh
-                    c = source.corners()[:, :, :2]
-                    keep = np.abs(source.projected_areas()) > 1e-6
-                    if keep.any():
-                        corners.append(c[keep])
-                        rows.append(np.full(int(keep.sum()), i, dtype=np.int64))
-                if corners:
-                    tri = np.concatenate(corners)
-                    rings = np.concatenate([tri, tri[:, :1]], axis=1)
-                    polys = shapely.polygons(rings)
-                    self._footprint_triangles = (polys, np.concatenate(rows))
-                else:
+                # all meshes joined once (Python touches each building, numpy each triangle)
+                meshes = [obj.mesh() for obj in self.objects]
+                counts = np.array([m.n_triangles for m in meshes], dtype=np.int64)
+                if not counts.sum():
                     self._footprint_triangles = (np.array([], dtype=object), np.zeros(0, np.int64))
+                    return self._footprint_triangles
+                corners = np.concatenate([m.vertices[m.triangles][:, :, :2] for m in meshes if m.n_triangles])
+                semantics = np.concatenate([m.semantics for m in meshes if m.n_triangles])
+                rows = np.repeat(np.arange(len(meshes)), counts)
+                a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+                area = 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+                is_ground = semantics == SurfaceType.GROUND
+                has_ground = np.bincount(rows[is_ground], minlength=len(meshes)) > 0
+                keep = (np.abs(area) > 1e-6) & (is_ground | ~has_ground[rows])
+                tri = corners[keep]
+                polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
+                self._footprint_triangles = (polys, rows[keep])
             return self._footprint_triangles
+
+    @property
+    def kdtree(self) -> Any:
+        """scipy cKDTree over :attr:`xy` (built on first use)."""
+        with self._lock:
+            if self._kdtree is None:
+                from scipy.spatial import cKDTree
+
+                self._kdtree = cKDTree(self.xy if len(self.xy) else np.zeros((0, 2)))
+            return self._kdtree
+
+    def roof_position(self, i: int) -> tuple[float, float, float]:
+        """Where a problem on building row ``i`` is pinned: its centre at roof height."""
+        z = self.roof_z[i]
+        return float(self.xy[i, 0]), float(self.xy[i, 1]), float(z) if np.isfinite(z) else 0.0
 
 
 # Each indicator gets a shallow copy of the run's context, so caches hang on the scene (shared by
@@ -164,30 +179,58 @@ class SharedTableIndicator(Indicator):
         building_table(ctx)
 
 
-def _num(obj: CityObject, name: str) -> float:
-    value = obj.number(name)
-    return np.nan if value is None else value
+def _geometry_columns(objects: list[CityObject]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(lo, hi, ground_area)`` of every object's mesh in one numpy pass: bounding boxes and the
+    projected area of the ground-surface triangles (NaN for objects without ground surfaces)."""
+    n = len(objects)
+    meshes = [obj.mesh() for obj in objects]
+    nv = np.array([len(m.vertices) for m in meshes], dtype=np.int64)
+    nt = np.array([m.n_triangles for m in meshes], dtype=np.int64)
+    lo = np.full((n, 3), np.nan)
+    hi = np.full((n, 3), np.nan)
+    area = np.full(n, np.nan)
+    has = nv > 0
+    if not has.any():
+        return lo, hi, area
+    verts = np.concatenate([m.vertices for m in meshes if len(m.vertices)])
+    starts = np.concatenate([[0], np.cumsum(nv[has])[:-1]])
+    lo[has] = np.minimum.reduceat(verts, starts, axis=0)
+    hi[has] = np.maximum.reduceat(verts, starts, axis=0)
+    if nt.sum():
+        corners = np.concatenate([m.vertices[m.triangles][:, :, :2] for m in meshes if m.n_triangles])
+        semantics = np.concatenate([m.semantics for m in meshes if m.n_triangles])
+        rows = np.repeat(np.arange(n), nt)
+        ground = semantics == SurfaceType.GROUND
+        a, b, c = corners[ground, 0], corners[ground, 1], corners[ground, 2]
+        tri_area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+        with_ground = np.bincount(rows[ground], minlength=n) > 0
+        area[with_ground] = np.bincount(rows[ground], weights=tri_area, minlength=n)[with_ground]
+    return lo, hi, area
 
 
 def _build_table(ctx: CheckContext) -> BuildingTable:
     objects = [b for b in ctx.buildings() if b.has_geometry]
     n = len(objects)
-    lo = np.empty((n, 3))
-    hi = np.empty((n, 3))
+    lo, hi, ground_area = _geometry_columns(objects)
     height = np.full(n, np.nan)
-    fp_area = np.full(n, np.nan)
     storeys = np.full(n, np.nan)
     year = np.full(n, np.nan)
     residential = np.zeros(n, dtype=bool)
     community_attr = np.full(n, None, dtype=object)
+    fp_area = ground_area.copy()
     for i, obj in enumerate(objects):
-        lo[i], hi[i] = obj.bounds
-        h = obj.height_m
-        height[i] = np.nan if h is None else h
-        a = obj.footprint_area_m2
-        fp_area[i] = np.nan if a is None else a
-        s = obj.storeys
-        storeys[i] = np.nan if s is None else s
+        # the same rules as CityObject.height_m / storeys / footprint_area_m2, without
+        # recomputing the geometry each of them reads
+        measured = obj.number("measuredHeight")
+        height[i] = measured if measured is not None and measured > 0 else hi[i, 2] - lo[i, 2]
+        stated = obj.number("storeysAboveGround")
+        if stated is not None and stated > 0:
+            storeys[i] = int(stated)
+        elif height[i] > 0:
+            storeys[i] = max(1, round(height[i] / DEFAULT_STOREY_HEIGHT_M))
+        if not np.isfinite(fp_area[i]):
+            a = obj.footprint_area_m2  # no ground surface: the footprint seen from above
+            fp_area[i] = np.nan if a is None else a
         y = obj.year_built
         year[i] = np.nan if y is None else y
         residential[i] = is_residential(obj)
@@ -494,6 +537,6 @@ def ground_z_at(table: BuildingTable, xy: np.ndarray) -> np.ndarray:
     problem on a street or a site is pinned in height."""
     if not len(table) or not len(xy):
         return np.zeros(len(xy))
-    _, idx = nearest_within(np.asarray(xy, dtype=np.float64), table.xy)
-    z = table.ground_z[np.maximum(idx, 0)]
+    _, idx = table.kdtree.query(np.asarray(xy, dtype=np.float64), k=1)
+    z = table.ground_z[np.asarray(idx)]
     return np.where(np.isfinite(z), z, 0.0)

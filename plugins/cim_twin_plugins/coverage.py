@@ -147,6 +147,7 @@ class RadiusCoverage(SharedTableIndicator):
         classes: list[FacilityClass], class_dist: list[np.ndarray],
     ) -> Iterator[ProblemPoint]:
         """One problem per uncovered building (severity from :meth:`uncovered_severity`)."""
+        weights = self.weights(table)
         for j in np.nonzero(~covered)[0]:
             i = rows[j]
             obj = table.objects[i]
@@ -165,13 +166,13 @@ class RadiusCoverage(SharedTableIndicator):
                 "nearest_facility_name": best_name[j] or None,
                 "distance_m": round(dist, 1) if np.isfinite(dist) else None,
                 "radius_m": radius,
-                "weight": round(float(self.weights(table)[i]), 1),
+                "weight": round(float(weights[i]), 1),
                 "weight_kind": self.weight,
             }
             for fc, d in zip(classes, class_dist, strict=True):
                 evidence[f"distance_{fc.label_en.replace(' ', '_')}_m"] = round(float(d[j]), 1) if np.isfinite(d[j]) else None
             yield in_unit(ctx.problem(
-                self, obj, value=dist if np.isfinite(dist) else None, threshold=radius, severity=severity,
+                self, obj, position=table.roof_position(i), value=dist if np.isfinite(dist) else None, threshold=radius, severity=severity,
                 unit_id=table.community[i],
                 message_en=f"Building {obj.id} is outside the service radius of every {self.facility_en}: {where_en}",
                 message_zh=f"建筑{obj.id}不在任何{self.facility_zh}的服务半径内：{where_zh}",

@@ -249,7 +249,7 @@ class OldHousing(SharedTableIndicator):
             extra_en = (f", danger grade {danger}" if danger else "") + (f", {structure} structure" if structure else "")
             extra_zh = (f"，危房等级{danger}级" if danger else "") + (f"，{structure}结构" if structure else "")
             yield in_unit(ctx.problem(
-                self, obj, value=float(year), threshold=before, severity=severity, unit_id=table.community[i],
+                self, obj, position=table.roof_position(i), value=float(year), threshold=before, severity=severity, unit_id=table.community[i],
                 message_en=f"Residential building {obj.id} built in {year} (before {int(before)}) is on the housing check list{extra_en}",
                 message_zh=f"住宅{obj.id}建于{year}年（早于{int(before)}年），列入房屋体检清单{extra_zh}",
                 evidence={"year_built": year, "danger_level": danger or None, "structure": structure or None,

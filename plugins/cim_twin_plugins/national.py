@@ -250,7 +250,7 @@ class FireStation5Min(SharedTableIndicator):
             what_en = f"high-rise residential building ({table.height_m[i]:.0f} m)" if tall_home else "building"
             what_zh = f"高层住宅（{table.height_m[i]:.0f}米）" if tall_home else "建筑"
             yield in_unit(ctx.problem(
-                self, obj, value=d if np.isfinite(d) else None, threshold=reach, severity=severity,
+                self, obj, position=table.roof_position(i), value=d if np.isfinite(d) else None, threshold=reach, severity=severity,
                 unit_id=table.community[i],
                 message_en=f"{what_en.capitalize()} {obj.id} is outside 5-minute fire coverage: "
                 f"{fmt_m(d)} by {method} from the nearest station, reach {fmt_m(reach)}",
@@ -300,7 +300,7 @@ class NewResidentialOver80m(SharedTableIndicator):
             obj = table.objects[i]
             h = float(table.height_m[i])
             yield in_unit(ctx.problem(
-                self, obj, value=h, threshold=limit, severity="critical", unit_id=table.community[i],
+                self, obj, position=table.roof_position(i), value=h, threshold=limit, severity="critical", unit_id=table.community[i],
                 message_en=f"New residential building {obj.id} (built {int(table.year_built[i])}) is {h:.1f} m high, over the {limit:.0f} m bottom line",
                 message_zh=f"新建住宅{obj.id}（{int(table.year_built[i])}年建成）高{h:.1f}米，超过{limit:.0f}米底线",
                 evidence={"height_m": round(h, 2), "year_built": int(table.year_built[i]),

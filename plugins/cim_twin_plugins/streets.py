@@ -154,10 +154,11 @@ class StreetHeightWidth(SharedTableIndicator):
         sec_road = rows[sec.road]
         valid = sec.valid
         in_band = valid & (sec.hw >= low) & (sec.hw <= high)
+        block_of = ctx.unit_ids_at(sec.xy, "block")
         for level in ("block", "district"):
-            ids = ctx.unit_ids_at(sec.xy, level)
             if ctx.units(level) is None:
                 continue
+            ids = block_of if level == "block" else ctx.unit_ids_at(sec.xy, level)
             keys, codes = group_index(ids, [str(v) for v in ctx.units(level).column("id")])  # type: ignore[union-attr]
             n_valid = np.bincount(codes[(codes >= 0) & valid], minlength=len(keys))[: len(keys)]
             n_in = np.bincount(codes[(codes >= 0) & in_band], minlength=len(keys))[: len(keys)]
@@ -191,7 +192,8 @@ class StreetHeightWidth(SharedTableIndicator):
             yield in_unit(ctx.problem(
                 self, None, position=(sec.xy[worst][0], sec.xy[worst][1], z if np.isfinite(z) else 0.0),
                 object_ids=(str(road_ids[r]), str(table.ids[lrow]), str(table.ids[rrow])), subject=f"road:{road_ids[r]}",
-                unit_level="block", value=median, threshold=high if too_high else low, severity=severity,
+                unit_id=block_of[worst], unit_level="block", value=median, threshold=high if too_high else low,
+                severity=severity,
                 message_en=f"Street {label}: median height-to-width ratio {median:.2f} is "
                 + (f"above {high:g} (deep, narrow street canyon)" if too_high else f"below {low:g} (no sense of enclosure)")
                 + f"; {out_share:.0%} of {len(idx)} sections outside the band",

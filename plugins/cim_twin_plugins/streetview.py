@@ -122,12 +122,14 @@ class _PerRoad(SharedTableIndicator):
         xy = samples.xy()
         ok = np.isfinite(values)
         target = ctx.threshold(self)
+        block_of = ctx.unit_ids_at(xy, "block")
         # per block and district: sample mean
         for level in ("block", "district"):
             units = ctx.units(level)
             if units is None:
                 continue
-            keys, codes = group_index(ctx.unit_ids_at(xy, level), [str(v) for v in units.column("id")])
+            keys, codes = group_index(block_of if level == "block" else ctx.unit_ids_at(xy, level),
+                                      [str(v) for v in units.column("id")])
             sel = (codes >= 0) & ok
             n = np.bincount(codes[sel], minlength=len(keys))[: len(keys)]
             s = np.bincount(codes[sel], weights=values[sel], minlength=len(keys))[: len(keys)]
@@ -143,6 +145,7 @@ class _PerRoad(SharedTableIndicator):
         classes = strings(roads, "class")
         min_samples = int(ctx.option(self, "min_samples", 1))
         per_road = self.road_values(ctx, roads)
+        sample_ids = strings(samples, "id")
         usable = np.nonzero(ok & (road_of >= 0))[0]
         by_road = usable[np.argsort(road_of[usable], kind="stable")]
         starts = np.searchsorted(road_of[by_road], np.arange(len(roads)))
@@ -156,14 +159,17 @@ class _PerRoad(SharedTableIndicator):
             below = value is not None and value < target
             if not below and not extra:
                 continue
+            block = None
             if len(idx):
                 at = idx[np.argmin(values[idx])]
                 x, y = xy[at]
+                block = block_of[at]
             else:
                 import shapely
 
                 p = shapely.line_interpolate_point(roads.geometries[r], 0.5, normalized=True)
                 x, y = p.x, p.y
+                block = ctx.unit_of((x, y), "block")
             z = float(ground_z_at(table, np.array([[x, y]]))[0])
             label = names[r] or road_ids[r]
             severity = "medium" if (value is not None and value < 0.6 * target) or extra else "low"
@@ -174,11 +180,11 @@ class _PerRoad(SharedTableIndicator):
                 parts_zh.append(extra_zh)
             yield ctx.problem(
                 self, None, position=(x, y, z), object_ids=(str(road_ids[r]),), subject=f"road:{road_ids[r]}",
-                unit_level="block", value=value, threshold=target, severity=severity,
+                unit_id=block, unit_level="block", value=value, threshold=target, severity=severity,
                 message_en=f"Street {label}: " + "; ".join(parts_en),
                 message_zh=f"街道{label}：" + "；".join(parts_zh),
                 evidence={"road_id": str(road_ids[r]), "samples": len(idx),
-                          "sample_ids": [str(s) for s in strings(samples, "id")[idx][:20]],
+                          "sample_ids": [str(s) for s in sample_ids[idx][:20]],
                           "methods": sorted({str(m) for m in method[idx]}), **extra_evidence},
             )
 

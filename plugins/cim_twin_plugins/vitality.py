@@ -149,8 +149,9 @@ class PublicSpaceVitality(SharedTableIndicator):
         # per block: share of the measured spaces that are not cold
         target = ctx.threshold(self)
         units = ctx.units("block")
+        sp_block = ctx.unit_ids_at(sp_xy, "block")
         if units is not None:
-            keys, codes = group_index(ctx.unit_ids_at(sp_xy, "block"), [str(v) for v in units.column("id")])
+            keys, codes = group_index(sp_block, [str(v) for v in units.column("id")])
             measured = np.isfinite(index)
             n_m = np.bincount(codes[(codes >= 0) & measured], minlength=len(keys))[: len(keys)]
             n_ok = np.bincount(codes[(codes >= 0) & measured & ~cold], minlength=len(keys))[: len(keys)]
@@ -178,7 +179,7 @@ class PublicSpaceVitality(SharedTableIndicator):
                 thr = hot_r
             yield ctx.problem(
                 self, None, position=(sp_xy[i][0], sp_xy[i][1], z_sp[i]), object_ids=(str(ids[i]),),
-                subject=f"space:{ids[i]}", unit_level="block", value=float(index[i]), threshold=thr, severity=severity,
+                subject=f"space:{ids[i]}", unit_id=sp_block[i], unit_level="block", value=float(index[i]), threshold=thr, severity=severity,
                 message_en=en + (f", night/day {night_day[i]:.2f}" if np.isfinite(night_day[i]) else ""),
                 message_zh=zh + (f"，夜间/白天{night_day[i]:.2f}" if np.isfinite(night_day[i]) else ""),
                 evidence=evidence,
