@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -83,35 +83,31 @@ def sniff_tileset(path: Path) -> bool:
     return b'"asset"' in head or (b'"root"' in head and b'"geometricError"' in head)
 
 
+class _Piece(NamedTuple):
+    """What one tile gave of a feature: the tile's path, the box ``(6,)`` (min xyz, max xyz; NaN
+    when empty) and, when geometry is kept, vertices and triangles in the scene CRS."""
+
+    path: tuple[int, ...]
+    box: np.ndarray
+    vertices: np.ndarray | None
+    triangles: np.ndarray | None
+
+
 @dataclass(slots=True)
 class _Entry:
-    """A feature kept so far: its pieces (one per tile that holds it), each with the tile's path,
-    geometry in the scene CRS (or only its box, for ``info``)."""
+    """A feature kept so far, as the pieces the tiles gave of it."""
 
     object_id: str
     kind: str
     properties: dict[str, Any]
-    paths: list[tuple[int, ...]] = field(default_factory=list)
-    vertices: list[np.ndarray] = field(default_factory=list)
-    triangles: list[np.ndarray] = field(default_factory=list)
-    los: list[np.ndarray] = field(default_factory=list)
-    his: list[np.ndarray] = field(default_factory=list)
+    pieces: list[_Piece] = field(default_factory=list)
 
-    def drop(self, keep: list[bool]) -> None:
-        for name in ("paths", "vertices", "triangles", "los", "his"):
-            values = getattr(self, name)
-            if values:
-                setattr(self, name, [v for v, k in zip(values, keep, strict=True) if k])
-
-    @property
-    def lo(self) -> np.ndarray | None:
-        boxes = [b for b in self.los if not np.isnan(b[0])]
-        return np.min(boxes, axis=0) if boxes else None
-
-    @property
-    def hi(self) -> np.ndarray | None:
-        boxes = [b for b in self.his if not np.isnan(b[0])]
-        return np.max(boxes, axis=0) if boxes else None
+    def box(self) -> tuple[np.ndarray, np.ndarray] | None:
+        boxes = [p.box for p in self.pieces if not np.isnan(p.box[0])]
+        if not boxes:
+            return None
+        stacked = np.asarray(boxes)
+        return stacked[:, :3].min(axis=0), stacked[:, 3:].max(axis=0)
 
 
 def _is_ancestor(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
@@ -141,18 +137,18 @@ class _Collector:
         return ("local", content, feature.key), object_id
 
     def add(self, feature: ContentFeature, vertices: np.ndarray, tile_path: tuple[int, ...], content: str,
-            lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> None:
+            box: np.ndarray | None = None) -> None:
         key, object_id = self.identity(feature, content)
         entry = self.entries.get(key)
         if entry is None:
             entry = self.entries[key] = _Entry(object_id, feature.kind, dict(feature.properties))
         else:
-            if any(_is_ancestor(tile_path, p) for p in entry.paths):
+            if any(_is_ancestor(tile_path, p.path) for p in entry.pieces):
                 return  # a finer tile below this one already gave the feature
-            coarser = [_is_ancestor(p, tile_path) for p in entry.paths]
-            if any(coarser):
-                entry.drop([not c for c in coarser])
-                if not entry.paths:  # every piece so far was coarser: the finer copy takes over
+            kept = [p for p in entry.pieces if not _is_ancestor(p.path, tile_path)]
+            if len(kept) < len(entry.pieces):
+                entry.pieces = kept
+                if not kept:  # every piece so far was coarser: the finer copy takes over
                     entry.kind, entry.properties = feature.kind, dict(feature.properties)
             for name, value in feature.properties.items():
                 entry.properties.setdefault(name, value)
@@ -160,16 +156,12 @@ class _Collector:
             # info only needs names and boxes: keep the names once, not a dict per feature
             self.property_names.update(feature.properties)
             entry.properties = {}
-        if not len(vertices):
-            lo = hi = np.full(3, np.nan)
-        elif lo is None or hi is None:
-            lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-        entry.paths.append(tile_path)
-        entry.los.append(lo)
-        entry.his.append(hi)
+        if box is None:
+            box = np.concatenate([vertices.min(axis=0), vertices.max(axis=0)]) if len(vertices) else np.full(6, np.nan)
         if self.keep_geometry:
-            entry.vertices.append(vertices)
-            entry.triangles.append(feature.triangles)
+            entry.pieces.append(_Piece(tile_path, box, vertices, feature.triangles))
+        else:
+            entry.pieces.append(_Piece(tile_path, box, None, None))
 
 
 class _TilesetRead:
@@ -258,15 +250,15 @@ class _TilesetRead:
         converted = self._to_scene(stacked) if len(stacked) else stacked
         starts = np.cumsum([0, *sizes[:-1]])
         nonempty = [i for i, n in enumerate(sizes) if n]
-        # Per-feature boxes in one reduction over the whole content.
-        los = np.minimum.reduceat(converted, starts[nonempty], axis=0) if nonempty else None
-        his = np.maximum.reduceat(converted, starts[nonempty], axis=0) if nonempty else None
+        # Per-feature boxes (min xyz, max xyz) in one reduction over the whole content.
+        boxes = (np.hstack([np.minimum.reduceat(converted, starts[nonempty], axis=0),
+                            np.maximum.reduceat(converted, starts[nonempty], axis=0)]) if nonempty else None)
         box_of = {i: k for k, i in enumerate(nonempty)}
         for i, (f, n) in enumerate(zip(features, sizes, strict=True)):
             k = box_of.get(i)
             pos = int(starts[i])
-            box = (None, None) if k is None or los is None or his is None else (los[k], his[k])
-            self.collector.add(f, converted[pos : pos + n], tile_path, content, *box)
+            box = None if k is None or boxes is None else boxes[k]
+            self.collector.add(f, converted[pos : pos + n], tile_path, content, box)
 
     def source_info(self) -> SceneSource:
         size = self.path.stat().st_size if self.path.is_file() else None
@@ -346,13 +338,14 @@ def _read(path: Path, *, crs: str | None, max_depth: int | None, allow_remote: b
     scene.warnings.extend(run.warnings)
     for entry in run.collector.entries.values():
         geometry = {}
-        if entry.vertices and any(len(v) for v in entry.vertices):
-            offsets = np.cumsum([0, *(len(v) for v in entry.vertices[:-1])])
-            vertices = np.concatenate(entry.vertices)
-            triangles = np.concatenate([t + o for t, o in zip(entry.triangles, offsets, strict=True)]).astype(np.int32)
+        parts = [(p.vertices, p.triangles) for p in entry.pieces if p.vertices is not None and len(p.vertices)]
+        if parts:
+            offsets = np.cumsum([0, *(len(v) for v, _ in parts[:-1])])
+            vertices = np.concatenate([v for v, _ in parts])
+            triangles = np.concatenate([t + o for (_, t), o in zip(parts, offsets, strict=True)]).astype(np.int32)
             geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles, semantics=ground_semantics(vertices, triangles))
         scene.add(CityObject(entry.object_id, entry.kind, attributes=entry.properties, geometry=geometry))
-        entry.vertices, entry.triangles = [], []
+        entry.pieces = []
     return scene
 
 
@@ -385,9 +378,10 @@ def tileset_info(
     for entry in run.collector.entries.values():
         counts[entry.kind] = counts.get(entry.kind, 0) + 1
         names.update(entry.properties)
-        if entry.lo is not None and entry.hi is not None:
-            los.append(entry.lo)
-            his.append(entry.hi)
+        box = entry.box()
+        if box is not None:
+            los.append(box[0])
+            his.append(box[1])
     extent = extent_wgs84 = None
     if los:
         lo, hi = np.min(los, axis=0), np.max(his, axis=0)
