@@ -127,6 +127,7 @@ def build_report(catalog: Catalog, run: str, *, units: UnitDirectory | None = No
                 "software_version": the_run.software_version, "crs": the_run.crs},
         "indicators": indicators,
         "counts": counts,
+        "counts_by_level": _by_level(problems, specs),
         "total_findings": len(problems),
         "worst": [{k: p[k] for k in ("finding_id", "indicator", "indicator_name", "severity", "message_zh",
                                      "value", "threshold", "unit", "district", "block", "community",
@@ -139,6 +140,16 @@ def build_report(catalog: Catalog, run: str, *, units: UnitDirectory | None = No
         "map_update": map_update,
         "three_year": three_year,
     }  # fmt: skip
+
+
+def _by_level(problems: Sequence[dict[str, Any]], specs: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Findings by the indicator's level (住房 building ... 城区 district) and severity."""
+    out: dict[str, Counter[str]] = {}
+    for p in problems:
+        level = getattr(specs.get(p["indicator"]), "level", None) or "unknown"
+        out.setdefault(level, Counter())[p["severity"]] += 1
+    order = ["building", "community", "block", "district", "unknown"]
+    return {k: {s: out[k].get(s, 0) for s in _SEVERITIES} for k in sorted(out, key=order.index)}
 
 
 def _annual_triplet(history: Sequence[Any]) -> bool:
@@ -299,6 +310,9 @@ def _sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
     cat_rows = [[c, str(sum(v.values()))] + [str(v[s]) for s in _SEVERITIES] for c, v in data["counts"].items()]
     out.append(("问题分类统计 Findings by category and severity",
                 ["类别", "合计"] + [SEVERITY_ZH[s] for s in _SEVERITIES], cat_rows))  # fmt: skip
+    level_rows = [[LEVEL_ZH.get(k, k), str(sum(v.values()))] + [str(v[s]) for s in _SEVERITIES]
+                  for k, v in data.get("counts_by_level", {}).items()]  # fmt: skip
+    out.append(("按层级统计 Findings by level", ["层级", "合计"] + [SEVERITY_ZH[s] for s in _SEVERITIES], level_rows))
     worst_rows = [[w["indicator_name"], SEVERITY_ZH.get(w["severity"], w["severity"]), w["message_zh"] or "",
                    " ".join(x for x in (w["district"], w["block"], w["community"]) if x),
                    "；".join(w["object_ids"][:3]), "" if w["lon"] is None else f"{w['lon']:.6f}, {w['lat']:.6f}",
@@ -328,7 +342,7 @@ def _sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
     mu = data["map_update"]
     if mu:
         c = mu["counts"]
-        out.append((f"地图更新 Map update {mu['epoch_a']} → {mu['epoch_b']}", ["新增", "拆除", "变化", "未变"],
+        out.append((f"地图更新 Map update {mu['epoch_a']} → {mu['epoch_b']}", ["新增 added", "消失 removed", "变化 changed", "未变 unchanged"],
                     [[str(c["added"]), str(c["removed"]), str(c["changed"]), str(c["unchanged"])]]))  # fmt: skip
     ty = data["three_year"]
     if ty:

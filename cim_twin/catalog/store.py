@@ -512,6 +512,20 @@ class Catalog:
             for s in spec_list
         ]  # fmt: skip
         written_at = _now()
+        try:
+            self._write_rows(run, finding_rows, measurement_rows, spec_rows, replace, base_dir, written_at,
+                             _after_findings)  # fmt: skip
+        except sqlite3.IntegrityError as exc:
+            raise CatalogError(f"run {run.id!r} was not stored: {exc}", path=self.path,
+                               hint="findings need distinct ids, measurements distinct indicator + unit") from exc
+        except sqlite3.OperationalError as exc:
+            raise CatalogError(f"run {run.id!r} was not stored: {exc}", path=self.path,
+                               hint="check free disk space and that the file is writable; nothing was written") from exc
+        return self.run_summary(run.id)
+
+    def _write_rows(self, run: CheckRun, finding_rows: list[tuple[Any, ...]], measurement_rows: list[tuple[Any, ...]],
+                    spec_rows: list[tuple[Any, ...]], replace: bool, base_dir: str | PathLike[str] | None,
+                    written_at: str, after_findings: Callable[[], None] | None) -> None:  # fmt: skip
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.id,)).fetchone():
                 if not replace:
@@ -531,8 +545,8 @@ class Catalog:
             )  # fmt: skip
             self._register_crs(run.crs)
             self._insert_findings(finding_rows)
-            if _after_findings is not None:
-                _after_findings()
+            if after_findings is not None:
+                after_findings()
             conn.executemany(
                 "INSERT INTO measurements (run_id, indicator, unit_id, level, period, value, unit, numerator, "
                 "denominator, threshold, passed, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -544,7 +558,6 @@ class Catalog:
                 spec_rows,
             )
             gpkg.touch(conn, ("runs", "measurements", "indicator_specs"))
-        return self.run_summary(run.id)
 
     def _finding_rows(self, run: CheckRun, findings: Sequence[ProblemPoint],
                       categories: Mapping[str, str]) -> list[tuple[Any, ...]]:  # fmt: skip

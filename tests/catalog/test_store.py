@@ -216,3 +216,10 @@ def test_gdal_reads_project_polygons_without_warnings(three_years: Catalog, cata
         assert polygons[project_id].contains(point)
     con = sqlite3.connect(catalog_path)
     assert con.execute("SELECT count(*) FROM rtree_projects_geom").fetchone()[0] == 3  # filled by the triggers
+
+
+def test_duplicate_finding_ids_are_a_clear_error(catalog: Catalog) -> None:
+    run, findings, measurements = year_2023()
+    with pytest.raises(CatalogError, match="distinct ids"):
+        catalog.write_run(run, [*findings, findings[0]], measurements, specs=SPECS)
+    assert catalog.runs() == [] and catalog.check_integrity() == []
