@@ -75,6 +75,8 @@ def _set_font(prop: Any, font_file: str | None, size: int | None = None, color: 
         prop.SetFontSize(size)
     prop.SetColor(*color)
     prop.SetShadow(False)
+    prop.SetBold(False)
+    prop.SetItalic(False)
 
 
 class Viewer:
@@ -165,10 +167,10 @@ class Viewer:
         box.SetBackgroundOpacity(0.85)
         # Wide enough for the longest label at the row height (VTK shrinks text to fit the box).
         longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) for text, _ in entries)
-        width = float(np.clip((longest * 7.5 + 44) / float(self.state.options.window_size[0]), 0.12, 0.45))
+        width = float(np.clip((longest * 6.5 + 36) / float(self.state.options.window_size[0]), 0.12, 0.45))
         # Rows of a fixed pixel height: VTK scales the text to the box, so a box sized in viewport
         # fractions would shrink its text in small windows.
-        row = 20.0 / float(self.state.options.window_size[1])
+        row = 17.0 / float(self.state.options.window_size[1])
         height = min(row * len(entries), top - 0.02)
         box.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
         box.GetPositionCoordinate().SetValue(0.99 - width, top - height)
