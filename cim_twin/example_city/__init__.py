@@ -79,6 +79,7 @@ def generate(
     years: Iterable[int] = DEFAULT_YEARS,
     lod1: bool = True,
     lod2: bool = True,
+    gzip: bool = False,
     aux_layers: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> GenerateResult:
@@ -96,6 +97,8 @@ def generate(
         the annual epochs to write, e.g. ``(2023, 2024, 2025)``.
     lod1, lod2
         which levels of detail the CityGML files hold.
+    gzip
+        write ``city_<Y>.gml.gz`` instead of ``city_<Y>.gml`` (about a sixth of the size).
     aux_layers
         call :func:`cim_twin.example_city.layers.write_layers` for every year when it exists.
     progress
@@ -132,7 +135,7 @@ def generate(
     write_units(layout, root / "layers")
     writer = _layers_writer() if aux_layers else None
     for year in year_list:
-        name = f"city_{year}.gml"
+        name = f"city_{year}.gml" + (".gz" if gzip else "")
         say(f"writing {name}")
         with bar(total=buildings, desc=name, unit="bldg", unit_scale=True) as tick:
             result.files[name] = write_citygml(layout, root / name, year, lod1=lod1, lod2=lod2,
@@ -144,5 +147,6 @@ def generate(
             if isinstance(entries, Mapping):
                 for layer_name, entry in entries.items():
                     result.layers.setdefault(str(layer_name), dict(entry))
-    write_project(root, year_list, result.layers, buildings=buildings, seed=seed)
+    write_project(root, year_list, result.layers, buildings=buildings, seed=seed,
+                  source="city_{period}.gml" + (".gz" if gzip else ""))
     return result

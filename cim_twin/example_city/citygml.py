@@ -24,7 +24,9 @@ Each building carries:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -227,7 +229,7 @@ def write_citygml(
     layout
         the district plan.
     path
-        the ``.gml`` file to write.
+        the ``.gml`` file to write (gzip-compressed when it ends in ``.gz``).
     year
         the epoch: buildings alive that year, attributes as they are that year.
     lod1, lod2
@@ -262,14 +264,22 @@ def write_citygml(
     tmp = target.with_name(f".{target.name}.tmp")
     count = 0
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
-            fh.write(header)
-            for plan in layout.iter_buildings(year):
-                fh.write(building_xml(plan, year, lod1=lod1, lod2=lod2))
-                count += 1
-                if on_progress is not None and count % 1000 == 0:
-                    on_progress(1000)
-            fh.write(_FOOTER)
+        with open(tmp, "wb") as raw:
+            # gzip when the name asks for it; no name and a zero time in the gzip header, so that the
+            # bytes depend on the content alone.
+            binary: io.BufferedIOBase = (
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
+                if target.suffix == ".gz"
+                else raw
+            )
+            with io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False) as fh:
+                fh.write(header)
+                for plan in layout.iter_buildings(year):
+                    fh.write(building_xml(plan, year, lod1=lod1, lod2=lod2))
+                    count += 1
+                    if on_progress is not None and count % 1000 == 0:
+                        on_progress(1000)
+                fh.write(_FOOTER)
         if on_progress is not None and count % 1000:
             on_progress(count % 1000)
         os.replace(tmp, target)

@@ -51,14 +51,23 @@ def _table(name: str, entries: Mapping[str, Any], comments: Mapping[str, str] | 
     return lines
 
 
-def project_toml(years: Sequence[int], layers: Mapping[str, Mapping[str, Any]], *, buildings: int, seed: int) -> str:
-    """The text of ``twin.toml`` for a project with the epochs ``years`` and the layers ``layers``."""
+def project_toml(
+    years: Sequence[int],
+    layers: Mapping[str, Mapping[str, Any]],
+    *,
+    buildings: int,
+    seed: int,
+    source: str = "city_{period}.gml",
+) -> str:
+    """The text of ``twin.toml`` for a project with the epochs ``years``, the layers ``layers`` and
+    the scene files ``source`` (``{period}`` standing for the year)."""
     lines = [
         f"{GENERATED_MARK}: {buildings} buildings, seed {seed}, epochs "
         + ", ".join(str(y) for y in years)
         + ".",
         "# Regenerate with: cim-twin generate OUT_DIR --buildings "
-        f"{buildings} --seed {seed} --years {','.join(str(y) for y in years)}",
+        f"{buildings} --seed {seed} --years {','.join(str(y) for y in years)}"
+        + (" --gzip" if source.endswith(".gz") else ""),
         "",
     ]
     lines += _table(
@@ -74,7 +83,7 @@ def project_toml(years: Sequence[int], layers: Mapping[str, Mapping[str, Any]], 
         {"period": "default period of `cim-twin check` (a year)", "crs": "CGCS2000 3-degree GK CM 117E"},
     )
     lines += [""]
-    lines += _table("scene", {"sources": ["city_{period}.gml"]}, {"sources": "one CityGML file per annual epoch"})
+    lines += _table("scene", {"sources": [source]}, {"sources": "one CityGML file per annual epoch"})
     for name, entry in layers.items():
         lines += ["", *_table(f"layers.{name}", entry)]
     lines += [
@@ -105,8 +114,10 @@ def write_project(
     *,
     buildings: int,
     seed: int,
+    source: str = "city_{period}.gml",
 ) -> Path:
     """Write ``twin.toml`` into ``out_dir`` (atomically); return its path."""
     path = Path(out_dir) / "twin.toml"
-    atomic_write_bytes(path, project_toml(years, layers, buildings=buildings, seed=seed).encode("utf-8"))
+    text = project_toml(years, layers, buildings=buildings, seed=seed, source=source)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path

@@ -366,3 +366,16 @@ def test_cli_generate_does_not_replace_a_users_project(tmp_path: Path, capsys: p
     assert main(["generate", str(tmp_path), "--buildings", "20", "--no-layers", "--force", "--quiet"]) == 0
     assert main(["generate", str(tmp_path), "--buildings", "20", "--no-layers", "--quiet"]) == 0
     assert "20 buildings" in mine.read_text(encoding="utf-8")
+
+
+def test_gzip_output_is_deterministic_and_matches_the_plain_file(tmp_path: Path) -> None:
+    import gzip
+
+    for name in ("a", "b"):
+        generate(tmp_path / name, buildings=80, seed=3, years=(2025,), aux_layers=False, gzip=True)
+    generate(tmp_path / "plain", buildings=80, seed=3, years=(2025,), aux_layers=False)
+    packed = (tmp_path / "a" / "city_2025.gml.gz").read_bytes()
+    assert packed == (tmp_path / "b" / "city_2025.gml.gz").read_bytes()
+    assert gzip.decompress(packed) == (tmp_path / "plain" / "city_2025.gml").read_bytes()
+    assert 'sources = ["city_{period}.gml.gz"]' in (tmp_path / "a" / "twin.toml").read_text(encoding="utf-8")
+    assert len(packed) < (tmp_path / "plain" / "city_2025.gml").stat().st_size / 4

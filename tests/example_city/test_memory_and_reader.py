@@ -58,3 +58,12 @@ def test_generated_district_reads_back(tmp_path: Path) -> None:
         assert b.volume_m3 is not None and b.volume_m3 > 0
         assert b.get("community_id") == plan.community_id
         assert 2 in b.lods and 1 in b.lods
+
+
+def test_gzipped_district_reads_back(tmp_path: Path) -> None:
+    pytest.importorskip("cim_twin.io.citygml.plugin", reason="the CityGML reader is not installed")
+    from cim_twin.io import read_scene
+
+    generate(tmp_path, buildings=60, seed=2, years=(2024,), aux_layers=False, gzip=True)
+    scene = read_scene(tmp_path / "city_2024.gml.gz")
+    assert scene.counts().get("Building") == 60

@@ -59,6 +59,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="annual epochs, e.g. 2023,2024,2025 or 2023-2025 (default %(default)s)")
     p.add_argument("--year", dest="years", type=_years, help="a single epoch (same as --years Y)")
     p.add_argument("--lod2-only", action="store_true", help="write LOD2 only (no LOD1 solids)")
+    p.add_argument("--gzip", action="store_true", help="write city_<Y>.gml.gz (gzip-compressed CityGML)")
     p.add_argument("--no-layers", action="store_true", help="skip the auxiliary layers (parks, POIs, ...)")
     p.add_argument("--force", action="store_true",
                    help="write even into a folder whose twin.toml was not written by this generator")
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             years=args.years,
             lod1=not args.lod2_only,
+            gzip=args.gzip,
             aux_layers=not args.no_layers,
             progress=say,
         )

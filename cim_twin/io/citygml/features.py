@@ -613,7 +613,7 @@ class FeatureWalker:
 
 _TEMPLATE_NAMES = frozenset({"relativeGMLGeometry", "relativeGeometry"})
 _NOT_GEOMETRY = frozenset({"relativeGMLGeometry", "relativeGeometry", "referencePoint", "Address", "address",
-                           "boundedBy", "Envelope"})
+                           "Envelope"})
 
 
 def _inside(el: etree._Element, stop: etree._Element, names: frozenset[str]) -> bool:

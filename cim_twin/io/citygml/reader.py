@@ -198,9 +198,14 @@ class CityGMLReader:
         href = member.get("{http://www.w3.org/1999/xlink}href")
         if href is not None and not len(member):
             return
+        found = False
         for child in member:
             if isinstance(child.tag, str):
+                found = True
                 yield child
+        if not found:
+            self.warn(f"empty {local_name(member.tag)} (no feature inside)", line=member.sourceline,
+                      kind="empty-member")
 
     # --- CRS -------------------------------------------------------------------------------------
     def _converter(self, state: _CRSState, srs: str | None, sample: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
@@ -234,8 +239,8 @@ class CityGMLReader:
                     return _identity
                 else:
                     lon, lat = (pts[0, 1], pts[0, 0]) if src.lat_first else (pts[0, 0], pts[0, 1])
-                    lon, lat, _ = src.to_wgs84(np.array([lon]), np.array([lat]))
-                    utm = utm_crs_for(float(lon[0]), float(lat[0]))
+                    lon, lat = transformer(src.horizontal_key, "EPSG:4326").transform(float(lon), float(lat))
+                    utm = utm_crs_for(float(lon), float(lat))
                     state.scene = SceneCRS(name=utm.name, horizontal_epsg=utm.horizontal_epsg,
                                            vertical_epsg=src.vertical_epsg, srs_name=utm.srs_name, crs=utm.crs)
         scene = state.scene
