@@ -30,6 +30,7 @@ import io
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from .layout import CRS, BuildingPlan, DistrictLayout
@@ -267,7 +268,7 @@ def write_citygml(
         with open(tmp, "wb") as raw:
             # gzip when the name asks for it; no name and a zero time in the gzip header, so that the
             # bytes depend on the content alone.
-            binary: io.BufferedIOBase = (
+            binary: Any = (
                 gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
                 if target.suffix == ".gz"
                 else raw
