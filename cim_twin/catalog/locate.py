@@ -76,9 +76,17 @@ def locate(project: str | Path | None = None, catalog: str | Path | None = None,
                               hint="give the twin.toml (or its folder) with --project")  # fmt: skip
     elif (cwd / PROJECT_FILE_NAME).is_file():
         project_path = cwd / PROJECT_FILE_NAME
-    settings = _read_toml(project_path) if project_path is not None else {}
     if catalog is not None:
+        # With --catalog, a broken twin.toml lying in the folder must not stop the command; one
+        # named with --project must be readable.
+        try:
+            settings = _read_toml(project_path) if project_path is not None else {}
+        except ConfigError:
+            if project is not None:
+                raise
+            project_path, settings = None, {}
         return CatalogContext(Path(catalog), project_path, settings)
+    settings = _read_toml(project_path) if project_path is not None else {}
     if project_path is None:
         raise ConfigError(
             "no catalog: there is no twin.toml in this folder",

@@ -119,3 +119,14 @@ def test_end_to_end_through_check(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["projects", "evaluate", "2024"]) == 0
     assert main(["report", "latest"]) == 0
     assert (city / "export" / "report_2025.html").is_file()
+
+
+def test_catalog_option_wins_over_a_broken_project_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    (tmp_path / "twin.toml").write_text("[project\nname = ", encoding="utf-8")
+    with Catalog.open(tmp_path / "c.gpkg") as cat:
+        write_year(cat, 2023)
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs"]) == 2
+    assert "twin.toml" in capsys.readouterr().err
+    assert [r["id"] for r in _json(capsys, ["runs", "--json", "--catalog", "c.gpkg"])] == ["run-2023"]
