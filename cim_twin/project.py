@@ -148,6 +148,15 @@ class CheckSettings(_Section):
         default="auto", description="auto = process where fork exists, else thread"
     )
     jobs: int = Field(default=1, ge=1, description="indicators evaluated at the same time (process isolation)")
+    timeouts: dict[str, float] = Field(default_factory=dict, description="per-indicator time limits (seconds)")
+
+    @field_validator("timeouts")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {code: t for code, t in value.items() if t <= 0}
+        if bad:
+            raise ValueError(f"time limits must be positive: {bad}")
+        return value
 
 
 class PluginsSection(_Section):

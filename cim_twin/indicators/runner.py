@@ -172,6 +172,7 @@ class _Child:
     fd: int
     deadline: float
     started: float
+    timeout_s: float
     chunks: list[bytes] = field(default_factory=list)
 
 
@@ -207,10 +208,10 @@ def _spawn(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> _Child:
         finally:
             os._exit(code_out)
     os.close(write_fd)
-    return _Child(code, pid, read_fd, time.monotonic() + timeout_s, started)
+    return _Child(code, pid, read_fd, time.monotonic() + timeout_s, started, timeout_s)
 
 
-def _finish(child: _Child, timeout_s: float, *, timed_out: bool) -> IndicatorOutcome:
+def _finish(child: _Child, *, timed_out: bool) -> IndicatorOutcome:
     """Reap a child (killing it first when it timed out) and turn what it sent into an outcome."""
     os.close(child.fd)
     if timed_out:
@@ -219,7 +220,7 @@ def _finish(child: _Child, timeout_s: float, *, timed_out: bool) -> IndicatorOut
     seconds = time.perf_counter() - child.started
     if timed_out:
         return IndicatorOutcome(child.code, "timeout", seconds=seconds,
-                                error=f"timed out after {timeout_s:g} s (killed)")
+                                error=f"timed out after {child.timeout_s:g} s (killed)")
     if not child.chunks:
         how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"exit status {os.WEXITSTATUS(status)}")
@@ -233,8 +234,8 @@ def _finish(child: _Child, timeout_s: float, *, timed_out: bool) -> IndicatorOut
     return received
 
 
-def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout_s: float, jobs: int,
-                     on_done: Callable[[IndicatorOutcome], None]) -> None:
+def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout_s: Callable[[str], float],
+                     jobs: int, on_done: Callable[[IndicatorOutcome], None]) -> None:
     """Evaluate ``indicators`` in forked children, at most ``jobs`` at a time, each with its own
     deadline; ``on_done`` gets each outcome as it completes. On any interruption (Ctrl-C) every
     child still running is killed."""
@@ -243,12 +244,13 @@ def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout
     try:
         while waiting or running:
             while waiting and len(running) < max(1, jobs):
-                child = _spawn(waiting.pop(0), ctx, timeout_s)
+                indicator = waiting.pop(0)
+                child = _spawn(indicator, ctx, timeout_s(indicator.spec.code))
                 running[child.fd] = child
             now = time.monotonic()
             for child in [c for c in running.values() if c.deadline <= now]:
                 del running[child.fd]
-                on_done(_finish(child, timeout_s, timed_out=True))
+                on_done(_finish(child, timed_out=True))
             if not running:
                 continue
             wait = max(0.0, min(c.deadline for c in running.values()) - time.monotonic())
@@ -260,7 +262,7 @@ def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout
                     child.chunks.append(data)
                     continue
                 del running[fd]
-                on_done(_finish(child, timeout_s, timed_out=False))
+                on_done(_finish(child, timed_out=False))
     finally:
         for child in running.values():
             _kill(child.pid)
@@ -272,7 +274,7 @@ def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout
 
 def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> IndicatorOutcome:
     box: list[IndicatorOutcome] = []
-    _evaluate_forked([indicator], ctx, timeout_s, 1, box.append)
+    _evaluate_forked([indicator], ctx, lambda _code: timeout_s, 1, box.append)
     return box[0]
 
 
@@ -501,6 +503,14 @@ def run_check(
     timeout = float(timeout_s if timeout_s is not None else settings.timeout_s)
     if timeout <= 0:
         raise ConfigError(f"timeout must be positive, not {timeout:g}", hint="--timeout 600")
+    for code in settings.timeouts:
+        if code not in host.indicators:
+            raise ConfigError(f'[check.timeouts] "{code}": unknown indicator', path=project.path,
+                              hint="`cim-twin indicators` lists the registered indicators")
+
+    def timeout_for(code: str) -> float:
+        """--timeout wins; else the indicator's own [check.timeouts] entry; else [check] timeout_s."""
+        return timeout if timeout_s is not None else float(settings.timeouts.get(code, timeout))
     mode = isolation or settings.isolation
 
     started = datetime.now(UTC)
@@ -542,10 +552,10 @@ def run_check(
         record(outcome)
     todo = [host.indicators[code] for code in selection if code not in not_prepared]
     if resolve_isolation(mode) == "process":
-        _evaluate_forked(todo, ctx, timeout, jobs or settings.jobs, record)
+        _evaluate_forked(todo, ctx, timeout_for, jobs or settings.jobs, record)
     else:
         for indicator in todo:
-            record(evaluate_indicator(indicator, ctx, timeout_s=timeout, isolation=mode))
+            record(evaluate_indicator(indicator, ctx, timeout_s=timeout_for(indicator.spec.code), isolation=mode))
     outcomes = {code: done[code] for code in selection}  # the run lists them in selection order
 
     findings: list[ProblemPoint] = []

@@ -380,3 +380,18 @@ def test_runs_within_one_second_get_distinct_ids(project, scene, host, monkeypat
     second = run_check(project, host=host, scene=scene, indicators=["T-TALL"])
     assert second.run.id == first.run.id + "~2" and second.run_dir.name == second.run.id
     assert CheckRun.model_validate(loads((second.run_dir / "run.json").read_bytes())).id == second.run.id
+
+
+def test_per_indicator_time_limits(tmp_path, scene, host) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "city.gml").write_text("<CityModel/>")
+    project = Project.from_dict({"scene": {"sources": ["city.gml"]},
+                                 "check": {"timeout_s": 0.5, "timeouts": {"T-HANGS": 1.0}}},
+                                path=tmp_path / "twin.toml")
+    result = run_check(project, host=host, scene=scene, indicators=["T-HANGS", "T-TALL"], write=False)
+    assert result.run.indicators["T-HANGS"].error == "timed out after 1 s (killed)"
+    result = run_check(project, host=host, scene=scene, indicators=["T-HANGS"], timeout_s=0.3, write=False)
+    assert result.run.indicators["T-HANGS"].error == "timed out after 0.3 s (killed)"
+    bad = Project.from_dict({"scene": {"sources": ["city.gml"]}, "check": {"timeouts": {"T-HANG": 1}}},
+                            path=tmp_path / "twin.toml")
+    with pytest.raises(ConfigError, match=r'\[check.timeouts\] "T-HANG": unknown indicator'):
+        run_check(bad, host=host, scene=scene, write=False)
