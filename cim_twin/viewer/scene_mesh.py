@@ -227,8 +227,10 @@ def _chosen_lod(obj: CityObject, lod: int | None) -> int | None:
     """The LOD to draw an object at: ``lod`` when it has it, else the nearest lower, else the
     nearest higher; its highest when ``lod`` is None."""
     lods = obj.lods
-    if not lods:
-        return None
+    return _nearest_lod(lods, lod) if lods else None
+
+
+def _nearest_lod(lods: list[int], lod: int | None) -> int:
     if lod is None:
         return lods[-1]
     if lod in lods:
@@ -279,10 +281,17 @@ def build_scene_meshes(
     shown: list[CityObject] = []
     groups: dict[tuple[str, int], list[tuple[int, Any]]] = {}
     for obj in roots:
-        chosen = _chosen_lod(obj, lod)
-        if chosen is None:
-            continue
-        mesh = obj.mesh(chosen)
+        if not obj.children:
+            # Fast path for the common childless building: no tree walk, no cached concatenation.
+            if not obj.geometry:
+                continue
+            chosen = _nearest_lod(sorted(obj.geometry), lod)
+            mesh = obj.geometry[chosen]
+        else:
+            chosen = _chosen_lod(obj, lod)
+            if chosen is None:
+                continue
+            mesh = obj.mesh(chosen)
         if not mesh.n_triangles:
             continue
         row = len(shown)
