@@ -118,10 +118,8 @@ def color_column(color_by: str | None, columns: list[Any]) -> Any:
     return None
 
 
-def prepare_buildings(scene: Scene, *, run_infos: dict[str, BuildingRunInfo] | None = None,
-                      indicator_codes: list[str] | None = None, with_actions: bool = False,
-                      color_by: str | None = None, tiling: TilingOptions = TilingOptions(),
-                      frame: LocalFrame | None = None) -> BuildingLayer:
+def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = None,
+                      tiling: TilingOptions = TilingOptions(), frame: LocalFrame | None = None) -> BuildingLayer:
     """Flatten properties, place geometry in the export frame and build the tile tree.
 
     Raises
@@ -156,10 +154,14 @@ def prepare_buildings(scene: Scene, *, run_infos: dict[str, BuildingRunInfo] | N
     units: dict[str, str] = {}
     groups: dict[str, str] = {}
     source_names: set[str] = set()
-    codes = sorted(indicator_codes or []) if run_infos is not None else None
+    from .run import findings_by_object, run_info_for
+
+    codes = run.indicator_codes if run is not None else None
+    with_actions = bool(run.actions) if run is not None else False
+    index = findings_by_object(run) if run is not None else {}
     rows = []
     for obj, _mesh in with_geometry:
-        info = run_infos.get(obj.id) if run_infos is not None else None
+        info = run_info_for(obj, run, index) if run is not None else None
         row = building_row(obj, info, codes, with_actions, units, groups)
         source_names.update(k for k, g in groups.items() if g in ("attribute", "address", "generic") and k in row)
         rows.append(row)

@@ -56,10 +56,11 @@ class LocalFrame:
 
     def ecef_to_enu(self, ecef: np.ndarray) -> np.ndarray:
         """``(n, 3)`` ECEF -> ``(n, 3)`` ENU in this frame."""
-        return (np.asarray(ecef, dtype=np.float64) - self.origin_ecef) @ self.rotation.T
+        d = np.asarray(ecef, dtype=np.float64).reshape(-1, 3) - self.origin_ecef
+        return _rows_times(d, self.rotation)
 
     def enu_to_ecef(self, enu: np.ndarray) -> np.ndarray:
-        return np.asarray(enu, dtype=np.float64) @ self.rotation + self.origin_ecef
+        return _rows_times(np.asarray(enu, dtype=np.float64).reshape(-1, 3), self.rotation.T) + self.origin_ecef
 
     def scene_to_enu(self, crs: SceneCRS, xyz: np.ndarray) -> np.ndarray:
         """Scene coordinates (x east, y north, z up in ``crs``) -> ENU of this frame."""
@@ -83,6 +84,13 @@ class LocalFrame:
         m[:3, :3] = self.rotation.T
         m[:3, 3] = self.origin_ecef
         return [float(v) for v in m.T.reshape(-1)]
+
+
+def _rows_times(d: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``d @ m.T`` with element-wise operations: the result of every row does not depend on how many
+    rows there are (a BLAS product may round differently by block), so output bytes are the same
+    whether vertices are transformed all at once or building by building."""
+    return np.column_stack([d[:, 0] * m[i, 0] + d[:, 1] * m[i, 1] + d[:, 2] * m[i, 2] for i in range(3)])
 
 
 def enu_to_gltf(enu: np.ndarray) -> np.ndarray:

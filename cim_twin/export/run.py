@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, FormatError
-from ..model import CheckRun, Measurement, ProblemPoint, Severity
+from ..model import CheckRun, Measurement, ProblemPoint
 from ..serialization import loads
 from .features import BuildingRunInfo
 
-__all__ = ["RunData", "building_run_info", "load_run"]
+__all__ = ["RunData", "findings_by_object", "load_run", "run_info_for"]
 
 
 @dataclass
@@ -121,30 +121,37 @@ def _load_catalog(spec: str, catalog_path: Path) -> RunData:
     return RunData(run_id, findings, measurements, run, actions, cat)
 
 
-def building_run_info(run: RunData, root_of: dict[str, str]) -> dict[str, BuildingRunInfo]:
-    """Per building id: problem count, worst severity, indicator values and action.
-
-    ``root_of`` maps every object id (parts included) to its building id.
-    """
-    infos: dict[str, BuildingRunInfo] = {}
-    ranks = {s.value: s.rank for s in Severity}
-    best_score: dict[tuple[str, str], float] = {}
-    for f in run.findings:
+def findings_by_object(run: RunData) -> dict[str, list[int]]:
+    """Object id -> indices of the run's findings that name it (in findings order)."""
+    index: dict[str, list[int]] = {}
+    for i, f in enumerate(run.findings):
         for oid in f.object_ids:
-            bid = root_of.get(oid)
-            if bid is None:
-                continue
-            info = infos.setdefault(bid, BuildingRunInfo())
-            info.problem_count += 1
-            rank = ranks[f.severity.value]
-            if rank > info.severity_rank:
-                info.severity_rank, info.worst_severity = rank, f.severity.value
-            key = (bid, f.indicator)
-            if f.value is not None and f.score >= best_score.get(key, -1.0):
-                best_score[key] = f.score
-                info.indicators[f.indicator] = float(f.value)
-    for bid, (action, reason) in run.actions.items():
-        bid = root_of.get(bid, bid)
-        info = infos.setdefault(bid, BuildingRunInfo())
-        info.action, info.action_reason = action, reason
-    return infos
+            index.setdefault(oid, []).append(i)
+    return index
+
+
+def run_info_for(obj: Any, run: RunData, index: dict[str, list[int]]) -> BuildingRunInfo | None:
+    """Problem count, worst severity, indicator values and action of one building (its parts'
+    findings included), or None when the run says nothing about it."""
+    hits = sorted(i for node in obj.walk() for i in index.get(node.id, ()))
+    action = None
+    for node in obj.walk():
+        if node.id in run.actions:
+            action = run.actions[node.id]
+            break
+    if not hits and action is None:
+        return None
+    info = BuildingRunInfo()
+    best: dict[str, float] = {}
+    for i in hits:
+        f = run.findings[i]
+        info.problem_count += 1
+        rank = f.severity.rank
+        if rank > info.severity_rank:
+            info.severity_rank, info.worst_severity = rank, f.severity.value
+        if f.value is not None and f.score >= best.get(f.indicator, -1.0):
+            best[f.indicator] = f.score
+            info.indicators[f.indicator] = float(f.value)
+    if action is not None:
+        info.action, info.action_reason = action
+    return info

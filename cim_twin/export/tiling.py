@@ -188,7 +188,7 @@ def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: 
         error = max(error, PARENT_ERROR_FACTOR * child_error, MIN_BLOCK_ERROR_M)
         return TileNode(address, sorted(int(i) for i in shown), children, True, error, lo, hi)
 
-    return node(np.arange(len(features)), "r")
+    return node(np.arange(len(summary.sizes)), "r")
 
 
 def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, centre: np.ndarray) -> tuple[MeshContent, list[int]]:

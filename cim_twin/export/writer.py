@@ -22,9 +22,9 @@ from ..progress import progress
 from ..scene import Scene
 from ..serialization import dumps_pretty
 from .buildings import BuildingLayer, TilingOptions, prepare_buildings, write_building_tiles
-from .run import RunData, building_run_info
+from .run import RunData
 
-__all__ = ["ExportOptions", "export_folder"]
+__all__ = ["ExportOptions", "export_citygml", "export_folder"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class ExportOptions:
     audit_sample: int = 200
     audit: bool = True
     show_progress: bool | None = None
+    #: worker processes of the streaming path (None: every core)
+    processes: int | None = None
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -86,8 +88,24 @@ def export_folder(scene: Scene, out: Path, *, run: RunData | None = None,
     CRSError
         when the scene cannot be placed on the globe.
     """
-    out = Path(out)
     versions = _versions(options.tiles_version)
+    return write_safely(Path(out), options, lambda tmp: _export_into(scene, tmp, run, options, versions))
+
+
+def export_citygml(path: Path, out: Path, *, run: RunData | None = None, options: ExportOptions = ExportOptions(),
+                   crs: str | None = None) -> dict[str, Any]:
+    """Export a (large) CityGML file on the streaming path: parsed in parallel, spilled to disk,
+    tiles written in parallel, memory flat in the number of buildings (see :mod:`.streaming`).
+    Same results and errors as :func:`export_folder`."""
+    from .streaming import export_citygml_streaming
+
+    versions = _versions(options.tiles_version)
+    return write_safely(Path(out), options, lambda tmp: export_citygml_streaming(
+        Path(path), tmp, run=run, options=options, versions=versions, crs=crs, processes=options.processes))
+
+
+def write_safely(out: Path, options: ExportOptions, fill: Any) -> dict[str, Any]:
+    """Run ``fill(tmp_folder)`` and rename the folder onto ``out`` (see the module docstring)."""
     if out.exists() and not options.overwrite:
         raise ExportError("the output folder exists", path=out, hint="choose another --out or add --overwrite")
     if out.exists() and not out.is_dir():
@@ -97,7 +115,7 @@ def export_folder(scene: Scene, out: Path, *, run: RunData | None = None,
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        result = _export_into(scene, tmp, run, options, versions)
+        result = fill(tmp)
         _publish(tmp, out, options.overwrite)
         return result
     except CimTwinError:
@@ -128,34 +146,45 @@ def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
         os.replace(tmp, out)
 
 
-def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportOptions,
-                 versions: list[str]) -> dict[str, Any]:
-    from .manifest import layer_entry, manifest
-
-    run_infos = None
-    codes: list[str] = []
-    with_actions = False
-    if run is not None:
-        root_of = {node.id: obj.id for obj in scene.roots for node in obj.walk()}
-        run_infos = building_run_info(run, root_of)
-        codes = run.indicator_codes
-        with_actions = bool(run.actions)
-    layer = prepare_buildings(scene, run_infos=run_infos, indicator_codes=codes, with_actions=with_actions,
-                              color_by=options.color_by, tiling=options.tiling)
-    frame = layer.frame
-    run_id = run.run_id if run is not None else None
-    crs = scene.crs
-    georeference = {
-        "source_crs": (scene.source_crs or crs).name if crs else None,
+def georeference_of(crs: Any, source_crs: Any, frame: Any) -> dict[str, Any]:
+    return {
+        "source_crs": (source_crs or crs).name if crs else None,
         "tiles_crs": "EPSG:4978",
         "vertical_datum": crs.vertical_datum if crs else None,
         "heights": _heights_statement(crs),
         "origin": {"lon": frame.lon_deg, "lat": frame.lat_deg, "height": frame.height_m},
         "frame": "local east-north-up at the origin (root tile transform); tiles offset to their centres",
     }
-    extras = {"cim_twin": {"run_id": run_id, "source_crs": georeference["source_crs"],
-                           "vertical_datum": georeference["vertical_datum"], "heights": georeference["heights"],
-                           "origin": georeference["origin"]}}
+
+
+def tileset_extras(georeference: dict[str, Any], run_id: str | None) -> dict[str, Any]:
+    return {"cim_twin": {"run_id": run_id, "source_crs": georeference["source_crs"],
+                         "vertical_datum": georeference["vertical_datum"], "heights": georeference["heights"],
+                         "origin": georeference["origin"]}}
+
+
+def building_layer_entry(folder: str, version: str, *, extent: list[float] | None, time_range: Any, count: int,
+                         coloring: Any, run_id: str | None, color_by: str | None, stats: dict[str, Any],
+                         columns: list[Any]) -> dict[str, Any]:
+    from .manifest import layer_entry
+
+    return layer_entry(
+        folder, kind="buildings", path=f"{folder}/tileset.json", fmt="3d-tiles", version=version,
+        crs="EPSG:4978", extent_wgs84=extent, time_range=time_range, feature_count=count, legend=coloring.legend,
+        run_id=run_id, style=f"{folder}/style.json", color_by=color_by, tiles=stats["tiles"],
+        tree_depth=stats["depth"], bytes=stats["bytes"],
+        content="glb (EXT_mesh_features, EXT_structural_metadata)" if version == "1.1" else "b3dm (batch table)",
+        properties=[{"id": c.id, "name": c.name, "type": c.type, "component_type": c.component_type,
+                     "unit": c.unit, "group": c.group} for c in columns],
+    )
+
+
+def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportOptions,
+                 versions: list[str]) -> dict[str, Any]:
+    layer = prepare_buildings(scene, run=run, color_by=options.color_by, tiling=options.tiling)
+    run_id = run.run_id if run is not None else None
+    georeference = georeference_of(scene.crs, scene.source_crs, layer.frame)
+    extras = tileset_extras(georeference, run_id)
     layers: list[dict[str, Any]] = []
     audits: dict[str, Any] = {}
     n_tiles = len(layer.tree.walk()) * len(versions)
@@ -166,37 +195,47 @@ def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportO
             folder = "buildings" if version == "1.1" else "buildings-1.0"
             stats = write_building_tiles(layer, root / folder, version, extras, _writer, on_tile=bar.update)
             _writer(root / folder / "style.json", dumps_pretty(layer.coloring.style))
-            layers.append(layer_entry(
-                folder, kind="buildings", path=f"{folder}/tileset.json", fmt="3d-tiles", version=version,
-                crs="EPSG:4978", extent_wgs84=layer.extent_wgs84, time_range=time_range,
-                feature_count=len(layer.table), legend=layer.coloring.legend, run_id=run_id,
-                style=f"{folder}/style.json", color_by=options.color_by, tiles=stats["tiles"],
-                tree_depth=stats["depth"], bytes=stats["bytes"],
-                content="glb (EXT_mesh_features, EXT_structural_metadata)" if version == "1.1"
-                else "b3dm (batch table)",
-                properties=[{"id": c.id, "name": c.name, "type": c.type, "component_type": c.component_type,
-                             "unit": c.unit, "group": c.group} for c in layer.table.columns],
-            ))
+            layers.append(building_layer_entry(
+                folder, version, extent=layer.extent_wgs84, time_range=time_range, count=len(layer.table),
+                coloring=layer.coloring, run_id=run_id, color_by=options.color_by, stats=stats,
+                columns=layer.table.columns))
             if options.audit:
                 audits[folder] = _audit(scene, layer, root / folder / "tileset.json", options)
     finally:
         bar.close()
-    if run is not None and run.findings:
-        layers.extend(_write_problem_layers(scene, run, root, frame, versions, options, extras, time_range))
-    if run is not None:
-        layers.extend(_write_lists(run, root))
-    audit = {
+    summary = {
         "input_objects": layer.input_objects,
         "exported_features": len(layer.table),
         "skipped": layer.skipped,
         "attributes_kept": len(layer.source_attribute_names),
+    }
+    return finish_export(root, run=run, crs=scene.crs, frame=layer.frame, versions=versions, options=options,
+                         extras=extras, layers=layers, audits=audits, summary=summary,
+                         source=_source_info(scene), georeference=georeference)
+
+
+def finish_export(root: Path, *, run: RunData | None, crs: Any, frame: Any, versions: list[str],
+                  options: ExportOptions, extras: dict[str, Any], layers: list[dict[str, Any]],
+                  audits: dict[str, Any], summary: dict[str, Any], source: dict[str, Any],
+                  georeference: dict[str, Any]) -> dict[str, Any]:
+    """The layers after the buildings: problem layer, lists, audit.json and layers.json."""
+    from .manifest import manifest
+
+    time_range = _time_range(run)
+    run_id = run.run_id if run is not None else None
+    if run is not None and run.findings:
+        layers.extend(_write_problem_layers(crs, run, root, frame, versions, options, extras, time_range))
+    if run is not None:
+        layers.extend(_write_lists(run, root))
+    audit = {
+        **summary,
         "max_position_error_m": max((a["max_position_error_m"] or 0.0) for a in audits.values()) if audits else None,
         "passed": all(a["passed"] for a in audits.values()) if audits else None,
         "tilesets": audits,
     }
     if options.audit:
         _writer(root / "audit.json", dumps_pretty(audit))
-    doc = manifest(layers, source=_source_info(scene), run_id=run_id, audit=audit if options.audit else None,
+    doc = manifest(layers, source=source, run_id=run_id, audit=audit if options.audit else None,
                    georeference=georeference)
     _writer(root / "layers.json", dumps_pretty(doc))
     return doc
@@ -226,14 +265,14 @@ def _time_range(run: RunData | None) -> dict[str, str] | None:
             "period": run.findings[0].period}
 
 
-def _write_problem_layers(scene: Scene, run: RunData, root: Path, frame: Any, versions: list[str],
+def _write_problem_layers(crs: Any, run: RunData, root: Path, frame: Any, versions: list[str],
                           options: ExportOptions, extras: dict[str, Any], time_range: Any) -> list[dict[str, Any]]:
     from .czml import problems_czml
     from .geojson import problems_geojson
     from .manifest import layer_entry
     from .points import prepare_problems, problem_legend, write_problem_tiles
 
-    problems = prepare_problems(run.findings, scene.crs, frame)
+    problems = prepare_problems(run.findings, crs, frame)
     lon, lat, h = problems.lonlat[:, 0], problems.lonlat[:, 1], problems.lonlat[:, 2]
     extent = [float(lon.min()), float(lat.min()), float(h.min()), float(lon.max()), float(lat.max()), float(h.max())]
     out = []
@@ -247,13 +286,13 @@ def _write_problem_layers(scene: Scene, run: RunData, root: Path, frame: Any, ve
             content="glb POINTS (EXT_mesh_features, EXT_structural_metadata)" if version == "1.1"
             else "pnts (batch table)",
         ))
-    _writer(root / "problems.geojson", problems_geojson(run.findings, scene.crs, options.geojson_crs))
+    _writer(root / "problems.geojson", problems_geojson(run.findings, crs, options.geojson_crs))
     out.append(layer_entry(
         "problems-geojson", kind="problems", path="problems.geojson", fmt="geojson", version="RFC 7946",
         crs=options.geojson_crs.upper(), extent_wgs84=extent, time_range=time_range, feature_count=len(run.findings),
         legend=problem_legend(), run_id=run.run_id,
     ))
-    _writer(root / "problems.czml", problems_czml(run.findings, scene.crs, name=f"problems {run.run_id}"))
+    _writer(root / "problems.czml", problems_czml(run.findings, crs, name=f"problems {run.run_id}"))
     out.append(layer_entry(
         "problems-czml", kind="problems", path="problems.czml", fmt="czml", version="1.0", crs="EPSG:4979",
         extent_wgs84=extent, time_range=time_range, feature_count=len(run.findings), legend=problem_legend(),

@@ -33,9 +33,31 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--period", help="period of the project's sources (default: the project's)")
     p.add_argument("--max-features", type=int, default=2000, help="buildings per leaf tile (default 2000)")
     p.add_argument("--max-triangles", type=int, default=200_000, help="triangles per tile (default 200000)")
+    p.add_argument("--processes", type=int, default=None,
+                   help="worker processes for large CityGML files (default: every core)")
+    p.add_argument("--stream", choices=["auto", "on", "off"], default="auto",
+                   help="stream a CityGML file (parse in parallel, spill to disk; flat memory): on, off, or "
+                   "auto = for files over 64 MiB (default)")
     p.add_argument("--no-audit", action="store_true", help="skip the round-trip audit")
     p.add_argument("--json", action="store_true", help="print the manifest (layers.json) on stdout")
     p.set_defaults(func=run)
+
+
+def _streamable(args: argparse.Namespace) -> bool:
+    """A plain (not gzipped) CityGML file that should take the streaming path."""
+    from ...export.streaming import STREAM_THRESHOLD_BYTES
+    from ...project import find_project_file
+
+    if args.stream == "off" or find_project_file(args.source) is not None or not args.source.is_file():
+        return False
+    from ...io import find_reader
+
+    if find_reader(args.source).name != "citygml":
+        return False
+    with open(args.source, "rb") as fh:
+        if fh.read(2) == b"\x1f\x8b":
+            return False
+    return args.stream == "on" or args.source.stat().st_size > STREAM_THRESHOLD_BYTES
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Path | None]:
@@ -71,17 +93,24 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("the output folder exists", path=args.out, hint="choose another --out or add --overwrite")
     if args.max_features < 1 or args.max_triangles < 1:
         raise ConfigError("--max-features and --max-triangles must be positive")
-    scene, catalog_path = _load(args)
+    stream = _streamable(args)
+    scene, catalog_path = (None, None) if stream else _load(args)
     run_data = None
     if args.run:
         run_data = load_run(args.run, catalog_path=args.catalog or catalog_path)
     options = ExportOptions(
+        processes=args.processes,
         tiles_version=args.tiles_version, color_by=args.color_by, overwrite=args.overwrite,
         geojson_crs=args.geojson_crs, audit=not args.no_audit,
         tiling=TilingOptions(max_features=args.max_features, max_triangles=args.max_triangles,
                              coarse_max_features=max(2 * args.max_features, 1)),
     )
-    doc = export_folder(scene, args.out, run=run_data, options=options)
+    if stream:
+        from ...export.writer import export_citygml
+
+        doc = export_citygml(args.source, args.out, run=run_data, options=options, crs=args.crs)
+    else:
+        doc = export_folder(scene, args.out, run=run_data, options=options)
     if args.json:
         sys.stdout.buffer.write(dumps_pretty(doc))
         return 0

@@ -1,0 +1,508 @@
+"""Streaming export of a large CityGML file, on every core, in flat memory.
+
+A city of 100k LOD2 buildings (about 700 MB of CityGML) does not fit a Scene in memory comfortably,
+so a plain CityGML source takes this path:
+
+1. **Split**: the file is cut into byte ranges at ``cityObjectMember`` start tags (members never
+   nest, so every range holds whole members). Each range becomes a small well-formed document: the
+   file's head (root element, namespaces, envelope) + the range + the closing root tag.
+2. **Parse** (one worker process per range, ``processes`` at a time): the project's CityGML reader
+   streams the range's objects; each building becomes its flattened properties and its geometry in
+   the export frame (ENU metres) plus its LOD1 block, *spilled* to a scratch file. Only a summary per
+   building (bounds, triangle count, size, block error, where its record is) and the column
+   statistics go back to the main process.
+3. **Tile**: the main process derives the schema from the merged statistics, colours, and builds the
+   tile tree from the summaries (exactly as the in-memory path does).
+4. **Write** (worker processes over tiles): each tile reads its buildings' records from the spill
+   files and writes its glb/b3dm.
+
+The in-memory path and this one share every step that decides bytes (rows, schema, frame, blocks,
+tree, tile content), so both give byte-identical tiles for the same file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CimTwinError, ExportError, FormatError
+from ..progress import progress
+from ..serialization import dumps_pretty
+from .buildings import (
+    CLASS_ID,
+    SCHEMA_ID,
+    BuildingLayer,
+    building_row,
+    color_column,
+    extent_of,
+    feature_geometry,
+    frame_for,
+    tile_bytes,
+    tile_path,
+    tileset_json,
+)
+from .features import ColumnStats, PropertyTable
+from .georef import LocalFrame
+from .gltf import metadata_schema
+from .audit import sample_order
+from .run import RunData, findings_by_object, run_info_for
+from .style import color_buildings
+from .tiling import ExportFeature, FeatureSummary, TileNode, build_tree
+
+__all__ = ["STREAM_THRESHOLD_BYTES", "export_citygml_streaming", "split_member_ranges"]
+
+#: CityGML files above this size take the streaming path (smaller ones are read into a Scene).
+STREAM_THRESHOLD_BYTES = 64 * 1024 * 1024
+AUDIT_SAMPLE = 200
+_BATCH = 256
+_MEMBER = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?cityObjectMember)[\s>/]")
+
+
+def split_member_ranges(path: Path, parts: int) -> tuple[bytes, bytes, list[tuple[int, int]]]:
+    """Head bytes, tail bytes and ``parts`` byte ranges of whole ``cityObjectMember`` elements.
+
+    Raises
+    ------
+    FormatError
+        when no ``cityObjectMember`` is found or the file has no closing root tag.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = b""
+        match = None
+        while match is None and len(head) < min(size, 256 * 1024 * 1024):
+            head += fh.read(1 << 20)
+            match = _MEMBER.search(head)
+            if len(head) >= size:
+                break
+        if match is None:
+            raise FormatError("no cityObjectMember found", path=path, hint="is this a CityGML city model?")
+        qname = match.group(1)
+        body_start = match.start()
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+        end_tag = tail.rfind(b"</")
+        if end_tag < 0:
+            raise FormatError("the file ends without its closing root tag (truncated?)", path=path)
+        body_end = size - len(tail) + end_tag
+        if body_end <= body_start:
+            raise FormatError("the file ends before its first city object (truncated?)", path=path)
+        starts = [body_start]
+        pattern = re.compile(b"<" + re.escape(qname) + rb"[\s>/]")
+        for k in range(1, parts):
+            pos = body_start + (body_end - body_start) * k // parts
+            fh.seek(pos)
+            found = None
+            window = b""
+            while found is None and pos + len(window) < body_end:
+                window += fh.read(1 << 20)
+                found = pattern.search(window)
+            if found is not None and pos + found.start() < body_end:
+                starts.append(pos + found.start())
+    starts = sorted(set(starts))
+    ranges = [(a, b) for a, b in zip(starts, [*starts[1:], body_end], strict=True)]
+    return head[:body_start], tail[end_tag:], ranges
+
+
+@dataclass
+class _Job:
+    """What every worker knows (inherited through fork)."""
+
+    path: Path
+    head: bytes
+    tail: bytes
+    ranges: list[tuple[int, int]]
+    scratch: Path
+    crs_option: str | None
+    frame: LocalFrame | None = None
+    run: RunData | None = None
+    index: dict[str, list[int]] = field(default_factory=dict)
+    color_names: tuple[str, ...] = ()
+    # tile phase
+    columns: list[Any] = field(default_factory=list)
+    colors: np.ndarray | None = None
+    record_chunk: np.ndarray | None = None
+    record_offset: np.ndarray | None = None
+    record_length: np.ndarray | None = None
+    schema: dict[str, Any] = field(default_factory=dict)
+    versions: tuple[str, ...] = ()
+    out: Path | None = None
+
+
+_JOB: _Job | None = None
+
+
+@dataclass
+class _ChunkResult:
+    index: int
+    ids: list[str]
+    lo: np.ndarray
+    hi: np.ndarray
+    triangles: np.ndarray
+    sizes: np.ndarray
+    block_errors: np.ndarray
+    block_triangles: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    stats: ColumnStats
+    units: dict[str, str]
+    groups: dict[str, str]
+    source_names: set[str]
+    color_values: dict[str, list[Any]]
+    samples: list[tuple[Any, str, np.ndarray, dict[str, Any]]]
+    skipped: dict[str, int]
+    input_objects: int
+    counts: dict[str, int]
+    crs_name: str | None
+    warnings: int
+
+
+def _chunk_file(job: _Job, k: int) -> Path:
+    start, end = job.ranges[k]
+    target = job.scratch / f"chunk{k:04d}.gml"
+    with open(job.path, "rb") as src, open(target, "wb") as dst:
+        dst.write(job.head)
+        src.seek(start)
+        left = end - start
+        while left > 0:
+            block = src.read(min(left, 8 << 20))
+            if not block:
+                break
+            dst.write(block)
+            left -= len(block)
+        dst.write(job.tail)
+    return target
+
+
+def _objects(job: _Job, k: int, chunk: Path) -> Iterator[tuple[Any, Any]]:
+    """(reader state, object) for every top-level object of chunk ``k``."""
+    from ..io.citygml.reader import CityGMLReader
+
+    reader = CityGMLReader(chunk, crs=job.crs_option, progress=False)
+    state = reader._crs_state(metric=True)
+    for obj in reader.iter_objects(_state=state):
+        yield state, obj
+
+
+def _translate(exc: CimTwinError, job: _Job, k: int) -> CimTwinError:
+    """An error in a chunk file, named by the original file and line."""
+    line = exc.line
+    if line is not None:
+        head_lines = job.head.count(b"\n")
+        with open(job.path, "rb") as fh:
+            before = 0
+            left = job.ranges[k][0]
+            while left > 0:
+                block = fh.read(min(left, 8 << 20))
+                before += block.count(b"\n")
+                left -= len(block)
+        line = line - head_lines + before
+    return type(exc)(exc.message, path=job.path, line=line, column=exc.column, object_id=exc.object_id, hint=exc.hint)
+
+
+def _parse_chunk(k: int) -> _ChunkResult:
+    job = _JOB
+    assert job is not None and job.frame is not None
+    chunk = _chunk_file(job, k)
+    spill = open(job.scratch / f"spill{k:04d}.bin", "wb")
+    ids: list[str] = []
+    cols: dict[str, list[Any]] = {n: [] for n in ("lo", "hi", "tri", "size", "berr", "btri", "off", "len")}
+    stats = ColumnStats()
+    units: dict[str, str] = {}
+    groups: dict[str, str] = {}
+    source_names: set[str] = set()
+    color_values: dict[str, list[Any]] = {n: [] for n in job.color_names}
+    samples: list[tuple[Any, str, np.ndarray, dict[str, Any]]] = []  # (key, id, vertices, row)
+    skipped: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    n_input = 0
+    crs = None
+    batch: list[tuple[Any, Any]] = []
+    codes = job.run.indicator_codes if job.run is not None else None
+    with_actions = bool(job.run.actions) if job.run is not None else False
+
+    def flush() -> None:
+        nonlocal batch
+        if not batch:
+            return
+        sizes = [len(m.vertices) for _, m in batch]
+        enu_all = job.frame.scene_to_enu(crs, np.concatenate([m.vertices for _, m in batch]))
+        for (obj, mesh), enu in zip(batch, np.split(enu_all, np.cumsum(sizes)[:-1]), strict=True):
+            info = run_info_for(obj, job.run, job.index) if job.run is not None else None
+            row = building_row(obj, info, codes, with_actions, units, groups)
+            source_names.update(key for key, g in groups.items() if g in ("attribute", "address", "generic") and key in row)
+            stats.add(row)
+            for name in job.color_names:
+                color_values[name].append(row.get(name))
+            bv, bt, berr, size = feature_geometry(enu, mesh)
+            tris = mesh.triangles.astype(np.int32)
+            record = pickle.dumps((row, enu, tris, bv, bt, size, berr), protocol=pickle.HIGHEST_PROTOCOL)
+            cols["off"].append(spill.tell())
+            cols["len"].append(len(record))
+            spill.write(record)
+            ids.append(obj.id)
+            cols["lo"].append(enu.min(axis=0))
+            cols["hi"].append(enu.max(axis=0))
+            cols["tri"].append(len(tris))
+            cols["size"].append(size)
+            cols["berr"].append(berr)
+            cols["btri"].append(len(bt))
+            h = sample_order(obj.id)
+            used = mesh.vertices[np.unique(mesh.triangles)]
+            samples.append((h, obj.id, used, row))
+            if len(samples) > 4 * AUDIT_SAMPLE:  # keep the smallest keys, memory bounded
+                samples.sort(key=lambda s: s[0])
+                del samples[AUDIT_SAMPLE:]
+        batch = []
+
+    try:
+        for state, obj in _objects(job, k, chunk):
+            crs = state.scene
+            for node in obj.walk():
+                counts[node.kind] = counts.get(node.kind, 0) + 1
+            if obj.kind != "Building":
+                skipped[f"not a building ({obj.kind})"] = skipped.get(f"not a building ({obj.kind})", 0) + 1
+                continue
+            n_input += 1
+            mesh = obj.mesh()
+            if mesh.n_triangles == 0:
+                skipped["without geometry"] = skipped.get("without geometry", 0) + 1
+                continue
+            batch.append((obj, mesh))
+            if len(batch) >= _BATCH:
+                flush()
+        flush()
+    except CimTwinError as exc:
+        raise _translate(exc, job, k) from None
+    finally:
+        spill.close()
+        chunk.unlink(missing_ok=True)
+
+    def arr(name: str, dtype: Any, shape: tuple[int, ...] = (-1,)) -> np.ndarray:
+        return np.array(cols[name], dtype=dtype).reshape(shape)
+
+    return _ChunkResult(
+        k, ids, arr("lo", np.float64, (-1, 3)), arr("hi", np.float64, (-1, 3)), arr("tri", np.int64),
+        arr("size", np.float64), arr("berr", np.float64), arr("btri", np.int64), arr("off", np.int64),
+        arr("len", np.int64), stats, units, groups, source_names, color_values,
+        sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None, 0,
+    )
+
+
+def _first_frame(job: _Job) -> tuple[LocalFrame, Any]:
+    """The frame (from the first building with geometry) and the scene CRS, read from range 0."""
+    chunk = _chunk_file(job, 0)
+    try:
+        for state, obj in _objects(job, 0, chunk):
+            if obj.kind != "Building":
+                continue
+            mesh = obj.mesh()
+            if mesh.n_triangles:
+                return frame_for(state.scene, mesh.vertices), state.scene
+    except CimTwinError as exc:
+        raise _translate(exc, job, 0) from None
+    finally:
+        chunk.unlink(missing_ok=True)
+    raise ExportError("no building with geometry at the start of the file", path=job.path,
+                      hint="check the source holds buildings with LOD1-4 geometry")
+
+
+def _read_records(job: _Job, rows: list[int]) -> list[tuple[Any, ...]]:
+    assert job.record_chunk is not None and job.record_offset is not None and job.record_length is not None
+    handles: dict[int, Any] = {}
+    out = []
+    try:
+        for i in rows:
+            k = int(job.record_chunk[i])
+            fh = handles.get(k)
+            if fh is None:
+                fh = handles[k] = open(job.scratch / f"spill{k:04d}.bin", "rb")
+            fh.seek(int(job.record_offset[i]))
+            out.append(pickle.loads(fh.read(int(job.record_length[i]))))
+    finally:
+        for fh in handles.values():
+            fh.close()
+    return out
+
+
+def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> int:
+    from .writer import _writer
+
+    job = _JOB
+    assert job is not None and job.colors is not None and job.out is not None
+    address, rows, coarse, centre = task
+    records = _read_records(job, rows)
+    features = []
+    table_rows = []
+    for local, (i, rec) in enumerate(zip(rows, records, strict=True)):
+        row, enu, tris, bv, bt, size, berr = rec
+        table_rows.append(row)
+        features.append(ExportFeature(local, enu, tris, bv, bt, job.colors[i], size, berr))
+    layer = BuildingLayer(PropertyTable(job.columns, table_rows), features, None, None, None, 0)  # type: ignore[arg-type]
+    node = TileNode(address, list(range(len(rows))), [], coarse)
+    node.lo = node.hi = centre  # tile_bytes needs only the centre
+    total = 0
+    for version in job.versions:
+        data = tile_bytes(layer, node, version, job.schema)
+        folder = "buildings" if version == "1.1" else "buildings-1.0"
+        _writer(job.out / folder / tile_path(node, version), data)
+        total += len(data)
+    return total
+
+
+def _pool(processes: int) -> Any:
+    return multiprocessing.get_context("fork").Pool(processes)
+
+
+def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, options: Any, versions: list[str],
+                             crs: str | None = None, processes: int | None = None) -> dict[str, Any]:
+    """Write the export of the CityGML file ``path`` into ``root`` (see the module docstring)."""
+    global _JOB
+    from .audit import audit_tileset
+    from .writer import (
+        _time_range,
+        _writer,
+        building_layer_entry,
+        finish_export,
+        georeference_of,
+        tileset_extras,
+    )
+
+    processes = max(1, processes or os.cpu_count() or 1)
+    scratch = Path(tempfile.mkdtemp(prefix=".cim-twin-stream-", dir=root.parent))
+    try:
+        head, tail, ranges = split_member_ranges(path, max(1, processes * 2))
+        color_names = (("worst_severity",) if options.color_by == "severity"
+                       else (f"indicator.{options.color_by}", options.color_by) if options.color_by else ())
+        job = _Job(path, head, tail, ranges, scratch, crs, run=run, color_names=color_names)
+        _JOB = job
+        job.frame, scene_crs = _first_frame(job)
+        if run is not None:
+            job.index = findings_by_object(run)
+        bar = progress(total=len(ranges), desc="parse", unit="part", enabled=options.show_progress)
+        results: list[_ChunkResult] = []
+        try:
+            if processes == 1:
+                for k in range(len(ranges)):
+                    results.append(_parse_chunk(k))
+                    bar.update()
+            else:
+                with _pool(processes) as pool:
+                    for res in pool.imap(_parse_chunk, range(len(ranges))):
+                        results.append(res)
+                        bar.update()
+        finally:
+            bar.close()
+        stats = ColumnStats()
+        units: dict[str, str] = {}
+        groups: dict[str, str] = {}
+        source_names: set[str] = set()
+        skipped: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for res in results:
+            stats.merge(res.stats)
+            for key, value in res.units.items():
+                units.setdefault(key, value)
+            groups.update({k: v for k, v in res.groups.items() if k not in groups})
+            source_names |= res.source_names
+            for key, value in res.skipped.items():
+                skipped[key] = skipped.get(key, 0) + value
+            for key, value in res.counts.items():
+                counts[key] = counts.get(key, 0) + value
+        ids = [i for res in results for i in res.ids]
+        if not ids:
+            raise ExportError("no building with geometry to export", path=path,
+                              hint="check the source holds buildings with LOD1-4 geometry")
+        columns = stats.columns(units, groups, first=("id", "kind", "height_m"))
+        col = color_column(options.color_by, columns)
+        if options.color_by and col is None:
+            color_buildings(PropertyTable(columns, []), options.color_by)  # raises the usual error
+        if col is not None:
+            name_values = [v for res in results for v in res.color_values.get(col.name, [])]
+            coloring = color_buildings(PropertyTable([col], [{col.name: v} for v in name_values]), options.color_by)
+        else:
+            coloring = color_buildings(PropertyTable([], [{} for _ in ids]), None)
+        summary = FeatureSummary(
+            lo=np.concatenate([r.lo for r in results]), hi=np.concatenate([r.hi for r in results]),
+            triangles=np.concatenate([r.triangles for r in results]), sizes=np.concatenate([r.sizes for r in results]),
+            block_errors=np.concatenate([r.block_errors for r in results]),
+            block_triangles=np.concatenate([r.block_triangles for r in results]),
+        )
+        tree = build_tree(summary, max_features=options.tiling.max_features,
+                          max_triangles=options.tiling.max_triangles,
+                          coarse_max_features=options.tiling.coarse_max_features)
+        job.columns = columns
+        job.colors = coloring.colors
+        job.record_chunk = np.concatenate([np.full(len(r.ids), r.index, np.int32) for r in results])
+        job.record_offset = np.concatenate([r.offsets for r in results])
+        job.record_length = np.concatenate([r.lengths for r in results])
+        job.schema = metadata_schema(columns, CLASS_ID, "Building", SCHEMA_ID)
+        job.versions = tuple(versions)
+        job.out = root
+        frame = job.frame
+        run_id = run.run_id if run is not None else None
+        georeference = georeference_of(scene_crs, scene_crs, frame)
+        extras = tileset_extras(georeference, run_id)
+        nodes = tree.walk()
+        tasks = [(n.address, n.content, n.coarse, n.centre) for n in nodes]
+        bar = progress(total=len(tasks), desc="tiles", unit="tile", enabled=options.show_progress)
+        sizes: list[int] = []
+        try:
+            if processes == 1:
+                for t in tasks:
+                    sizes.append(_write_tile(t))
+                    bar.update()
+            else:
+                with _pool(processes) as pool:
+                    for size in pool.imap(_write_tile, tasks, chunksize=1):
+                        sizes.append(size)
+                        bar.update()
+        finally:
+            bar.close()
+        extent = extent_of(frame, summary.lo.min(axis=0), summary.hi.max(axis=0))
+        time_range = _time_range(run)
+        layers: list[dict[str, Any]] = []
+        audits: dict[str, Any] = {}
+        samples = sorted((s for r in results for s in r.samples), key=lambda s: (s[0], s[1]))[:AUDIT_SAMPLE]
+        for version in versions:
+            folder = "buildings" if version == "1.1" else "buildings-1.0"
+            ts = dumps_pretty(tileset_json(tree, frame, version, extras))
+            _writer(root / folder / "tileset.json", ts)
+            _writer(root / folder / "style.json", dumps_pretty(coloring.style))
+            stats_out = {"tiles": len(nodes), "bytes": int(sum(sizes)) + len(ts),
+                         "depth": max(len(n.address) for n in nodes) - 1}
+            layers.append(building_layer_entry(
+                folder, version, extent=extent, time_range=time_range, count=len(ids), coloring=coloring,
+                run_id=run_id, color_by=options.color_by, stats=stats_out, columns=columns))
+            if options.audit:
+                audits[folder] = audit_tileset(
+                    scene_crs, root / folder / "tileset.json", [(i, v, r) for _, i, v, r in samples], ids,
+                    input_objects=sum(r.input_objects for r in results), skipped=skipped,
+                    source_names=source_names, columns=columns)
+        summary_audit = {
+            "input_objects": sum(r.input_objects for r in results),
+            "exported_features": len(ids),
+            "skipped": skipped,
+            "attributes_kept": len(source_names),
+        }
+        from ..io.citygml import iter_citygml
+
+        source = {"name": path.name, "format": "citygml", "format_version": iter_citygml(path)[0].get("version"),
+                  "crs": scene_crs.name if scene_crs else None,
+                  "vertical_datum": scene_crs.vertical_datum if scene_crs else None, "counts": dict(sorted(counts.items()))}
+        return finish_export(root, run=run, crs=scene_crs, frame=frame, versions=versions, options=options,
+                             extras=extras, layers=layers, audits=audits, summary=summary_audit, source=source,
+                             georeference=georeference)
+    finally:
+        _JOB = None
+        shutil.rmtree(scratch, ignore_errors=True)
