@@ -29,6 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
+from cim_twin_plugins._spatial import building_table  # noqa: E402
+from cim_twin_plugins.catalogue import first_party_indicators  # noqa: E402
+
 from cim_twin.crs import parse_srs_name  # noqa: E402
 from cim_twin.example_city.layers import write_layers  # noqa: E402
 from cim_twin.example_city.layout import BuildingPlan, DistrictLayout, build_layout  # noqa: E402
@@ -40,8 +43,6 @@ from cim_twin.io.layers import load_project_layers  # noqa: E402
 from cim_twin.model import Period  # noqa: E402
 from cim_twin.project import Project  # noqa: E402
 from cim_twin.scene import CityObject, Mesh, Scene, SurfaceType  # noqa: E402
-from cim_twin_plugins._spatial import building_table  # noqa: E402
-from cim_twin_plugins.catalogue import first_party_indicators  # noqa: E402
 
 YEAR = 2025
 

@@ -93,8 +93,8 @@ def write_layers(layout: DistrictLayout, out_dir: str | os.PathLike[str], year: 
     root = Path(out_dir)
     folder = root / "layers" / str(year)
     folder.mkdir(parents=True, exist_ok=True)
-    plans = list(layout.iter_buildings(year))
-    all_plans = list(layout.iter_buildings(None))
+    all_plans = list(layout.iter_buildings(None))  # every year's: parks must avoid them all
+    plans = [p for p in all_plans if p.alive_in(year)]  # the same order as iter_buildings(year)
     parks = _parks(layout, all_plans, year)
     pois = _pois(layout, plans, parks, year)
     residents = _population(layout, plans, year)
@@ -180,13 +180,21 @@ _PARK_NAMES = ("滨江公园", "九峰公园", "玉屏山公园", "江南公园"
 _SQUARE_NAMES = ("府前广场", "中山广场", "八一广场", "解放广场", "人民广场", "东门广场")
 
 
-def _free_sites(layout: DistrictLayout, plans: list[BuildingPlan], size: float, units: list[Unit]) -> dict[str, list[tuple[float, float, float, float]]]:
-    """Squares of ``size`` m inside each community that touch no building of any year (one
+def _building_tree(plans: list[BuildingPlan]) -> Any:
+    """STRtree of every footprint (grown by 3 m), or None without buildings."""
+    import shapely
+
+    if not plans:
+        return None
+    foot = shapely.polygons([shapely.linearrings(p.footprint) for p in plans])
+    return shapely.STRtree(shapely.buffer(foot, 3.0))
+
+
+def _free_sites(tree: Any, size: float, units: list[Unit]) -> dict[str, list[tuple[float, float, float, float]]]:
+    """Squares of ``size`` m inside each community that touch no building of ``tree`` (one
     vectorised STRtree query for all candidates)."""
     import shapely
 
-    foot = np.array([shapely.Polygon(p.footprint) for p in plans], dtype=object)
-    tree = shapely.STRtree(shapely.buffer(foot, 3.0)) if len(foot) else None
     boxes: list[tuple[str, tuple[float, float, float, float]]] = []
     for u in units:
         x0, y0, x1, y1 = u.bbox
@@ -217,9 +225,10 @@ def _parks(layout: DistrictLayout, all_plans: list[BuildingPlan], year: int) -> 
     """Parks of ``year``: decided once for all years (same ids), opened in their year."""
     rng = layout.random_for("parks")
     communities = layout.communities
-    large = _free_sites(layout, all_plans, 75.0, communities)
-    small = _free_sites(layout, all_plans, 50.0, communities)
-    pocket = _free_sites(layout, all_plans, 30.0, communities)
+    tree = _building_tree(all_plans)
+    large = _free_sites(tree, 75.0, communities)
+    small = _free_sites(tree, 50.0, communities)
+    pocket = _free_sites(tree, 30.0, communities)
     parks: list[_Park] = []
     names = iter(_PARK_NAMES)
     squares = iter(_SQUARE_NAMES)
@@ -583,7 +592,8 @@ def _write_reports(layout: DistrictLayout, path: Path, plans: list[BuildingPlan]
     ev = layout.random_for("reports", year)
     n_survey = max(3, len(old) // 25)
     # grid workers visit the dangerous houses first, then other old ones
-    pool = danger + [p for p in old if p not in set(danger)]
+    danger_ids = {p.id for p in danger}
+    pool = danger + [p for p in old if p.id not in danger_ids]
     for k, p in enumerate(pool[:n_survey]):
         dangerous = p.danger_level_in(year) in ("C", "D")
         cat, text = _SURVEY[k % 2] if dangerous else _SURVEY[2 + int(ev.random() * (len(_SURVEY) - 2))]
