@@ -28,6 +28,7 @@ __all__ = [
     "decode_point",
     "envelope",
     "execute_script",
+    "geometry_from_blob",
     "point_blobs",
     "polygon_blob",
     "register_sql_functions",
@@ -257,6 +258,16 @@ def envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
         return None
     min_x, min_y, max_x, max_y = geom.bounds
     return min_x, max_x, min_y, max_y
+
+
+def geometry_from_blob(blob: bytes | None) -> Any:
+    """The shapely geometry of a GeoPackage blob (None for NULL)."""
+    if not blob:
+        return None
+    import shapely
+
+    offset = 8 + 8 * _ENVELOPE_DOUBLES.get((blob[3] >> 1) & 0b111, 0)
+    return shapely.from_wkb(bytes(blob[offset:]))
 
 
 def decode_point(blob: bytes) -> tuple[float, float]:

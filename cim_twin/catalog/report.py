@@ -16,6 +16,7 @@ from typing import Any
 from ..model import CATEGORIES, LEVEL_ZH
 from ..serialization import atomic_write_bytes
 from .diff import diff_runs
+from .gpkg import geometry_from_blob
 from .lists import SEVERITY_ZH, problem_rows
 from .projects import STATUS_ZH, list_projects
 from .store import Catalog
@@ -129,6 +130,7 @@ def build_report(catalog: Catalog, run: str, *, units: UnitDirectory | None = No
         "counts": counts,
         "counts_by_level": _by_level(problems, specs),
         "total_findings": len(problems),
+        "map": _map_data(catalog, run_id, problems),
         "worst": [{k: p[k] for k in ("finding_id", "indicator", "indicator_name", "severity", "message_zh",
                                      "value", "threshold", "unit", "district", "block", "community",
                                      "object_ids", "lon", "lat", "status")} for p in problems[:worst]],
@@ -140,6 +142,51 @@ def build_report(catalog: Catalog, run: str, *, units: UnitDirectory | None = No
         "map_update": map_update,
         "three_year": three_year,
     }  # fmt: skip
+
+
+def _map_data(catalog: Catalog, run_id: str, problems: Sequence[dict[str, Any]], limit: int = 4000) -> dict[str, Any]:
+    """Points (lon, lat, severity) of the worst ``limit`` findings and the project footprints."""
+    points = [(p["lon"], p["lat"], p["severity"]) for p in problems[:limit] if p["lon"] is not None]
+    areas = []
+    for pid, blob in catalog.conn.execute("SELECT project_id, geom FROM projects WHERE geom IS NOT NULL AND status != 'cancelled'"):
+        geom = geometry_from_blob(blob)
+        if geom is not None and geom.geom_type == "Polygon":
+            areas.append((pid, [tuple(map(float, c)) for c in geom.exterior.coords]))
+    return {"points": points, "projects": areas, "shown": len(points), "total": len(problems)}
+
+
+def map_svg(data: dict[str, Any], *, width: int = 640, height: int = 480) -> str | None:
+    """问题分布图: the findings (worst first, coloured by severity) and project footprints, lon/lat
+    scaled by the cosine of the latitude; None when nothing has coordinates."""
+    e = html.escape
+    pts, areas = data["points"], data["projects"]
+    xs = [p[0] for p in pts] + [c[0] for _, ring in areas for c in ring]
+    ys = [p[1] for p in pts] + [c[1] for _, ring in areas for c in ring]
+    if not xs:
+        return None
+    import math
+
+    lo_x, hi_x, lo_y, hi_y = min(xs), max(xs), min(ys), max(ys)
+    kx = math.cos(math.radians((lo_y + hi_y) / 2))
+    span = max((hi_x - lo_x) * kx, hi_y - lo_y, 1e-6)
+    pad, top = 10, 24
+    scale = min((width - 2 * pad) / span, (height - top - pad) / span)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return pad + (x - lo_x) * kx * scale, height - pad - (y - lo_y) * scale
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+             'font-family="sans-serif" font-size="11" role="img" aria-label="问题分布图">',
+             f'<text x="{pad}" y="15" font-weight="bold">问题分布图 problem map ({data["shown"]} of {data["total"]} '
+             'findings, worst first; project areas outlined)</text>']  # fmt: skip
+    for pid, ring in areas:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (px(*c) for c in ring))
+        parts.append(f'<polygon points="{path}" fill="#2b8cbe" fill-opacity="0.08" stroke="#2b8cbe"><title>{e(pid)}</title></polygon>')
+    for x, y, sev in reversed(pts):  # worst drawn last, on top
+        cx, cy = px(x, y)
+        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.5" fill="{_SEVERITY_COLOURS.get(sev, "#999")}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def _by_level(problems: Sequence[dict[str, Any]], specs: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -282,6 +329,9 @@ def charts(data: dict[str, Any], limit: int = 24) -> dict[str, str]:
         "findings.svg": line_chart_svg(data["finding_counts"], title="问题总数 findings per run"),
         "categories.svg": bar_chart_svg(data["counts"], title="各类别问题数 findings by category and severity"),
     }
+    problem_map = map_svg(data["map"]) if data.get("map") else None
+    if problem_map is not None:
+        out["map.svg"] = problem_map
     for item in data["indicators"][:limit]:
         series = data["trends"].get(item["code"], [])
         if any(v is not None for _, v in series):

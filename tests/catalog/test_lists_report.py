@@ -107,7 +107,10 @@ def test_report_html_markdown_and_charts(catalog: Catalog, tmp_path: Path) -> No
         assert "P2023-D01-B01-01" in text
     assert html_text.count("<svg") >= 4
     charts = [f for f in files if f.suffix == ".svg"]
-    assert {c.name for c in charts} >= {"findings.svg", "categories.svg", "trend_T-PARK-COVER.svg"}
+    assert {c.name for c in charts} >= {"findings.svg", "categories.svg", "map.svg", "trend_T-PARK-COVER.svg"}
+    problem_map = ET.fromstring((tmp_path / "report_charts" / "map.svg").read_text(encoding="utf-8"))
+    assert len([e for e in problem_map.iter() if e.tag.endswith("circle")]) == 1  # the one finding of 2025
+    assert len([e for e in problem_map.iter() if e.tag.endswith("polygon")]) == 3  # project areas of 2023
     for chart in charts:
         root = ET.fromstring(chart.read_text(encoding="utf-8"))
         assert root.tag.endswith("svg")
