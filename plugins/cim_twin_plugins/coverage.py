@@ -105,36 +105,44 @@ class RadiusCoverage(SharedTableIndicator):
                 best_name[pick] = strings(fc.layer, "name")[idx]
 
         weights = self.weights(table)[rows]
-        level = "community"
-        order = unit_ids(ctx, level, table)
-        keys, codes = group_index(table.community[rows], order)
-        total = sums(codes, weights, len(keys))
-        got = sums(codes, np.where(covered, weights, 0.0), len(keys))
-        count_all = np.bincount(codes[codes >= 0], minlength=len(keys))[: len(keys)]
-        count_cov = np.bincount(codes[(codes >= 0) & covered], minlength=len(keys))[: len(keys)]
         target = ctx.threshold(self)
         radii = {fc.label_en: fc.radius_m for fc in classes}
-        for k, unit in enumerate(keys):
-            rate = got[k] / total[k] if total[k] > 0 else None
-            ctx.measure(
-                self, unit, rate, level=level, numerator=float(got[k]), denominator=float(total[k]),
-                threshold=target,
-                details={"buildings": int(count_all[k]), "buildings_covered": int(count_cov[k]),
-                         "weight": self.weight, "radii_m": radii, "facilities": int(sum(len(fc.layer) for fc in classes))},
-            )
-            if rate is not None and rate < target:
-                x, y, z = unit_position(ctx, level, unit, table)
-                yield ctx.problem(
-                    self, None, position=(x, y, z), unit_id=unit, subject=f"unit:{unit}",
-                    value=rate, threshold=target, severity=coverage_severity(rate, target),
-                    message_en=f"{self.spec.name_en} of community {unit} is {rate:.0%}, below the target {target:.0%} "
-                    f"({int(count_all[k] - count_cov[k])} of {int(count_all[k])} buildings uncovered)",
-                    message_zh=f"社区{unit}{self.spec.name_zh}为{rate:.0%}，低于目标{target:.0%}"
-                    f"（{int(count_all[k] - count_cov[k])}/{int(count_all[k])}栋建筑未覆盖）",
-                    evidence={"covered_weight": round(float(got[k]), 1), "total_weight": round(float(total[k]), 1),
-                              "weight": self.weight},
+        n_facilities = int(sum(len(fc.layer) for fc in classes))
+        for level in ("community", "district"):
+            if level == "district" and ctx.units("district") is None and not any(u is not None for u in table.district):
+                continue
+            keys, codes = group_index(table.units(level)[rows], unit_ids(ctx, level, table))
+            total = sums(codes, weights, len(keys))
+            got = sums(codes, np.where(covered, weights, 0.0), len(keys))
+            count_all = np.bincount(codes[codes >= 0], minlength=len(keys))[: len(keys)]
+            count_cov = np.bincount(codes[(codes >= 0) & covered], minlength=len(keys))[: len(keys)]
+            extra = self.unit_details(ctx, level, keys)
+            for k, unit in enumerate(keys):
+                rate = got[k] / total[k] if total[k] > 0 else None
+                ctx.measure(
+                    self, unit, rate, level=level, numerator=float(got[k]), denominator=float(total[k]),
+                    threshold=target,
+                    details={"buildings": int(count_all[k]), "buildings_covered": int(count_cov[k]),
+                             "weight": self.weight, "radii_m": radii, "facilities": n_facilities, **extra.get(unit, {})},
                 )
+                # the planner's unit of action is the community: district figures are for the report
+                if level == "community" and rate is not None and rate < target:
+                    x, y, z = unit_position(ctx, level, unit, table)
+                    yield ctx.problem(
+                        self, None, position=(x, y, z), unit_id=unit, subject=f"unit:{unit}",
+                        value=rate, threshold=target, severity=coverage_severity(rate, target),
+                        message_en=f"{self.spec.name_en} of community {unit} is {rate:.0%}, below the target {target:.0%} "
+                        f"({int(count_all[k] - count_cov[k])} of {int(count_all[k])} buildings uncovered)",
+                        message_zh=f"社区{unit}{self.spec.name_zh}为{rate:.0%}，低于目标{target:.0%}"
+                        f"（{int(count_all[k] - count_cov[k])}/{int(count_all[k])}栋建筑未覆盖）",
+                        evidence={"covered_weight": round(float(got[k]), 1), "total_weight": round(float(total[k]), 1),
+                                  "weight": self.weight},
+                    )
         yield from self.building_problems(ctx, table, rows, covered, best_dist, best_fac, best_name, best_class, classes, class_dist)
+
+    def unit_details(self, ctx: CheckContext, level: str, unit_ids: list[str]) -> dict[str, dict[str, object]]:
+        """Extra measurement details per unit of ``level`` (none by default)."""
+        return {}
 
     def uncovered_severity(self, distance_m: float, radius_m: float) -> str:
         """Severity of an uncovered building: high when even the nearest facility is more than

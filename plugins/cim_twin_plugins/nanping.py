@@ -170,25 +170,25 @@ class ToiletCoverage(RadiusCoverage):
             ctx.layer("poi")
         return [FacilityClass("public toilet", "公厕", poi, ctx.threshold(self, "radius_m"))]  # type: ignore[arg-type]
 
-    def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
+    def unit_details(self, ctx: CheckContext, level: str, unit_ids: list[str]) -> dict[str, dict[str, object]]:
+        """Per district: public toilets per km² against the density target."""
         import shapely
 
-        yield from super().evaluate(ctx)
         districts = ctx.units("district")
-        if districts is None:
-            return
+        if level != "district" or districts is None:
+            return {}
         toilets = self.facility_classes(ctx)[0].layer
-        per = ctx.unit_ids_at(toilets.xy(), "district")
         ids = [str(v) for v in districts.column("id")]
-        _, codes = group_index(per, ids)
+        _, codes = group_index(ctx.unit_ids_at(toilets.xy(), "district"), ids)
         counts = np.bincount(codes[codes >= 0], minlength=len(ids))[: len(ids)]
         km2 = shapely.area(districts.geometries) / 1e6
         target = ctx.threshold(self, "density_per_km2")
+        out: dict[str, dict[str, object]] = {}
         for k, unit in enumerate(ids):
-            density = counts[k] / km2[k] if km2[k] > 0 else None
-            ctx.measure(self, unit, None, level="district", numerator=float(counts[k]), denominator=round(float(km2[k]), 4),
-                        details={"toilets_per_km2": density, "density_target": target},
-                        passed=None if density is None else bool(density >= target))
+            density = float(counts[k] / km2[k]) if km2[k] > 0 else None
+            out[unit] = {"toilets": int(counts[k]), "area_km2": round(float(km2[k]), 4), "toilets_per_km2": density,
+                         "density_target": target, "density_passed": None if density is None else density >= target}
+        return out
 
     def uncovered_severity(self, distance_m: float, radius_m: float) -> str:
         # a missing toilet is an inconvenience, not a danger: low, medium when very far

@@ -112,7 +112,8 @@ def test_toilet_coverage_counts_all_buildings_and_density(tiny):
     m = measures[("community", "C1")]
     assert m.numerator == pytest.approx(200) and m.denominator == pytest.approx(600)
     d = measures[("district", "D01")]
-    assert d.details["toilets_per_km2"] == pytest.approx(1 / 1.0) and d.passed is False
+    assert d.value == pytest.approx(200 / 600) and d.passed is False
+    assert d.details["toilets_per_km2"] == pytest.approx(1 / 1.0) and d.details["density_passed"] is False
     shop = next(p for p in problems if p.object_ids == ("shop",))
     assert shop.severity.value == "low"  # 705 m: inconvenient, not dangerous
 

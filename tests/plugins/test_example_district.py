@@ -53,8 +53,9 @@ def test_every_indicator_runs_and_finds_the_planted_problems(runs):
     for f in runs[2023].findings:
         assert f.message_zh and f.message_en and f.lon is not None and f.lat is not None
     # every measured community has a value for the coverage indicators
-    measured = {m.unit_id for m in runs[2023].measurements if m.indicator == "N-PARK-COVER"}
-    assert measured and all(u.count("-") == 2 for u in measured)
+    measured = {(m.level, m.unit_id) for m in runs[2023].measurements if m.indicator == "N-PARK-COVER"}
+    assert ("district", "D01") in measured
+    assert all(u.count("-") == 2 for level, u in measured if level == "community")
     sources = {f.source for f in found["L-REPORTED"]}
     assert sources == {"survey", "public_report"}
 
