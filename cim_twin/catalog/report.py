@@ -168,9 +168,10 @@ def map_svg(data: dict[str, Any], *, width: int = 640, height: int = 480) -> str
 
     lo_x, hi_x, lo_y, hi_y = min(xs), max(xs), min(ys), max(ys)
     kx = math.cos(math.radians((lo_y + hi_y) / 2))
-    span = max((hi_x - lo_x) * kx, hi_y - lo_y, 1e-6)
+    span_x, span_y = max((hi_x - lo_x) * kx, 1e-6), max(hi_y - lo_y, 1e-6)
     pad, top = 10, 24
-    scale = min((width - 2 * pad) / span, (height - top - pad) / span)
+    scale = min((width - 2 * pad) / span_x, (height - top - pad) / span_y)
+    height = int(top + pad + span_y * scale) + 1  # no empty band below a wide area
 
     def px(x: float, y: float) -> tuple[float, float]:
         return pad + (x - lo_x) * kx * scale, height - pad - (y - lo_y) * scale

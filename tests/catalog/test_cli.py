@@ -130,3 +130,14 @@ def test_catalog_option_wins_over_a_broken_project_file(tmp_path: Path, capsys: 
     assert main(["runs"]) == 2
     assert "twin.toml" in capsys.readouterr().err
     assert [r["id"] for r in _json(capsys, ["runs", "--json", "--catalog", "c.gpkg"])] == ["run-2023"]
+
+
+def test_delete_a_run(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = ["--project", str(project_dir)]
+    assert main(["runs", "--delete", "2024", *p]) == 2
+    assert "without --yes" in capsys.readouterr().err
+    runs = _json(capsys, ["runs", "--delete", "2024", "--yes", "--json", *p])
+    assert [r["id"] for r in runs] == ["run-2023", "run-2025"]
+    with Catalog.open(project_dir / "data" / "runs.gpkg", readonly=True) as cat:
+        assert cat.check_integrity() == []
+        assert cat.conn.execute("SELECT count(*) FROM findings WHERE run_id = 'run-2024'").fetchone()[0] == 0

@@ -19,6 +19,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.add_argument("--scope", help="only runs of this project/area name")
+    p.add_argument("--delete", metavar="RUN", help="remove a run (its findings, measurements, specs) from the catalog")
+    p.add_argument("--yes", action="store_true", help="confirm --delete")
     add_catalog_options(p)
     p.set_defaults(func=run)
 
@@ -27,8 +29,17 @@ def run(args: argparse.Namespace) -> int:
     from ...catalog.locate import open_catalog
     from ...serialization import dumps_pretty
 
+    from ...errors import ConfigError
+
     catalog, _ = open_catalog(args)
     with catalog:
+        if args.delete:
+            run_id = catalog.resolve_run(args.delete)
+            if not args.yes:
+                raise ConfigError(f"not deleting run {run_id!r} without --yes",
+                                  hint="projects generated from it stay; add --yes to delete")  # fmt: skip
+            catalog.delete_run(run_id)
+            print(f"deleted run {run_id}", file=sys.stderr)
         runs = catalog.runs(scope=args.scope)
     if args.json:
         sys.stdout.buffer.write(dumps_pretty([r.to_dict() for r in runs]))
