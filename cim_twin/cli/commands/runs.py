@@ -27,9 +27,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ...catalog.locate import open_catalog
-    from ...serialization import dumps_pretty
-
     from ...errors import ConfigError
+    from ...serialization import dumps_pretty
 
     catalog, _ = open_catalog(args)
     with catalog:
