@@ -1,0 +1,139 @@
+"""Hand-made edge cases (tests/data/citygml/edge_cases_v2.gml): xlinks in both orders and across
+features, holes, degenerate and unreadable rings, 2D and gml:coordinates, OrientableSurface, every
+top-level kind; streaming with flat memory; the plugin registration."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cim_twin.io.citygml import CityGMLReader, citygml_info, iter_citygml, read_citygml
+from cim_twin.scene import SurfaceType
+
+EDGE = "citygml/edge_cases_v2.gml"
+
+
+@pytest.fixture(scope="module")
+def scene(test_data: Path):  # type: ignore[no-untyped-def]
+    return read_citygml(test_data / EDGE)
+
+
+def areas(mesh) -> float:  # type: ignore[no-untyped-def]
+    return float(mesh.triangle_areas().sum())
+
+
+def test_every_kind_is_kept(scene) -> None:  # type: ignore[no-untyped-def]
+    assert scene.counts() == {
+        "Bridge": 1, "Building": 4, "CityFurniture": 1, "CityObjectGroup": 1, "GenericCityObject": 1,
+        "LandUse": 1, "PlantCover": 1, "Railway": 1, "ReliefFeature": 1, "Road": 1, "TINRelief": 1,
+        "Tunnel": 1, "WaterBody": 1,
+    }
+    assert scene["PlantCover1"].geometry[1].semantics.tolist() == [SurfaceType.VEGETATION] * 2
+    assert scene["R1_tin"].geometry[1].semantics.tolist() == [SurfaceType.TERRAIN] * 2
+    assert scene["R1_tin"].parent is scene["R1"]
+    assert scene["GRP1"].attributes["groupMember"] == ["B1", "B2"]
+
+
+def test_xlinks_in_both_orders_inside_a_feature(scene) -> None:  # type: ignore[no-untyped-def]
+    for bid, volume in (("B1", 1000.0), ("B2", 500.0)):
+        mesh = scene[bid].geometry[2]
+        assert mesh.solid_closed and mesh.n_triangles == 12  # each face once, not twice
+        assert mesh.signed_volume() == pytest.approx(volume)
+        assert sorted(SurfaceType(int(t)).name for t in mesh.surfaces.types) == ["GROUND", "ROOF"] + ["WALL"] * 4
+        assert (mesh.surface_index >= 0).all()
+
+
+def test_xlinks_across_features_forward_and_backward(scene) -> None:  # type: ignore[no-untyped-def]
+    assert areas(scene["B3"].geometry[2]) == pytest.approx(100.0)  # defined by the later G1
+    assert areas(scene["G1"].geometry[2]) == pytest.approx(200.0)  # own plate + B1's roof (earlier)
+
+
+def test_holes_2d_coordinates_orientable_and_bad_rings(scene) -> None:  # type: ignore[no-untyped-def]
+    mesh = scene["B4"].geometry[1]
+    # holed 400-100, 2D triangle 50, gml:coordinates triangle 50, flipped square 100
+    assert areas(mesh) == pytest.approx(300 + 50 + 50 + 100)
+    normals = np.cross(*(mesh.corners()[:, 1:] - mesh.corners()[:, :1]).transpose(1, 0, 2))
+    flipped = mesh.corners()[:, :, 0].min(axis=1) >= 500120
+    assert (normals[flipped][:, 2] < 0).all() and (normals[~flipped][:, 2] > 0).all()
+    messages = {w.object_id: w for w in scene.warnings}
+    assert "degenerate exterior ring" in messages["B4_degenerate"].message
+    assert messages["B4_degenerate"].line == 38
+    assert "unreadable coordinates" in messages["B4_garbage"].message
+    assert all(w.path and w.path.endswith("edge_cases_v2.gml") for w in scene.warnings)
+
+
+def test_attributes_generic_sets_ade_and_lifespan(scene) -> None:  # type: ignore[no-untyped-def]
+    b1 = scene["B1"]
+    assert b1.generic_attributes == {"code": "0042", "survey": {"year": 2024, "score": 0.75}}
+    assert b1.attributes["nan:riskLevel"] == "B" and b1.attributes["nan:inspected"] is True
+    assert b1.year_built == 1985 and b1.storeys == 3 and b1.height_m == 10.0
+    created = b1.lifespan.creation_date
+    assert created is not None and created.utcoffset() is not None and created.utcoffset().total_seconds() == 8 * 3600
+
+
+def test_info_matches_the_scene(test_data: Path, scene) -> None:  # type: ignore[no-untyped-def]
+    info = citygml_info(test_data / EDGE)
+    assert info["counts"] == scene.counts()
+    assert info["lods"] == [1, 2]
+    assert set(info["attributes"]) >= {"nan:riskLevel", "survey", "code", "groupMember"}
+    assert info["crs"] == "EPSG:25832+5783"
+    lo, hi = scene.extent()
+    assert info["extent"][0] == pytest.approx(lo[0]) and info["extent"][4] == pytest.approx(hi[1])
+
+
+def test_iter_objects_streams_and_registry_finds_the_reader(test_data: Path) -> None:
+    header, objects = iter_citygml(test_data / EDGE)
+    assert header["format"] == "citygml" and header["version"] == "2.0"
+    ids = [o.id for o in objects]
+    assert len(ids) == 15 and set(ids) >= {"B1", "B2", "B3", "G1"}
+    from cim_twin.io import find_reader, read_scene
+
+    assert find_reader(test_data / EDGE).name == "citygml"
+    assert read_scene(test_data / EDGE).counts()["Building"] == 4
+
+
+def _district(path: Path, n: int) -> None:
+    """A plain LOD2 district of n box buildings (solid pointing at its thematic surfaces)."""
+    faces = {"GroundSurface": [(0, 0, 0), (0, 8, 0), (8, 8, 0), (8, 0, 0)],
+             "RoofSurface": [(0, 0, 6), (8, 0, 6), (8, 8, 6), (0, 8, 6)],
+             "WallSurface": [(0, 0, 0), (8, 0, 0), (8, 0, 6), (0, 0, 6)]}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n<core:CityModel xmlns:core="http://www.opengis.net/citygml/2.0" '
+                'xmlns:bldg="http://www.opengis.net/citygml/building/2.0" xmlns:gml="http://www.opengis.net/gml" '
+                'xmlns:xlink="http://www.w3.org/1999/xlink"><gml:boundedBy><gml:Envelope srsName="EPSG:4548">'
+                '<gml:lowerCorner>0 0 0</gml:lowerCorner><gml:upperCorner>1 1 1</gml:upperCorner></gml:Envelope>'
+                '</gml:boundedBy>\n')
+        for i in range(n):
+            x, y = 618000 + (i % 100) * 20, 2950000 + (i // 100) * 20
+            refs = "".join(f'<gml:surfaceMember xlink:href="#b{i}_{k}"/>' for k in faces)
+            surfaces = "".join(
+                f'<bldg:boundedBy><bldg:{k}><bldg:lod2MultiSurface><gml:MultiSurface><gml:surfaceMember>'
+                f'<gml:Polygon gml:id="b{i}_{k}"><gml:exterior><gml:LinearRing><gml:posList>'
+                + " ".join(f"{x + px} {y + py} {pz}" for px, py, pz in [*pts, pts[0]])
+                + "</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember></gml:MultiSurface>"
+                f"</bldg:lod2MultiSurface></bldg:{k}></bldg:boundedBy>"
+                for k, pts in faces.items()
+            )
+            f.write(f'<core:cityObjectMember><bldg:Building gml:id="b{i}"><bldg:measuredHeight uom="m">6</bldg:measuredHeight>'
+                    f'<bldg:lod2Solid><gml:Solid><gml:exterior><gml:CompositeSurface>{refs}</gml:CompositeSurface>'
+                    f'</gml:exterior></gml:Solid></bldg:lod2Solid>{surfaces}</bldg:Building></core:cityObjectMember>\n')
+        f.write("</core:CityModel>\n")
+
+
+def test_memory_stays_flat_as_the_file_grows(tmp_path: Path) -> None:
+    peaks = {}
+    for n in (100, 1000):
+        path = tmp_path / f"district_{n}.gml"
+        _district(path, n)
+        tracemalloc.start()
+        info = citygml_info(path)
+        count = sum(1 for _ in CityGMLReader(path).iter_objects())
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert info["counts"] == {"Building": n} and count == n
+        peaks[n] = peak
+    # ten times the buildings, nowhere near ten times the memory
+    assert peaks[1000] < 2.5 * peaks[100] + 2 * 2**20, peaks
