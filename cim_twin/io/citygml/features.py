@@ -37,7 +37,7 @@ from .geometry import (
     parse_coordinates,
 )
 
-__all__ = ["FeatureParse", "FeatureWalker", "GML_NAMESPACES"]
+__all__ = ["GML_NAMESPACES", "FeatureParse", "FeatureWalker"]
 
 GML_NAMESPACES = frozenset({"http://www.opengis.net/gml", "http://www.opengis.net/gml/3.2"})
 _LOD_PROPERTY = re.compile(r"^lod(\d)(.*)$")
@@ -144,6 +144,7 @@ class FeatureParse:
     bounds: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
     coord_texts: list[str] = field(default_factory=list)
     has_implicit: bool = False
+    attribute_names: set[str] = field(default_factory=set)  # info mode
     odd_coords: list[etree._Element] = field(default_factory=list)
 
     @property
@@ -376,7 +377,7 @@ class FeatureWalker:
     def _scan_object(self, el: etree._Element, index: int, fp: FeatureParse) -> None:
         """Info mode: kinds, attribute names, LODs and CRS only (values are not typed)."""
         obj = fp.objects[index]
-        names = obj.attributes
+        names = fp.attribute_names
         classify = self._classify
         for prop in el:
             code, name, lod, _hint = classify(prop)
@@ -394,22 +395,22 @@ class FeatureWalker:
                                 if isinstance(c.tag, str):
                                     self._add_object(fp, c, index)
                             continue
-                names[name] = None
+                names.add(name)
             elif code == _GENERIC:
                 attr = prop.get("name")
                 if attr is None:
                     item = generic_attribute(prop)
                     attr = item[0] if item is not None else None
                 if attr is not None:
-                    obj.generic_attributes[attr] = None
-            elif code == _GEOMETRY or code == _RELIEF_GEOMETRY:
+                    names.add(attr)
+            elif code in (_GEOMETRY, _RELIEF_GEOMETRY):
                 fp.lods.add(lod if code == _GEOMETRY else _lod_of(obj))
                 if fp.srs is None:
                     self._find_srs(prop, fp)
             elif code == _BOUNDARY:
                 self._scan_surfaces(prop, fp)
-            elif code == _GML_TEXT or code == _ADDRESS:
-                names[name] = None
+            elif code in (_GML_TEXT, _ADDRESS):
+                names.add(name)
             elif code == _ENVELOPE:
                 for env in prop:
                     srs = env.get("srsName") if isinstance(env.tag, str) else None
@@ -421,7 +422,8 @@ class FeatureWalker:
             elif code == _RELIEF_LOD:
                 text = (prop.text or "").strip()
                 if text.isdigit():
-                    names["lod"] = int(text)
+                    names.add("lod")
+                    obj.attributes["lod"] = int(text)
 
     def _scan_surfaces(self, prop: etree._Element, fp: FeatureParse) -> None:
         """Info mode: LODs of thematic surfaces and their openings."""

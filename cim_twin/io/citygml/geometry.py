@@ -16,7 +16,7 @@ from lxml import etree
 
 from .attributes import local_name
 
-__all__ = ["GeometryCollector", "Polygon", "Ref", "GeometryContext", "parse_coordinates"]
+__all__ = ["GeometryCollector", "GeometryContext", "Polygon", "Ref", "parse_coordinates"]
 
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 

@@ -25,7 +25,7 @@ from ...crs import SceneCRS, parse_srs_name, transformer, utm_crs_for
 from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
 from ...progress import _NoProgress as _NoProgressType
 from ...progress import progress as progress_bar
-from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceTable, SurfaceType
+from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceTable
 from ...scene.triangulate import PolygonBatch, triangulate
 from .appearance import AppearanceStore
 from .attributes import local_name
@@ -575,8 +575,7 @@ class CityGMLReader:
                 lods.update(fp.lods)
                 for obj in fp.objects:
                     counts[obj.kind] += 1
-                    attributes.update(obj.attributes)
-                    attributes.update(obj.generic_attributes)
+                attributes.update(fp.attribute_names)
                 for box in fp.bounds:
                     if box is not None:
                         box_srs.append(fp.srs)

@@ -59,7 +59,7 @@ def test_other_xml_formats_say_what_they_are(test_data: Path, name: str, what: s
 
 
 def test_json_and_cityjson_say_so(shared_data: Path, tmp_path: Path) -> None:
-    with pytest.raises(FormatError, match="JSON file, not CityGML.*CityJSON"):
+    with pytest.raises(FormatError, match=r"JSON file, not CityGML.*CityJSON"):
         citygml_info(shared_data / "cjio/tests/data/cube.json")
     assert sniff_citygml(shared_data / "cjio/tests/data/cube.json")  # so the CLI can say so too
     (tmp_path / "empty.gml").write_bytes(b"")
