@@ -210,7 +210,7 @@ class PublicSpaceVitality(SharedTableIndicator):
             yield ctx.problem(
                 self, None, position=(x, y, z), subject=f"crowd:{round(x / grid.cell_m)}:{round(y / grid.cell_m)}",
                 unit_level="block", value=float(peak[c] / reference), threshold=ctx.threshold(self, "crowd_ratio"), severity="medium",
-                message_en=f"Crowded area ({len(members)} cells, peak {peak[c] * grid.per_ha:.0f} people/ha at {hour:02d}:00) "
+                message_en=f"Crowded area ({len(members)} cell{'s' if len(members) != 1 else ''}, peak {peak[c] * grid.per_ha:.0f} people/ha at {hour:02d}:00) "
                 f"with no public space within {fmt_m(reach)}; nearest is {fmt_m(float(dist[top]))} away",
                 message_zh=f"人群聚集区（{len(members)}个网格，{hour:02d}时高峰每公顷{peak[c] * grid.per_ha:.0f}人）"
                 f"{fmt_m(reach)}内没有公共空间，最近的在{fmt_m(float(dist[top]))}外",

@@ -78,3 +78,28 @@ def test_reported_problems_land_on_objects(tiny):
     p1 = by_id["P-1"]
     assert p1.source == "public_report" and p1.severity.value == "medium" and p1.object_ids == ("R1",)
     assert p1.observed_at.utcoffset() is not None
+
+
+def test_reports_from_a_csv_with_lon_lat(tiny, tmp_path):
+    """A public-report export as CSV (lon/lat in WGS84, local times) through the project's layer loader."""
+    from cim_twin.crs import parse_srs_name, transformer
+    from cim_twin.io.layers import load_layer
+    from cim_twin.project import LayerConfig
+
+    scene_crs = parse_srs_name("EPSG:4548")
+    lon, lat = transformer("EPSG:4548", "EPSG:4326").transform(617005.0, 2948005.0)
+    (tmp_path / "public.csv").write_text(
+        "id,lon,lat,time,category,text,source\n"
+        f"R1,{lon:.8f},{lat:.8f},2025-07-01 09:30,积水,路口积水严重,public\n"
+        f"R2,{lon:.8f},{lat:.8f},2023-07-01 09:30,噪音,施工噪音,public\n",
+        encoding="utf-8",
+    )
+    reports = load_layer("public", LayerConfig(path="public.csv", kind="reports"), tmp_path / "public.csv", scene_crs)
+    units = tiny.units("communities", "community", {"C1": (616900, 2947900, 617100, 2948100)})
+    ctx = tiny.context([tiny.box("A", 617000, 2948000)], [reports, units])
+    problems, measures = tiny.run(ReportedProblems(), ctx)
+    assert [p.evidence["report_id"] for p in problems] == ["R1"]
+    p = problems[0]
+    assert p.severity.value == "high" and p.object_ids == ("A",) and p.unit_id == "C1"
+    assert p.x == pytest.approx(617005.0, abs=0.01) and p.y == pytest.approx(2948005.0, abs=0.01)
+    assert measures[("community", "C1")].value == 1

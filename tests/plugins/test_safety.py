@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import shapely
 from cim_twin_plugins.nanping import NursingBeds, OldHousing
@@ -137,3 +138,30 @@ def test_road_density(tiny):
     _, measures = tiny.run(RoadNetworkDensity(), tiny.context([tiny.box("a", 10, 10)], [roads, districts],
                                                                thresholds={"N-ROAD-DENSITY": {"default": 1.5}}))
     assert measures[("district", "D01")].passed is True
+
+
+def test_road_graph_joins_an_alley_that_stops_short(tiny):
+    """An alley drawn to 10 m short of the main road still leads somewhere: its dead end is joined
+    to the road, so a house on it is reached along the alley (not left unreachable)."""
+    from cim_twin_plugins._spatial import build_road_network
+
+    main = shapely.LineString([(0, 0), (1000, 0)])
+    alley = shapely.LineString([(500, 10), (500, 300)])
+    net = build_road_network(np.array([main, alley], dtype=object))
+    d = net.distances_from(np.array([[0.0, 0.0]]), limit=5000)
+    far_end = np.argmin(np.hypot(net.nodes[:, 0] - 500, net.nodes[:, 1] - 300))
+    assert d[far_end] == pytest.approx(500 + 10 + 290, abs=0.5)
+    # without the join (snap 0) the alley is cut off
+    cut = build_road_network(np.array([main, alley], dtype=object), snap_m=0)
+    d = cut.distances_from(np.array([[0.0, 0.0]]), limit=5000)
+    assert not np.isfinite(d[far_end])
+
+
+def test_fire_without_roads_uses_the_detour_factor(tiny):
+    poi = tiny.layer("poi", "poi", tiny.points((0, 0)), id=["F1"], type=["fire_station"])
+    districts = tiny.units("districts", "district", {"D01": (-100, -100, 3000, 3000)})
+    ctx = tiny.context([tiny.box("A", 1000, 0), tiny.box("B", 1500, 0)], [poi, districts])
+    problems, measures = tiny.run(FireStation5Min(), ctx)
+    assert [p.object_ids for p in problems] == [("B",)]  # 1,005 m × 1.4 = 1,407 m in, 1,505 m × 1.4 = 2,107 m out
+    assert problems[0].evidence["method"] == "straight line × 1.4" and problems[0].unit == "m"
+    assert measures[("district", "D01")].value == pytest.approx(0.5)
