@@ -14,10 +14,12 @@ GDAL; tables of any GeoPackage writer (GDAL/QGIS/pyogrio) are understood.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +73,20 @@ def normalise_layer_crs(text: str) -> str:
         return parse_srs_name(text).name
     except CRSError as exc:
         raise ValueError(f"unknown CRS {text!r} (use EPSG:n, GCJ-02 or BD-09)") from exc
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small containers (rows, cells,
+    feature dicts): none of them form cycles, and the collector's passes over them otherwise
+    cost more than the parsing itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- coordinates ------------------------------------------------------------------------------------
@@ -156,23 +172,40 @@ def _column(values: Sequence[Any]) -> np.ndarray:
     return np.array([None if v == "" else v for v in values], dtype=object)
 
 
-_INT_RE = re.compile(r"^[+-]?\d+$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf)$", re.IGNORECASE)
 
 
 def _text_column(values: Sequence[str]) -> np.ndarray:
     """A CSV column: numbers when every non-empty cell is a number, else text (ids stay text when
-    they have leading zeros, e.g. ``"007"``)."""
-    present = [v.strip() for v in values if v is not None and v.strip() != ""]
-    if present and all(_INT_RE.match(v) for v in present) and not any(
-        len(v.lstrip("+-")) > 1 and v.lstrip("+-").startswith("0") for v in present
-    ):
-        if len(present) == len(values):
-            return np.array([int(v) for v in values], dtype=np.int64)
-        return np.array([float(v) if v and v.strip() else np.nan for v in values], dtype=np.float64)
-    if present and all(_FLOAT_RE.match(v) for v in present):
-        return np.array([float(v) if v and v.strip() else np.nan for v in values], dtype=np.float64)
-    return np.array([v if v is not None and v.strip() != "" else None for v in values], dtype=object)
+    they have leading zeros, e.g. ``"007"``). Parsed with numpy's string routines, not per cell."""
+    if not len(values):
+        return np.zeros(0, dtype=object)
+    cells = np.char.strip(np.asarray(values, dtype=str))
+    empty = cells == ""
+    if empty.all():
+        return np.full(len(cells), None, dtype=object)
+    try:
+        floats = np.where(empty, "nan", cells).astype(np.float64)
+    except ValueError:
+        floats = None
+    if floats is not None:
+        present = np.char.lower(np.char.lstrip(cells[~empty], "+-"))
+        int_like = ~(np.char.find(present, ".") >= 0)
+        for marker in ("e", "n", "i"):  # exponent, nan, inf
+            int_like &= ~(np.char.find(present, marker) >= 0)
+        if int_like.all():
+            if ((np.char.str_len(present) > 1) & np.char.startswith(present, "0")).any():
+                return _as_text(cells, empty)  # "007": an identifier, not the number 7
+            if not empty.any():
+                return cells.astype(np.int64)  # exact, also beyond 2**53
+        return floats
+    return _as_text(cells, empty)
+
+
+def _as_text(cells: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    out = cells.astype(object)
+    out[empty] = None
+    return out
 
 
 def _make_layer(name: str, kind: str, geoms: np.ndarray, columns: dict[str, np.ndarray], path: Path,
@@ -201,7 +234,8 @@ def read_geojson(path: str | PathLike[str]) -> tuple[np.ndarray, dict[str, np.nd
 
     p = Path(path)
     try:
-        data = loads(p.read_bytes())
+        with _gc_paused():
+            data = loads(p.read_bytes())
     except OSError as exc:
         raise FormatError(f"cannot read layer: {exc.strerror}", path=p) from exc
     except ValueError as exc:
@@ -225,30 +259,59 @@ def read_geojson(path: str | PathLike[str]) -> tuple[np.ndarray, dict[str, np.nd
         except ValueError as exc:
             raise CRSError(f"unknown CRS {named!r} in the file's crs member", path=p) from exc
 
-    texts: list[bytes | None] = []
+    geometries: list[Any] = []
     props: list[dict[str, Any]] = []
+    with _gc_paused():
+        _split_features(features, geometries, props, p)
+    geoms = _geometries_from_geojson(geometries, p, props, dumps, shapely)
+    with _gc_paused():
+        columns = _columns_from_rows(props)
+    return geoms, columns, crs
+
+
+def _split_features(features: list[Any], geometries: list[Any], props: list[dict[str, Any]], p: Path) -> None:
     for i, feature in enumerate(features):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             raise FormatError(f"features[{i}] is not a Feature", path=p)
-        geometry = feature.get("geometry")
-        texts.append(dumps(geometry) if geometry else None)
+        geometries.append(feature.get("geometry"))
         row = dict(feature.get("properties") or {})
         if "id" not in row and feature.get("id") is not None:
             row["id"] = feature["id"]
         props.append(row)
-    encoded = np.array([t.decode() if t is not None else None for t in texts], dtype=object)
-    try:
-        geoms = shapely.from_geojson(encoded, on_invalid="raise")
-    except shapely.errors.GEOSException:
-        # find the culprit for the message (rare path, one call per feature)
-        for i, text in enumerate(encoded):
-            try:
-                shapely.from_geojson(text) if text is not None else None
-            except shapely.errors.GEOSException as exc:
-                raise FormatError(f"features[{i}] has an invalid geometry: {exc}", path=p,
-                                  object_id=str(props[i].get("id", "")) or None) from exc
-        raise
-    return np.asarray(geoms, dtype=object), _columns_from_rows(props), crs
+
+
+def _geometries_from_geojson(geometries: list[Any], p: Path, props: list[dict[str, Any]], dumps: Any,
+                             shapely: Any) -> np.ndarray:
+    """Shapely geometries: points built straight from one coordinate array (POI and sample
+    layers are large and all points), everything else through GEOS's GeoJSON reader."""
+    out = np.full(len(geometries), None, dtype=object)
+    kinds = [g.get("type") if isinstance(g, dict) else None for g in geometries]
+    point_rows = [i for i, k in enumerate(kinds) if k == "Point"]
+    if point_rows:
+        try:
+            coords = np.array([geometries[i]["coordinates"][:2] for i in point_rows], dtype=np.float64)
+            if coords.ndim != 2 or coords.shape[1] != 2:
+                raise ValueError("point coordinates need two numbers")
+        except (TypeError, ValueError, KeyError, IndexError):
+            point_rows = []  # let the general path find and name the bad feature
+        else:
+            out[point_rows] = shapely.points(coords)
+    done = set(point_rows)
+    rest = [i for i, g in enumerate(geometries) if g and i not in done]
+    if rest:
+        encoded = np.array([dumps(geometries[i]).decode() for i in rest], dtype=object)
+        try:
+            out[rest] = shapely.from_geojson(encoded, on_invalid="raise")
+        except shapely.errors.GEOSException:
+            # find the culprit for the message (rare path, one call per feature)
+            for i, text in zip(rest, encoded, strict=True):
+                try:
+                    shapely.from_geojson(text)
+                except shapely.errors.GEOSException as exc:
+                    raise FormatError(f"features[{i}] has an invalid geometry: {exc}", path=p,
+                                      object_id=str(props[i].get("id", "")) or None) from exc
+            raise
+    return out
 
 
 def _columns_from_rows(rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -308,14 +371,17 @@ def read_csv(path: str | PathLike[str], *, x_column: str | None = None, y_column
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise FormatError("empty CSV (no header row)", path=p) from None
-    rows: list[list[str]] = []
-    for line_no, row in enumerate(reader, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            raise FormatError(f"row has {len(row)} fields, the header has {len(header)}", path=p, line=line_no)
-        rows.append(row)
-    raw_columns = {name: [r[i] for r in rows] for i, name in enumerate(header)}
+    with _gc_paused():
+        numbered = [(n, row) for n, row in enumerate(reader, start=2)
+                    if any(row) and (len(row) == len(header) or "".join(row).strip())]
+    rows = [row for _, row in numbered if len(row) == len(header)]
+    if len(rows) != len(numbered):
+        line_no, row = next((n, r) for n, r in numbered if len(r) != len(header) and "".join(r).strip())
+        raise FormatError(f"row has {len(row)} fields, the header has {len(header)}", path=p, line=line_no)
+    # transpose in C: one list per column
+    with _gc_paused():
+        raw_columns = dict(zip(header, (list(c) for c in zip(*rows, strict=True)), strict=True)) if rows \
+            else {name: [] for name in header}
     lower = {h.lower(): h for h in header}
 
     def find(names: Iterable[str]) -> str | None:
@@ -458,6 +524,11 @@ def load_layer(name: str, config: LayerConfig, path: Path, scene_crs: SceneCRS |
     FormatError, CRSError, ConfigError
         naming the layer's file (and the line or feature where it applies).
     """
+    with _gc_paused():  # hundreds of thousands of rows and geometries, none in a cycle
+        return _load_layer(name, config, path, scene_crs)
+
+
+def _load_layer(name: str, config: LayerConfig, path: Path, scene_crs: SceneCRS | None) -> AuxLayer:
     import shapely
 
     suffix = path.suffix.lower()
