@@ -108,6 +108,9 @@ class Viewer:
         self._scalar_bar: Any = None
         self._panel_text: str | None = None
         self._panel: Any = None
+        self._proxies: dict[str, tuple[Any, np.ndarray]] = {}
+        self._proxy_actors: dict[str, Any] = {}
+        self._coarse_on = False
         self._draw_layers()
         self._draw_problems()
         self._draw_color_key()
@@ -119,14 +122,39 @@ class Viewer:
 
     # --- drawing -----------------------------------------------------------------------------------
     def _draw_layers(self) -> None:
+        coarse = self.state.uses_roof_proxy
         for lm in self.state.meshes.layers:
             poly = lm.to_polydata()
-            poly.cell_data["colors"] = self.state.coloring.cell_rgb(lm)
+            rgb = self.state.coloring.cell_rgb(lm)
+            poly.cell_data["colors"] = rgb
             self.layer_polys[lm.key] = poly
             self.actors[lm.key] = self.plotter.add_mesh(
                 poly, scalars="colors", rgb=True, name=lm.key, show_scalar_bar=False,
                 ambient=0.35, diffuse=0.7, specular=0.0, reset_camera=False,
             )
+            if coarse:
+                # While the mouse turns the view, only the roofs are drawn (a sixth of a box's
+                # triangles): software renderers stay fluid, and a city still reads from above.
+                cells = lm.roof_cells()
+                proxy = self.pv.PolyData.from_regular_faces(lm.points, lm.faces[cells])
+                proxy.cell_data["colors"] = rgb[cells]
+                self._proxies[lm.key] = (proxy, cells)
+                actor = self.plotter.add_mesh(
+                    proxy, scalars="colors", rgb=True, name=f"{lm.key}/roofs", show_scalar_bar=False,
+                    ambient=0.35, diffuse=0.7, specular=0.0, reset_camera=False, pickable=False,
+                )
+                actor.SetVisibility(False)
+                self._proxy_actors[lm.key] = actor
+
+    def coarse(self, on: bool) -> None:
+        """Swap the layers for their roof proxies (``on``) or back, keeping hidden layers hidden."""
+        if not self._proxy_actors or on == self._coarse_on:
+            return
+        self._coarse_on = on
+        for key, proxy_actor in self._proxy_actors.items():
+            visible = self.state.visible.get(key, True)
+            proxy_actor.SetVisibility(visible and on)
+            self.actors[key].SetVisibility(visible and not on)
 
     def _draw_problems(self) -> None:
         if not len(self.state.problems):
@@ -146,8 +174,13 @@ class Viewer:
     def _recolor(self) -> None:
         for lm in self.state.meshes.layers:
             poly = self.layer_polys[lm.key]
-            poly.cell_data["colors"] = self.state.coloring.cell_rgb(lm)
+            rgb = self.state.coloring.cell_rgb(lm)
+            poly.cell_data["colors"] = rgb
             poly.Modified()
+            if lm.key in self._proxies:
+                proxy, cells = self._proxies[lm.key]
+                proxy.cell_data["colors"] = rgb[cells]
+                proxy.Modified()
 
     def _legend_box(self, title: str, rows: list[tuple[str, tuple[int, int, int]]], top: float) -> float:
         """A legend box at the right edge; returns the bottom of the box (normalised)."""
@@ -320,7 +353,9 @@ class Viewer:
         self.state.visible[key] = visible
         actor = self.actors.get(key)
         if actor is not None:
-            actor.SetVisibility(visible)
+            actor.SetVisibility(visible and not (self._coarse_on and key in self._proxy_actors))
+        if key in self._proxy_actors:
+            self._proxy_actors[key].SetVisibility(visible and self._coarse_on)
         self.plotter.render()
 
     def pick_at(self, x: int, y: int) -> str | None:
@@ -362,6 +397,9 @@ class Viewer:
         for name, (_, _, _, key) in CAMERA_PRESETS.items():
             add(key, lambda name=name: self.show_preset(name))
         self.plotter.iren.add_observer("RightButtonPressEvent", self._pick_under_mouse)
+        if self._proxy_actors:
+            self.plotter.iren.add_observer("StartInteractionEvent", lambda *_: self.coarse(True))
+            self.plotter.iren.add_observer("EndInteractionEvent", lambda *_: (self.coarse(False), self.plotter.render()))
 
     def _add_widgets(self) -> None:
         keys = [k for k in self.state.visible]

@@ -136,6 +136,10 @@ class LayerMesh:
             self._shown_semantic = shown
         return self._shown_semantic
 
+    def roof_cells(self) -> np.ndarray:
+        """Ids of the triangles shown as roofs (stored or inferred from the normal)."""
+        return np.flatnonzero(self.shown_semantic() == SurfaceType.ROOF)
+
     def cells_of_objects(self, rows: Sequence[int]) -> np.ndarray:
         """Triangle ids of the given object rows (binary search: rows are stored in order)."""
         if not len(rows) or not len(self.object_index):

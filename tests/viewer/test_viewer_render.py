@@ -181,3 +181,30 @@ def test_viewer_interaction_off_screen() -> None:
             viewer._add_keys()
     finally:
         viewer.close()
+
+
+def test_roof_proxy_while_turning() -> None:
+    from cim_twin.viewer.app import Viewer
+
+    scene = box_scene()
+    state = ViewerState(scene, None, ViewOptions(window_size=SIZE, font_file=None, widgets=False, roof_proxy=True))
+    assert ViewerState(scene).uses_roof_proxy is False  # small scenes keep every triangle
+    viewer = Viewer(state, off_screen=True)
+    try:
+        full = viewer.image().astype(np.int16)
+        viewer.coarse(True)
+        assert not viewer.actors["buildings/lod1"].GetVisibility()
+        assert viewer._proxy_actors["buildings/lod1"].GetVisibility()
+        assert viewer._proxies["buildings/lod1"][0].n_cells == 2 * len(scene.roots)
+        roofs = viewer.image().astype(np.int16)
+        assert (np.abs(roofs - full).max(axis=2) > 48).mean() > 0.05  # the walls are gone
+        viewer.set_visible("buildings/lod1", False)
+        assert not viewer._proxy_actors["buildings/lod1"].GetVisibility()
+        viewer.set_visible("buildings/lod1", True)
+        viewer.coarse(False)
+        assert viewer.actors["buildings/lod1"].GetVisibility()
+        assert not viewer._proxy_actors["buildings/lod1"].GetVisibility()
+        again = viewer.image().astype(np.int16)
+        assert (np.abs(again - full).max(axis=2) > 48).mean() < 0.001
+    finally:
+        viewer.close()
