@@ -389,12 +389,24 @@ class CityObject:
             if np.isnan(lo[0]):
                 value = None
             else:
-                fp = self.footprint
+                x, y = (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2
+                fp = self._derived.get("footprint")
                 if fp is not None:
                     c = fp.centroid
                     x, y = c.x, c.y
                 else:
-                    x, y = (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2
+                    # The area-weighted centre of the ground triangles (else of all triangles seen
+                    # from above) is the footprint's centroid, without the per-building polygon
+                    # union that building the footprint costs (problem points need it for every
+                    # building they pin).
+                    mesh = self.mesh()
+                    ground = mesh.of_type(SurfaceType.GROUND)
+                    source = ground if ground.n_triangles else mesh
+                    if source.n_triangles:
+                        weights = np.abs(source.projected_areas())
+                        if weights.sum() > 0:
+                            centres = source.corners()[:, :, :2].mean(axis=1)
+                            x, y = (centres * weights[:, None]).sum(axis=0) / weights.sum()
                 value = np.array([x, y, (lo[2] + hi[2]) / 2])
             self._derived["centroid"] = value
         return self._derived["centroid"]
