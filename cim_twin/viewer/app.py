@@ -386,6 +386,10 @@ class Viewer:
         x, y = self.plotter.iren.get_event_position()
         self.pick_at(x, y)
 
+    def _end_interaction(self, *_: Any) -> None:
+        self.coarse(False)
+        self.plotter.render()
+
     def _add_keys(self) -> None:
         add = self.plotter.add_key_event
         for key in ("n", "Right", "Next"):
@@ -399,7 +403,7 @@ class Viewer:
         self.plotter.iren.add_observer("RightButtonPressEvent", self._pick_under_mouse)
         if self._proxy_actors:
             self.plotter.iren.add_observer("StartInteractionEvent", lambda *_: self.coarse(True))
-            self.plotter.iren.add_observer("EndInteractionEvent", lambda *_: (self.coarse(False), self.plotter.render()))
+            self.plotter.iren.add_observer("EndInteractionEvent", self._end_interaction)
 
     def _add_widgets(self) -> None:
         keys = [k for k in self.state.visible]

@@ -292,9 +292,10 @@ def build_scene_meshes(
             chosen = _nearest_lod(sorted(obj.geometry), lod)
             mesh = obj.geometry[chosen]
         else:
-            chosen = _chosen_lod(obj, lod)
-            if chosen is None:
+            best = _chosen_lod(obj, lod)
+            if best is None:
                 continue
+            chosen = best
             mesh = obj.mesh(chosen)
         if not mesh.n_triangles:
             continue
