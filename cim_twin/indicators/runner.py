@@ -47,6 +47,7 @@ import numpy as np
 
 from ..errors import CimTwinError, ConfigError, LoadWarning
 from ..model import CheckRun, IndicatorRunStatus, Measurement, Period, ProblemPoint
+from ..io.layers import _gc_paused
 from .api import CheckContext, Indicator, MissingDataError
 
 if TYPE_CHECKING:
@@ -227,7 +228,8 @@ def _finish(child: _Child, *, timed_out: bool) -> IndicatorOutcome:
         return IndicatorOutcome(child.code, "failed", seconds=seconds,
                                 error=f"the indicator's process ended without a result ({how})")
     try:
-        received: IndicatorOutcome = pickle.loads(b"".join(child.chunks))
+        with _gc_paused():  # many small frozen models, no cycles
+            received: IndicatorOutcome = pickle.loads(b"".join(child.chunks))
     except Exception as exc:  # truncated payload: the child died while writing
         return IndicatorOutcome(child.code, "failed", seconds=seconds,
                                 error=f"the indicator's result could not be read back: {_one_line(exc)}")
@@ -573,7 +575,8 @@ def run_check(
                                          object_id=code, hint="give ctx.problem a distinct subject= per finding"))
         for wcode, message in outcome.warnings:
             warnings_.append(LoadWarning(message, object_id=wcode))
-    findings = place_findings(findings, ctx)
+    with _gc_paused():
+        findings = place_findings(findings, ctx)
     findings.sort(key=lambda f: (f.indicator, f.id))
     measurements = sorted((m for o in outcomes.values() for m in o.measurements),
                           key=lambda m: (m.indicator, m.level, m.unit_id))
