@@ -365,3 +365,46 @@ def test_split_feature_in_leaves_of_different_depths_is_joined(tmp_path: Path, t
     info = tileset_info(path)
     assert info["counts"] == {"Feature": 1}
     assert info["extent"][3] - info["extent"][0] == pytest.approx(40, abs=1e-3)
+
+
+def _gltf_with(positions: np.ndarray, dtype: str, *, normalized: bool, node: dict, mode: int = 4,
+               indices: list[int] | None = None) -> bytes:
+    import base64
+
+    raw = positions.astype(dtype).tobytes()
+    raw += b"\0" * (-len(raw) % 4)
+    index_bytes = np.asarray(indices or [], np.uint16).tobytes()
+    blob = raw + index_bytes
+    component = {"int16": 5122, "uint16": 5123, "float32": 5126}[dtype]
+    doc = {
+        "asset": {"version": "2.0"}, "extensionsUsed": ["KHR_mesh_quantization"],
+        "extensionsRequired": ["KHR_mesh_quantization"],
+        "buffers": [{"byteLength": len(blob), "uri": "data:application/octet-stream;base64," + base64.b64encode(blob).decode()}],
+        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(raw)}],
+        "accessors": [{"bufferView": 0, "componentType": component, "normalized": normalized, "count": len(positions), "type": "VEC3"}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "mode": mode}]}],
+        "nodes": [{"mesh": 0, **node}], "scenes": [{"nodes": [0]}], "scene": 0,
+    }
+    if indices:
+        doc["bufferViews"].append({"buffer": 0, "byteOffset": len(raw), "byteLength": len(index_bytes)})
+        doc["accessors"].append({"bufferView": 1, "componentType": 5123, "count": len(indices), "type": "SCALAR"})
+        doc["meshes"][0]["primitives"][0]["indices"] = 1
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(("dtype", "normalized", "divisor"), [("int16", True, 32767.0), ("uint16", False, 1.0)])
+def test_quantized_positions_and_node_transform(tmp_path: Path, tiles, dtype: str, normalized: bool, divisor: float) -> None:
+    q = np.array([[0, 0, 0], [1000, 0, 0], [1000, 0, -2000], [0, 3000, 0]])
+    if dtype == "uint16":
+        q = np.abs(q)
+    scale, offset = [0.5, 2.0, 0.25], [10.0, 1.0, -5.0]
+    # Triangle strip over 4 vertices: two triangles.
+    (tmp_path / "q.gltf").write_bytes(_gltf_with(q, dtype, normalized=normalized, node={"scale": scale, "translation": offset}, mode=5))
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 0,
+                                                        "refine": "ADD", "content": {"uri": "q.gltf"}}, transform=False)
+    scene = read_tileset(path)
+    mesh = scene.roots[0].mesh()
+    gltf = q / divisor * scale + offset  # dequantize, then the node's scale and translation
+    expected = np.column_stack([gltf[:, 0], -gltf[:, 2], gltf[:, 1]])  # y-up -> z-up
+    assert np.allclose(mesh.vertices, expected, atol=1e-9)
+    assert mesh.n_triangles == 2
