@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import CimTwinError, ConfigError, LoadWarning
-from ..model import CheckRun, IndicatorRunStatus, Measurement, Period, ProblemPoint
 from ..io.layers import _gc_paused
+from ..model import CheckRun, IndicatorRunStatus, Measurement, Period, ProblemPoint
 from .api import CheckContext, Indicator, MissingDataError
 
 if TYPE_CHECKING:
