@@ -6,10 +6,11 @@ by the same code ``cim-twin generate`` uses, and the buildings are extruded stra
 in-memory Scene as LOD1 prisms (ground, walls, roof, with the attributes the CityGML files carry):
 reading CityGML is benchmarked by bench_load.py, this script times the indicators.
 
-Then, in one process, as the runner does it: the layers are loaded through the project loader,
-the shared building table is built once (``Indicator.prepare``), and every indicator is evaluated
-in turn. Printed: seconds per step and per indicator, findings and measurements; ``--json`` writes
-them to a file.
+Then, in one process: the layers are loaded through the project loader, the shared building table
+is built once (``Indicator.prepare``), and every indicator is evaluated in turn. With ``--runner``
+the same selection also goes through ``run_check`` (each indicator in its own forked process, the
+runner's own preparation, findings placed in lon/lat) on a fresh scene. Printed: seconds per step
+and per indicator, findings and measurements; ``--json`` writes them to a file.
 
     python benchmarks/bench_indicators.py --sizes 10000,100000 --json benchmarks/_work/bench_indicators.json
 """
@@ -19,31 +20,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import mapbox_earcut
 import numpy as np
+from cim_twin_plugins._spatial import building_table
+from cim_twin_plugins.catalogue import first_party_indicators
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+from cim_twin.crs import parse_srs_name
+from cim_twin.example_city.layers import write_layers
+from cim_twin.example_city.layout import BuildingPlan, DistrictLayout, build_layout
+from cim_twin.example_city.project import BASE_LAYERS, write_project
+from cim_twin.example_city.roads import write_roads
+from cim_twin.example_city.units import write_units
+from cim_twin.indicators.api import CheckContext
+from cim_twin.io.layers import load_project_layers
+from cim_twin.model import Period
+from cim_twin.project import Project
+from cim_twin.scene import CityObject, Mesh, Scene, SurfaceType
 
-from cim_twin_plugins._spatial import building_table  # noqa: E402
-from cim_twin_plugins.catalogue import first_party_indicators  # noqa: E402
-
-from cim_twin.crs import parse_srs_name  # noqa: E402
-from cim_twin.example_city.layers import write_layers  # noqa: E402
-from cim_twin.example_city.layout import BuildingPlan, DistrictLayout, build_layout  # noqa: E402
-from cim_twin.example_city.project import BASE_LAYERS, write_project  # noqa: E402
-from cim_twin.example_city.roads import write_roads  # noqa: E402
-from cim_twin.example_city.units import write_units  # noqa: E402
-from cim_twin.indicators.api import CheckContext  # noqa: E402
-from cim_twin.io.layers import load_project_layers  # noqa: E402
-from cim_twin.model import Period  # noqa: E402
-from cim_twin.project import Project  # noqa: E402
-from cim_twin.scene import CityObject, Mesh, Scene, SurfaceType  # noqa: E402
-
+ROOT = Path(__file__).resolve().parent.parent  # the package must be installed (pip install -e .)
 YEAR = 2025
 
 
@@ -89,7 +86,27 @@ def write_inputs(layout: DistrictLayout, out: Path) -> None:
     write_project(out, [YEAR], entries, buildings=layout.buildings, seed=layout.seed)
 
 
-def bench(size: int, seed: int, work: Path) -> dict[str, object]:
+def bench_runner(layout: DistrictLayout, project: Project) -> dict[str, object]:
+    """The same through ``run_check`` (process isolation, findings placed in lon/lat), on a fresh
+    scene: what ``cim-twin check`` costs once the scene is read."""
+    from cim_twin.indicators.runner import run_check
+
+    from cim_twin.example_city.citygml import write_citygml
+
+    source = project.root / f"city_{YEAR}.gml"
+    if not source.exists():  # the runner fingerprints its sources; the scene itself is passed in
+        write_citygml(layout, source, YEAR, lod1=True, lod2=False)
+    scene = scene_of(layout, YEAR)
+    codes = [ind.spec.code for _, ind in first_party_indicators()]
+    t = time.perf_counter()
+    result = run_check(project, period=YEAR, indicators=codes, scene=scene, write=False, catalog=False)
+    total = time.perf_counter() - t
+    return {"runner_total_s": round(total, 2), "runner_status": result.run.status,
+            "runner_findings": len(result.findings),
+            "runner_indicators_s": round(sum(s.seconds for s in result.run.indicators.values()), 2)}
+
+
+def bench(size: int, seed: int, work: Path, runner: bool = False) -> dict[str, object]:
     out = work / f"indicators_{size}"
     t = time.perf_counter()
     layout = build_layout(buildings=size, seed=seed)
@@ -119,7 +136,8 @@ def bench(size: int, seed: int, work: Path) -> dict[str, object]:
         per[ind.spec.code] = {"seconds": round(time.perf_counter() - t, 3), "findings": len(findings),
                               "measurements": len(ctx.measurements) - before}
     total = time.perf_counter() - t0
-    return {
+    extra = bench_runner(layout, project) if runner else {}
+    return {**extra,
         "buildings": len(building_table(ctx)), "roads": len(layout.roads), "communities": len(layout.communities),
         "heatmap_rows": len(ctx.layer("heatmap")), "streetview_samples": len(ctx.layer("streetview")),
         "inputs_s": round(t_inputs, 2), "scene_s": round(t_scene, 2), "layers_s": round(t_layers, 2),
@@ -133,16 +151,20 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--runner", action="store_true", help="also time run_check (isolated processes) on a fresh scene")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        r = bench(size, args.seed, args.work)
+        r = bench(size, args.seed, args.work, runner=args.runner)
         results.append(r)
         print(f"\n{r['buildings']:,} buildings, {r['roads']} roads, {r['communities']} communities, "
               f"{r['streetview_samples']:,} street-view samples, {r['heatmap_rows']:,} heat-map rows")
         print(f"  write inputs {r['inputs_s']} s, scene in memory {r['scene_s']} s, load layers {r['layers_s']} s")
         print(f"  building table (prepare) {r['prepare_s']} s; all indicators incl. prepare: {r['indicators_total_s']} s")
+        if args.runner:
+            print(f"  run_check: {r['runner_total_s']} s ({r['runner_status']}, {r['runner_findings']:,} findings; "
+                  f"indicators in their processes {r['runner_indicators_s']} s)")
         for code, v in r["indicators"].items():  # type: ignore[union-attr]
             print(f"    {code:24s} {v['seconds']:8.2f} s  {v['findings']:7d} findings  {v['measurements']:5d} measurements")
     if args.json:
