@@ -9,8 +9,9 @@ Scene CRS
     on the WGS84 ellipsoid below the centre of the root bounding volume: x east, y north, z up in
     metres, z near the ellipsoidal height. ``crs="EPSG:n"`` puts the scene in a projected CRS
     instead (heights stay ellipsoidal). A tileset whose root lies nowhere near the earth's surface
-    (unit-cube samples, engineering models) is not georeferenced: its own z-up frame is kept as a
-    local CRS.
+    (unit-cube samples, engineering models, projected coordinates written straight into the tiles)
+    is not georeferenced: its own z-up frame is kept as a local CRS, or taken to be in ``crs`` when
+    one is given.
 
 Feature identity
     A feature is one object however many tiles hold it. Its identity is the first string-valued
@@ -164,6 +165,13 @@ class _Collector:
             entry.pieces.append(_Piece(tile_path, box, None, None))
 
 
+def _metric_crs(crs: str) -> SceneCRS:
+    target = parse_srs_name(crs)
+    if target.crs is None or target.is_geographic or target.crs.is_geocentric:
+        raise CRSError(f"the scene CRS must be projected and metric, not {target.name}", hint="give a projected CRS, e.g. --crs EPSG:4548")
+    return target
+
+
 class _TilesetRead:
     """One pass over a tileset, shared by :func:`read_tileset` and :func:`tileset_info`."""
 
@@ -186,20 +194,17 @@ class _TilesetRead:
         georeferenced = center is not None and float(np.linalg.norm(center)) > _MIN_GEOREFERENCED_RADIUS_M
         if not georeferenced:
             if crs:
-                raise CRSError(
-                    "the tileset is not georeferenced (its root lies far from the earth's surface), so it "
-                    f"cannot be placed in {crs}",
-                    path=self.source.root.label,
-                    hint="read it without --crs; it keeps its own local frame",
-                )
+                # Coordinates that cannot be ECEF: some producers write projected coordinates
+                # (e.g. CGCS2000 Gauss-Kruger) straight into the tiles. --crs states which.
+                stated = _metric_crs(crs)
+                self._warn(self.source.root.label, f"tileset is not georeferenced; its coordinates are taken as {stated.name} (--crs)")
+                return stated, lambda v: v
             local = SceneCRS(name="local (tileset frame, not georeferenced)", horizontal_epsg=None, srs_name="local")
             self._warn(self.source.root.label, "tileset is not georeferenced; coordinates kept in its own z-up frame")
             return local, lambda v: v
         assert center is not None
         if crs:
-            target = parse_srs_name(crs)
-            if target.crs is None or target.is_geographic or target.crs.is_geocentric:
-                raise CRSError(f"the scene CRS must be projected and metric, not {target.name}", hint="give a projected CRS, e.g. --crs EPSG:4548")
+            target = _metric_crs(crs)
             t = transformer("EPSG:4978", target.horizontal_key)
 
             def to_projected(v: np.ndarray) -> np.ndarray:

@@ -189,8 +189,26 @@ def test_crs_must_be_projected(shared_data: Path) -> None:
     path = shared_data / "3d-tiles-tools/specs/data/migration/input/Batched/BatchedWithBatchTable"
     with pytest.raises(CRSError, match="projected"):
         read_tileset(path, crs="EPSG:4326")
-    with pytest.raises(CRSError, match="not georeferenced"):
-        read_tileset(shared_data / "3d-tiles-samples/1.1/MultipleContents", crs="EPSG:32618")
+    with pytest.raises(CRSError, match="projected"):
+        read_tileset(shared_data / "3d-tiles-samples/1.1/MultipleContents", crs="EPSG:4490")
+
+
+def test_projected_coordinates_written_into_tiles(tmp_path: Path, tiles) -> None:
+    # Some producers skip ECEF and write CGCS2000 Gauss-Kruger coordinates into the tiles.
+    tiles["b3dm"](tmp_path / "t.b3dm", [("b1", 0, 0, 10, 30)])
+    shift = np.eye(4)
+    shift[:3, 3] = [500_000.0, 2_950_000.0, 100.0]  # Gauss-Kruger metres: nowhere near ECEF
+    root = {"transform": shift.T.reshape(-1).tolist(), "boundingVolume": tiles["box"](), "geometricError": 0,
+            "refine": "ADD", "content": {"uri": "t.b3dm"}}
+    path = tiles["tileset"](tmp_path / "tileset.json", root)
+    local = read_tileset(path)
+    assert local.crs is not None and local.crs.is_local
+    stated = read_tileset(path, crs="EPSG:4547")
+    assert stated.crs is not None and stated.crs.name == "EPSG:4547"
+    assert stated["b1"].bounds[0] == pytest.approx([500_000.0, 2_950_000.0, 100.0], abs=1e-6)
+    lon, lat, _ = stated.crs.to_wgs84(500_000.0, 2_950_000.0, 0.0)
+    assert abs(float(lon) - 114.0) < 1e-6 and 26 < float(lat) < 27  # EPSG:4547: central meridian 114E
+    assert any("EPSG:4547" in str(w) for w in stated.warnings)
 
 
 def test_meshopt_is_named(tmp_path: Path, tiles) -> None:
