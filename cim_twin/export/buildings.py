@@ -25,7 +25,7 @@ from .features import (
 from .georef import LocalFrame
 from .gltf import metadata_schema, mesh_glb
 from .style import Coloring, color_buildings
-from .tiling import ExportFeature, TileNode, build_tree, content_for, make_block
+from .tiling import ExportFeature, TileNode, build_tree, content_for, footprint_hulls, make_block
 
 __all__ = ["BuildingLayer", "TilingOptions", "prepare_buildings", "tileset_json", "write_building_tiles"]
 
@@ -98,12 +98,16 @@ def building_row(obj: Any, run_info: BuildingRunInfo | None, codes: list[str] | 
     return row
 
 
-def feature_geometry(enu: np.ndarray, mesh: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Block vertices, block triangles, block error and size (m) of one building in the frame."""
-    bv, bt, berr = make_block(enu, mesh.triangles, mesh.semantics)
-    extent_xy = enu[:, :2].max(axis=0) - enu[:, :2].min(axis=0)
-    size = float(max(np.hypot(*extent_xy), enu[:, 2].max() - enu[:, 2].min()))
-    return bv, bt, berr, size
+def feature_geometries(enus: list[np.ndarray], meshes: list[Any]) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+    """Block vertices, block triangles, block error and size (m) of buildings in the frame."""
+    out = []
+    rings = footprint_hulls([enu[:, :2] for enu in enus])
+    for enu, mesh, ring in zip(enus, meshes, rings, strict=True):
+        bv, bt, berr = make_block(enu, mesh.triangles, mesh.semantics, ring)
+        extent_xy = enu[:, :2].max(axis=0) - enu[:, :2].min(axis=0)
+        size = float(max(np.hypot(*extent_xy), enu[:, 2].max() - enu[:, 2].min()))
+        out.append((bv, bt, berr, size))
+    return out
 
 
 def color_column(color_by: str | None, columns: list[Any]) -> Any:
@@ -170,8 +174,9 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
     coloring = color_buildings(table, color_by)
 
     features = []
-    for row_index, ((_obj, mesh), enu) in enumerate(zip(with_geometry, enu_parts, strict=True)):
-        bv, bt, berr, size = feature_geometry(enu, mesh)
+    geometries = feature_geometries(enu_parts, [m for _, m in with_geometry])
+    for row_index, ((_obj, mesh), enu, (bv, bt, berr, size)) in enumerate(
+            zip(with_geometry, enu_parts, geometries, strict=True)):
         features.append(ExportFeature(row_index, enu, mesh.triangles.astype(np.int32), bv, bt,
                                       coloring.colors[row_index], size, berr))
     tree = build_tree(features, max_features=tiling.max_features, max_triangles=tiling.max_triangles,

@@ -22,8 +22,10 @@ tree, tile content), so both give byte-identical tiles for the same file.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import time
 import pickle
 import re
 import shutil
@@ -45,7 +47,7 @@ from .buildings import (
     building_row,
     color_column,
     extent_of,
-    feature_geometry,
+    feature_geometries,
     frame_for,
     tile_bytes,
     tile_path,
@@ -91,9 +93,13 @@ def split_member_ranges(path: Path, parts: int) -> tuple[bytes, bytes, list[tupl
         body_start = match.start()
         fh.seek(max(0, size - 65536))
         tail = fh.read()
+        root = re.search(rb"<([A-Za-z_][\w.:-]*)[\s>]", re.sub(rb"<[?!][^>]*>", b"", head[:body_start]))
         end_tag = tail.rfind(b"</")
-        if end_tag < 0:
-            raise FormatError("the file ends without its closing root tag (truncated?)", path=path)
+        closing = re.match(rb"</([A-Za-z_][\w.:-]*)\s*>\s*$", tail[end_tag:]) if end_tag >= 0 else None
+        if root is None or closing is None or closing.group(1) != root.group(1):
+            name = root.group(1).decode(errors="replace") if root else "root"
+            raise FormatError(f"the file does not end with its closing root tag </{name}> (truncated?)", path=path,
+                              hint="the file is incomplete; copy or export it again")
         body_end = size - len(tail) + end_tag
         if body_end <= body_start:
             raise FormatError("the file ends before its first city object (truncated?)", path=path)
@@ -140,6 +146,9 @@ class _Job:
 
 
 _JOB: _Job | None = None
+log = logging.getLogger(__name__)
+#: Seconds per phase of the last streaming export (split, first, parse, tree, tiles, finish).
+last_timings: dict[str, float] = {}
 
 
 @dataclass
@@ -167,9 +176,10 @@ class _ChunkResult:
     warnings: int
 
 
-def _chunk_file(job: _Job, k: int) -> Path:
-    start, end = job.ranges[k]
-    target = job.scratch / f"chunk{k:04d}.gml"
+def _chunk_file(job: _Job, k: int, end: int | None = None) -> Path:
+    start, range_end = job.ranges[k]
+    end = range_end if end is None else end
+    target = job.scratch / f"chunk{k:04d}{'' if end == range_end else '-head'}.gml"
     with open(job.path, "rb") as src, open(target, "wb") as dst:
         dst.write(job.head)
         src.seek(start)
@@ -237,14 +247,15 @@ def _parse_chunk(k: int) -> _ChunkResult:
             return
         sizes = [len(m.vertices) for _, m in batch]
         enu_all = job.frame.scene_to_enu(crs, np.concatenate([m.vertices for _, m in batch]))
-        for (obj, mesh), enu in zip(batch, np.split(enu_all, np.cumsum(sizes)[:-1]), strict=True):
+        enus = np.split(enu_all, np.cumsum(sizes)[:-1])
+        geometries = feature_geometries(enus, [m for _, m in batch])
+        for (obj, mesh), enu, (bv, bt, berr, size) in zip(batch, enus, geometries, strict=True):
             info = run_info_for(obj, job.run, job.index) if job.run is not None else None
             row = building_row(obj, info, codes, with_actions, units, groups)
             source_names.update(key for key, g in groups.items() if g in ("attribute", "address", "generic") and key in row)
             stats.add(row)
             for name in job.color_names:
                 color_values[name].append(row.get(name))
-            bv, bt, berr, size = feature_geometry(enu, mesh)
             tris = mesh.triangles.astype(np.int32)
             record = pickle.dumps((row, enu, tris, bv, bt, size, berr), protocol=pickle.HIGHEST_PROTOCOL)
             cols["off"].append(spill.tell())
@@ -300,8 +311,27 @@ def _parse_chunk(k: int) -> _ChunkResult:
 
 
 def _first_frame(job: _Job) -> tuple[LocalFrame, Any]:
-    """The frame (from the first building with geometry) and the scene CRS, read from range 0."""
-    chunk = _chunk_file(job, 0)
+    """The frame (from the first building with geometry) and the scene CRS, read from the first
+    members of range 0 (the whole range only when none of them is a building with geometry)."""
+    start, end = job.ranges[0]
+    with open(job.path, "rb") as fh:
+        fh.seek(start)
+        window = fh.read(min(end - start, 4 << 20))
+    qname = _MEMBER.match(window)
+    starts = [m.start() for m in re.finditer(b"<" + re.escape(qname.group(1)) + rb"[\s>/]", window)] if qname else []
+    cut = start + starts[16] if len(starts) > 16 else None
+    if cut is not None:
+        found = _first_building(job, _chunk_file(job, 0, cut))
+        if found is not None:
+            return found
+    found = _first_building(job, _chunk_file(job, 0))
+    if found is not None:
+        return found
+    raise ExportError("no building with geometry at the start of the file", path=job.path,
+                      hint="check the source holds buildings with LOD1-4 geometry")
+
+
+def _first_building(job: _Job, chunk: Path) -> tuple[LocalFrame, Any] | None:
     try:
         for state, obj in _objects(job, 0, chunk):
             if obj.kind != "Building":
@@ -313,8 +343,7 @@ def _first_frame(job: _Job) -> tuple[LocalFrame, Any]:
         raise _translate(exc, job, 0) from None
     finally:
         chunk.unlink(missing_ok=True)
-    raise ExportError("no building with geometry at the start of the file", path=job.path,
-                      hint="check the source holds buildings with LOD1-4 geometry")
+    return None
 
 
 def _read_records(job: _Job, rows: list[int]) -> list[tuple[Any, ...]]:
@@ -335,7 +364,7 @@ def _read_records(job: _Job, rows: list[int]) -> list[tuple[Any, ...]]:
     return out
 
 
-def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> int:
+def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     from .writer import _writer
 
     job = _JOB
@@ -351,13 +380,13 @@ def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> int:
     layer = BuildingLayer(PropertyTable(job.columns, table_rows), features, None, None, None, 0)  # type: ignore[arg-type]
     node = TileNode(address, list(range(len(rows))), [], coarse)
     node.lo = node.hi = centre  # tile_bytes needs only the centre
-    total = 0
+    written = []
     for version in job.versions:
         data = tile_bytes(layer, node, version, job.schema)
         folder = "buildings" if version == "1.1" else "buildings-1.0"
         _writer(job.out / folder / tile_path(node, version), data)
-        total += len(data)
-    return total
+        written.append(len(data))
+    return written
 
 
 def _pool(processes: int) -> Any:
@@ -379,6 +408,15 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
     )
 
     processes = max(1, processes or os.cpu_count() or 1)
+    last_timings.clear()
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        last_timings[name] = round(now - clock[0], 3)
+        log.debug("streaming export: %s %.2f s", name, now - clock[0])
+        clock[0] = now
+
     scratch = Path(tempfile.mkdtemp(prefix=".cim-twin-stream-", dir=root.parent))
     try:
         head, tail, ranges = split_member_ranges(path, max(1, processes * 2))
@@ -386,7 +424,9 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                        else (f"indicator.{options.color_by}", options.color_by) if options.color_by else ())
         job = _Job(path, head, tail, ranges, scratch, crs, run=run, color_names=color_names)
         _JOB = job
+        lap("split")
         job.frame, scene_crs = _first_frame(job)
+        lap("first")
         if run is not None:
             job.index = findings_by_object(run)
         bar = progress(total=len(ranges), desc="parse", unit="part", enabled=options.show_progress)
@@ -403,6 +443,7 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                         bar.update()
         finally:
             bar.close()
+        lap("parse")
         stats = ColumnStats()
         units: dict[str, str] = {}
         groups: dict[str, str] = {}
@@ -454,9 +495,10 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
         georeference = georeference_of(scene_crs, scene_crs, frame)
         extras = tileset_extras(georeference, run_id)
         nodes = tree.walk()
+        lap("tree")
         tasks = [(n.address, n.content, n.coarse, n.centre) for n in nodes]
         bar = progress(total=len(tasks), desc="tiles", unit="tile", enabled=options.show_progress)
-        sizes: list[int] = []
+        sizes: list[list[int]] = []
         try:
             if processes == 1:
                 for t in tasks:
@@ -469,6 +511,7 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                         bar.update()
         finally:
             bar.close()
+        lap("tiles")
         extent = extent_of(frame, summary.lo.min(axis=0), summary.hi.max(axis=0))
         time_range = _time_range(run)
         layers: list[dict[str, Any]] = []
@@ -479,7 +522,7 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
             ts = dumps_pretty(tileset_json(tree, frame, version, extras))
             _writer(root / folder / "tileset.json", ts)
             _writer(root / folder / "style.json", dumps_pretty(coloring.style))
-            stats_out = {"tiles": len(nodes), "bytes": int(sum(sizes)) + len(ts),
+            stats_out = {"tiles": len(nodes), "bytes": int(sum(w[versions.index(version)] for w in sizes)) + len(ts),
                          "depth": max(len(n.address) for n in nodes) - 1}
             layers.append(building_layer_entry(
                 folder, version, extent=extent, time_range=time_range, count=len(ids), coloring=coloring,
@@ -500,9 +543,11 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
         source = {"name": path.name, "format": "citygml", "format_version": iter_citygml(path)[0].get("version"),
                   "crs": scene_crs.name if scene_crs else None,
                   "vertical_datum": scene_crs.vertical_datum if scene_crs else None, "counts": dict(sorted(counts.items()))}
-        return finish_export(root, run=run, crs=scene_crs, frame=frame, versions=versions, options=options,
-                             extras=extras, layers=layers, audits=audits, summary=summary_audit, source=source,
-                             georeference=georeference)
+        doc = finish_export(root, run=run, crs=scene_crs, frame=frame, versions=versions, options=options,
+                            extras=extras, layers=layers, audits=audits, summary=summary_audit, source=source,
+                            georeference=georeference)
+        lap("finish")
+        return doc
     finally:
         _JOB = None
         shutil.rmtree(scratch, ignore_errors=True)

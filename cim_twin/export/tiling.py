@@ -29,7 +29,7 @@ import numpy as np
 from ..scene.semantics import SurfaceType
 from .gltf import MeshContent
 
-__all__ = ["ExportFeature", "FeatureSummary", "TileNode", "build_tree", "content_for", "make_block"]
+__all__ = ["ExportFeature", "FeatureSummary", "TileNode", "build_tree", "content_for", "footprint_hulls", "make_block"]
 
 MIN_BLOCK_ERROR_M = 0.5
 OMITTED_SIZE_FACTOR = 8.0
@@ -64,39 +64,61 @@ class ExportFeature:
         return (self.lo + self.hi) / 2.0
 
 
-def make_block(vertices: np.ndarray, triangles: np.ndarray, semantics: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
-    """The LOD1 block of a mesh (ENU, z up): convex hull of the xy footprint extruded from min to max z.
-
-    Returns block vertices, block triangles and the block error (roof height span, at least 0.5 m).
-    """
+def footprint_hulls(xy_list: list[np.ndarray]) -> list[np.ndarray]:
+    """The convex hull of each xy point set as a counter-clockwise ring without the closing point
+    (one vectorised GEOS call for the whole list). Degenerate sets get a small box around them."""
     import shapely
 
+    counts = [len(xy) for xy in xy_list]
+    points = np.concatenate(xy_list)
+    hulls = shapely.convex_hull(shapely.multipoints(points, indices=np.repeat(np.arange(len(xy_list)), counts)))
+    coords, index = shapely.get_coordinates(hulls, return_index=True)
+    starts = np.searchsorted(index, np.arange(len(xy_list)))
+    ends = np.append(starts[1:], len(index))
+    rings = []
+    for i, xy in enumerate(xy_list):
+        ring = coords[starts[i] : ends[i]]
+        if len(ring) >= 4 and np.allclose(ring[0], ring[-1]):
+            ring = ring[:-1]
+        area2 = float(np.sum(ring[:, 0] * np.roll(ring[:, 1], -1) - np.roll(ring[:, 0], -1) * ring[:, 1])) if len(ring) >= 3 else 0.0
+        if len(ring) < 3 or abs(area2) < 2e-6:
+            lo, hi = xy.min(axis=0), xy.max(axis=0)
+            pad = np.where(hi - lo < 0.05, 0.05, 0.0)
+            lo, hi = lo - pad, hi + pad
+            ring = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+        elif area2 < 0:
+            ring = ring[::-1]
+        rings.append(np.ascontiguousarray(ring))
+    return rings
+
+
+def make_block(vertices: np.ndarray, triangles: np.ndarray, semantics: np.ndarray | None,
+               ring: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The LOD1 block of a mesh (ENU, z up): convex hull of the xy footprint extruded from min to max z.
+
+    ``ring`` is the footprint hull when already known (see :func:`footprint_hulls`). Returns block
+    vertices, block triangles and the block error (roof height span, at least 0.5 m).
+    """
+    if ring is None:
+        ring = footprint_hulls([vertices[:, :2]])[0]
     zmin, zmax = float(vertices[:, 2].min()), float(vertices[:, 2].max())
-    hull = shapely.convex_hull(shapely.multipoints(vertices[:, :2]))
-    if hull.geom_type != "Polygon" or hull.area < 1e-6:
-        lo, hi = vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)
-        pad = np.where(hi - lo < 0.05, 0.05, 0.0)
-        hull = shapely.box(lo[0] - pad[0], lo[1] - pad[1], hi[0] + pad[0], hi[1] + pad[1])
-    ring = np.asarray(hull.exterior.coords)[:-1]
-    if shapely.LinearRing(ring).is_ccw is False:
-        ring = ring[::-1]
     k = len(ring)
     bottom = np.column_stack([ring, np.full(k, zmin)])
     top = np.column_stack([ring, np.full(k, max(zmax, zmin + 0.1))])
     verts = np.vstack([bottom, top])
-    fan = np.array([[0, i, i + 1] for i in range(1, k - 1)], dtype=np.int32)
-    tris = [fan[:, [0, 2, 1]], fan + k]  # bottom faces down, top faces up
-    i = np.arange(k, dtype=np.int32)
-    j = (i + 1) % k
-    tris.append(np.column_stack([i, j, j + k]))
-    tris.append(np.column_stack([i, j + k, i + k]))
+    i = np.arange(1, k - 1, dtype=np.int32)
+    fan = np.column_stack([np.zeros(k - 2, np.int32), i, i + 1])
+    j = np.arange(k, dtype=np.int32)
+    nxt = (j + 1) % k
+    tris = np.vstack([fan[:, [0, 2, 1]], fan + k, np.column_stack([j, nxt, nxt + k]),
+                      np.column_stack([j, nxt + k, j + k])]).astype(np.int32)
     error = MIN_BLOCK_ERROR_M
     if semantics is not None and len(semantics):
         roof = triangles[semantics == int(SurfaceType.ROOF)]
         if len(roof):
             rz = vertices[np.unique(roof), 2]
             error = max(error, float(rz.max() - rz.min()))
-    return verts, np.vstack(tris).astype(np.int32), error
+    return verts, tris, error
 
 
 @dataclass

@@ -115,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(dumps_pretty(doc))
         return 0
     audit = doc.get("audit") or {}
-    print(f"exported {audit.get('exported_features', '?')} of {audit.get('input_objects', '?')} buildings to {args.out}")
+    buildings = next((layer for layer in doc["layers"] if layer["kind"] == "buildings"), {})
+    exported = audit.get("exported_features", buildings.get("feature_count", "?"))
+    total = audit.get("input_objects")
+    print(f"exported {exported}{'' if total is None else f' of {total}'} buildings to {args.out}")
     for layer in doc["layers"]:
         count = layer.get("feature_count")
         print(f"  {layer['id']:<20} {layer['path']:<32} {layer['format']} {layer.get('format_version') or ''}"

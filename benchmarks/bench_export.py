@@ -1,0 +1,155 @@
+"""Benchmark of ``cim-twin export`` on generated LOD2 districts (figures in docs/benchmarks.md).
+
+For each size: generate the district once (``cim-twin generate --lod2-only``, one CityGML file),
+time a bare lxml ``iterparse`` of the file (member elements, cleared as they go: the least any
+streaming reader must do), then ``cim-twin export FILE --stream on`` to a 3D Tiles 1.1 tileset, with
+the peak memory of the whole process tree (sum of RSS and of PSS, sampled every 50 ms). With
+``--peer`` the npm package citygml-to-3dtiles converts the same file (sizes up to --peer-max).
+
+    python benchmarks/bench_export.py --buildings 1000 10000 --peer
+    python benchmarks/bench_export.py --buildings 100000 --processes 2
+
+Generated files and outputs go under benchmarks/_work/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BARE = """
+import sys, time
+from lxml import etree
+t = time.perf_counter()
+n = 0
+for _, el in etree.iterparse(sys.argv[1], events=("end",), tag="{*}cityObjectMember", resolve_entities=False,
+                             no_network=True, huge_tree=True):
+    el.clear()
+    while el.getprevious() is not None:
+        del el.getparent()[0]
+    n += 1
+print(time.perf_counter() - t, n)
+"""
+
+
+class TreeMemory:
+    """Peak summed RSS and PSS of a process and its children, sampled in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.peak_main_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                rss = pss = 0
+                for p in procs:
+                    try:
+                        info = p.memory_full_info()
+                        rss += info.rss
+                        pss += getattr(info, "pss", info.rss)
+                        if p.pid == self.proc.pid:
+                            self.peak_main_rss = max(self.peak_main_rss, info.rss)
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                self.peak_rss = max(self.peak_rss, rss)
+                self.peak_pss = max(self.peak_pss, pss)
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_measured(cmd: list[str], cwd: Path | None = None) -> dict[str, float]:
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    mem = TreeMemory(proc.pid)
+    out, err = proc.communicate()
+    mem.stop()
+    seconds = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err.decode(errors='replace')[-2000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(mem.peak_rss / 2**20, 1),
+            "peak_pss_mb": round(mem.peak_pss / 2**20, 1), "peak_main_rss_mb": round(mem.peak_main_rss / 2**20, 1),
+            "stdout": out.decode(errors="replace")[-500:]}
+
+
+def generated(work: Path, n: int) -> Path:
+    folder = work / f"district-{n}"
+    gml = folder / "city_2024.gml"
+    if not gml.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "cim_twin", "generate", str(folder), "--buildings", str(n),
+                        "--years", "2024", "--lod2-only", "--quiet"], check=True)
+    return gml
+
+
+def bare_iterparse(gml: Path) -> float:
+    out = subprocess.run([sys.executable, "-c", BARE, str(gml)], capture_output=True, text=True, check=True)
+    return round(float(out.stdout.split()[0]), 2)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--buildings", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--work", type=Path, default=HERE / "_work")
+    ap.add_argument("--peer", action="store_true", help="also run npm citygml-to-3dtiles (installed in WORK/npm)")
+    ap.add_argument("--peer-max", type=int, default=10000)
+    ap.add_argument("--audit", action="store_true", help="include the round-trip audit in the export timing")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n in args.buildings:
+        gml = generated(args.work, n)
+        size_mb = round(gml.stat().st_size / 2**20, 1)
+        bare = bare_iterparse(gml)
+        out = args.work / f"export-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [sys.executable, "-m", "cim_twin", "export", str(gml), "--out", str(out), "--stream", "on",
+               "--processes", str(args.processes)]
+        if not args.audit:
+            cmd.append("--no-audit")
+        ours = run_measured(cmd)
+        tiles = sum(1 for _ in (out / "buildings" / "tiles").iterdir())
+        row = {"buildings": n, "file_mb": size_mb, "bare_iterparse_s": bare, "export_s": ours["seconds"],
+               "ratio_to_iterparse": round(ours["seconds"] / bare, 2), "peak_rss_tree_mb": ours["peak_rss_mb"],
+               "peak_pss_tree_mb": ours["peak_pss_mb"], "peak_rss_main_mb": ours["peak_main_rss_mb"],
+               "tiles": tiles, "processes": args.processes}
+        if args.peer and n <= args.peer_max:
+            cli = args.work / "npm" / "node_modules" / "citygml-to-3dtiles" / "bin" / "citygml-to-3dtiles.js"
+            if cli.exists():
+                peer_out = args.work / f"peer-{n}"
+                shutil.rmtree(peer_out, ignore_errors=True)
+                try:
+                    peer = run_measured(["node", "--max-old-space-size=8192", str(cli), str(gml), str(peer_out)])
+                    row.update(peer_s=peer["seconds"], peer_peak_rss_mb=peer["peak_rss_mb"])
+                except RuntimeError as exc:
+                    row.update(peer_error=str(exc)[-300:])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

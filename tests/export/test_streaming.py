@@ -1,0 +1,88 @@
+"""The streaming path for large CityGML files: same bytes as the in-memory path, clear errors."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest
+
+from cim_twin.cli.main import main
+from cim_twin.errors import FormatError
+from cim_twin.export.buildings import TilingOptions
+from cim_twin.export.run import RunData, load_run
+from cim_twin.export.streaming import split_member_ranges
+from cim_twin.export.writer import ExportOptions, export_citygml, export_folder
+from cim_twin.io import read_scene
+
+from .scenes import findings_for
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("gen") / "d"
+    assert main(["generate", str(folder), "--buildings", "150", "--years", "2024", "--lod2-only", "--quiet"]) == 0
+    return folder / "city_2024.gml"
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_ranges_hold_whole_members(city: Path) -> None:
+    head, tail, ranges = split_member_ranges(city, 5)
+    data = city.read_bytes()
+    assert data.startswith(head) and data.endswith(tail) and tail.strip().startswith(b"</")
+    assert len(ranges) == 5 and ranges[0][0] == len(head)
+    for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+        assert end == start
+    for start, end in ranges:
+        part = data[start:end]
+        assert part.lstrip().startswith(b"<core:cityObjectMember")
+        assert part.count(b"<core:cityObjectMember") == part.count(b"</core:cityObjectMember>")
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_streaming_equals_in_memory(city: Path, tmp_path: Path, processes: int) -> None:
+    scene = read_scene(city)
+    run = RunData("r1", findings_for(scene))
+    opts = ExportOptions(tiles_version="both", color_by="severity", processes=processes,
+                         tiling=TilingOptions(max_features=20, coarse_max_features=30))
+    export_folder(scene, tmp_path / "mem", run=run, options=opts)
+    export_citygml(city, tmp_path / "stream", run=run, options=opts)
+    files = _files(tmp_path / "mem")
+    assert files == _files(tmp_path / "stream")
+    assert sum(f.endswith(".glb") for f in files) > 5
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "mem", tmp_path / "stream", files, shallow=False)
+    assert not mismatch and not errors
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # scratch and temp folders gone
+
+
+def test_truncated_file_is_a_clear_error(city: Path, tmp_path: Path) -> None:
+    data = city.read_bytes()
+    broken = tmp_path / "cut.gml"
+    broken.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(FormatError, match="closing root tag"):
+        export_citygml(broken, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.gml"]
+
+
+def test_broken_member_mid_file_names_file_and_line(city: Path, tmp_path: Path) -> None:
+    data = city.read_bytes()
+    at = data.index(b"<core:cityObjectMember", len(data) * 3 // 4)
+    line = data[:at].count(b"\n") + 1
+    bad = data[:at] + b"<core:cityObjectMember><bldg:Building gml:id='x'><oops></core:cityObjectMember>\n" + data[at:]
+    broken = tmp_path / "bad.gml"
+    broken.write_bytes(bad)
+    with pytest.raises(FormatError) as info:
+        export_citygml(broken, tmp_path / "out", options=ExportOptions(processes=2))
+    assert info.value.path == str(broken)
+    assert info.value.line is not None and abs(info.value.line - line) <= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.gml"]
+
+
+def test_cli_streams_with_a_run_folder(city: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cim"
+    assert main(["export", str(city), "--out", str(out), "--stream", "on", "--processes", "2"]) == 0
+    assert "exported 150 of 150 buildings" in capsys.readouterr().out
+    assert load_run  # imported API stays public
