@@ -247,14 +247,17 @@ class CheckContext:
 
     # --- the model ---------------------------------------------------------------------------------
     def buildings(self, *, residential: bool | None = None) -> list[CityObject]:
-        """Top-level buildings alive in the run's period; ``residential=True`` keeps dwellings,
+        """Top-level buildings alive in the run's period (not demolished before it, not built after
+        it, by their lifespan); ``residential=True`` keeps dwellings,
         ``False`` the others. The list is a fresh copy; the objects are the scene's."""
         if self._buildings is None:
             alive = []
             for b in self.scene.buildings():
-                end = b.lifespan.termination_date
+                end, begin = b.lifespan.termination_date, b.lifespan.creation_date
                 if end is not None and _as_aware(end) <= self.period.start:
-                    continue
+                    continue  # demolished before the period
+                if begin is not None and _as_aware(begin) >= self.period.end:
+                    continue  # built after it
                 alive.append(b)
             self._buildings = alive
         if residential is None:

@@ -395,3 +395,21 @@ def test_per_indicator_time_limits(tmp_path, scene, host) -> None:  # type: igno
                             path=tmp_path / "twin.toml")
     with pytest.raises(ConfigError, match=r'\[check.timeouts\] "T-HANG": unknown indicator'):
         run_check(bad, host=host, scene=scene, write=False)
+
+
+def test_buildings_alive_in_the_period(scene) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from cim_twin.scene import Lifespan
+
+    def when(year: int) -> datetime:
+        return datetime(year, 6, 1, tzinfo=UTC)
+
+    scene["low"].lifespan = Lifespan(termination_date=when(2024))       # demolished the year before
+    scene["tall-a"].lifespan = Lifespan(creation_date=when(2026))       # built the year after
+    scene["tall-b"].lifespan = Lifespan(creation_date=when(2025), termination_date=when(2025))
+    assert [b.id for b in make_context(scene, period=2025).buildings()] == ["tall-b"]
+    assert [b.id for b in make_context(scene, period=2023).buildings()] == ["low"]
+    scene["low"].attributes["function"] = "1000"
+    assert [b.id for b in make_context(scene, period=2023).buildings(residential=True)] == ["low"]
+    assert make_context(scene, period=2023).buildings(residential=False) == []
