@@ -426,3 +426,24 @@ def test_quantized_positions_and_node_transform(tmp_path: Path, tiles, dtype: st
     expected = np.column_stack([gltf[:, 0], -gltf[:, 2], gltf[:, 1]])  # y-up -> z-up
     assert np.allclose(mesh.vertices, expected, atol=1e-9)
     assert mesh.n_triangles == 2
+
+
+def test_validator_subtree_cases_load_or_fail_cleanly(shared_data: Path) -> None:
+    from cim_twin.io.tiles3d.source import TilesetSource
+    from cim_twin.io.tiles3d.tileset import _Subtree
+
+    folder = shared_data / VALIDATOR / "subtrees"
+    source = TilesetSource(folder / "validSubtree.json")
+    outcomes = {}
+    for path in sorted([*folder.glob("*.subtree"), *folder.glob("*.json")]):
+        try:  # the validator's cases use a quadtree with 3 subtree levels
+            _Subtree.load(source, source.resolve(path.name, source.root), 4, 3, 1)
+            outcomes[path.name] = "ok"
+        except FormatError as exc:
+            assert "\n" not in str(exc) and path.name in str(exc)
+            outcomes[path.name] = "error"
+    assert outcomes["binarySubtreeValid.subtree"] == outcomes["validSubtree.json"] == "ok"
+    for name in ("binarySubtreeInvalidMagic.subtree", "binarySubtreeInvalidVersion.subtree", "binarySubtreeJsonInvalid.subtree",
+                 "binarySubtreeComputedLengthInvalid.subtree", "subtreeTileAvailabilityMissing.json",
+                 "subtreeTileAvailabilityBitstreamLengthTooSmall.json"):
+        assert outcomes[name] == "error", name
