@@ -208,3 +208,26 @@ def test_roof_proxy_while_turning() -> None:
         assert (np.abs(again - full).max(axis=2) > 48).mean() < 0.001
     finally:
         viewer.close()
+
+
+@pytest.mark.slow
+def test_cli_view_of_a_project_with_its_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """generate -> check two years -> view: the latest run by default, an older one by --run."""
+    from cim_twin.cli.main import main
+
+    project = tmp_path / "town"
+    assert main(["generate", str(project), "--buildings", "40", "--years", "2024-2025", "--quiet"]) == 0
+    monkeypatch.chdir(project)
+    for year in ("2024", "2025"):
+        assert main(["check", ".", "--period", year]) in (0, 1)
+    latest = tmp_path / "latest.png"
+    assert main(["view", ".", "--color-by", "severity", "--screenshot", str(latest), "--window-size", "400x300"]) == 0
+    older = tmp_path / "older.png"
+    assert main(["view", "twin.toml", "--run", "2024", "--year", "2024", "--focus", "1", "--screenshot", str(older),
+                 "--window-size", "400x300"]) == 0
+    a = np.asarray(Image.open(latest).convert("RGB")).astype(np.int16)
+    b = np.asarray(Image.open(older).convert("RGB")).astype(np.int16)
+    assert a.shape == b.shape == (300, 400, 3)
+    # The close-up of the worst 2024 problem looks nothing like the 2025 overview.
+    assert (np.abs(a - b).max(axis=2) > 48).mean() > 0.2
+    assert main(["view", ".", "--run", "1999", "--screenshot", str(tmp_path / "none.png")]) == 2
