@@ -578,8 +578,21 @@ def run_check(
     with _gc_paused():
         findings = place_findings(findings, ctx)
     findings.sort(key=lambda f: (f.indicator, f.id))
-    measurements = sorted((m for o in outcomes.values() for m in o.measurements),
-                          key=lambda m: (m.indicator, m.level, m.unit_id))
+    measurements: list[Measurement] = []
+    measured: set[tuple[str, str, str]] = set()
+    for code, outcome in outcomes.items():
+        repeated = 0
+        for m in outcome.measurements:
+            key = (m.indicator, m.level, m.unit_id)
+            if key in measured:
+                repeated += 1
+                continue
+            measured.add(key)
+            measurements.append(m)
+        if repeated:
+            warnings_.append(LoadWarning(f"{repeated} measurements of {code} repeat a unit and were dropped",
+                                         object_id=code, hint="measure each unit once per level"))
+    measurements.sort(key=lambda m: (m.indicator, m.level, m.unit_id))
 
     failed = any(o.status in ("failed", "timeout") for o in outcomes.values())
     run = CheckRun(

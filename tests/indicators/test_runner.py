@@ -87,6 +87,8 @@ class Repeats(Indicator):
         b = ctx.buildings()[0]
         yield ctx.problem(self, b, value=1.0)
         yield ctx.problem(self, b, value=2.0)
+        ctx.measure(self, "C01", 1.0, level="community")
+        ctx.measure(self, "C01", 2.0, level="community")
 
 
 class Limit(Indicator):
@@ -195,6 +197,8 @@ def test_findings_are_placed_and_written(project, scene, host) -> None:  # type:
     # the second problem with the same id from one indicator is dropped, with a warning
     assert sum(f.indicator == "T-REPEAT" for f in result.findings) == 1
     assert any("repeat an earlier id" in str(w) for w in result.warnings)
+    assert [m.value for m in result.measurements if m.indicator == "T-REPEAT"] == [1.0]
+    assert any("1 measurements of T-REPEAT repeat a unit" in str(w) for w in result.warnings)
 
     run_dir = result.run_dir
     assert run_dir == project.output_dir / "runs" / result.run.id
@@ -206,7 +210,7 @@ def test_findings_are_placed_and_written(project, scene, host) -> None:  # type:
     }
     findings = [ProblemPoint.model_validate(f) for f in loads((run_dir / "findings.json").read_bytes())]
     assert findings == result.findings
-    assert len(loads((run_dir / "measurements.json").read_bytes())) == 2
+    assert len(loads((run_dir / "measurements.json").read_bytes())) == 3
     assert not list(run_dir.glob(".*.tmp"))
     assert result.summary()["findings_file"] == str(run_dir / "findings.json")
 
