@@ -108,6 +108,12 @@ class RadiusCoverage(SharedTableIndicator):
         target = ctx.threshold(self)
         radii = {fc.label_en: fc.radius_m for fc in classes}
         n_facilities = int(sum(len(fc.layer) for fc in classes))
+        if not n_facilities:
+            ctx.warn(self, f"no {self.facility_en} in the data: every building counts as uncovered "
+                     "(check the layer and the POI type names, option 'types')")
+        if self.weight in ("residents", "elderly") and table.population_estimated:
+            ctx.warn(self, "no population layer: residents estimated from residential floor area "
+                     "(36 m² a resident, 20 % aged 60+)")
         for level in ("community", "district"):
             if level == "district" and ctx.units("district") is None and not any(u is not None for u in table.district):
                 continue

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from cim_twin.indicators.api import CheckContext, Indicator
+from cim_twin.indicators.api import CheckContext, Indicator, MissingDataError
 from cim_twin.indicators.hookspecs import hookimpl
 from cim_twin.model import Direction, IndicatorSpec, ProblemPoint, Threshold
 
@@ -214,6 +214,11 @@ class FireStation5Min(SharedTableIndicator):
         if stations is None:
             ctx.layer("poi")
         assert stations is not None
+        if not len(stations):
+            raise MissingDataError(
+                "the POI layer has no fire station (type 'fire_station')",
+                hint='name the POI types that are fire stations: [profile.options."N-FIRE-5MIN"] types = [...]',
+            )
         drive_min = ctx.threshold(self, "minutes") - ctx.threshold(self, "turnout_min")
         reach = max(drive_min, 0.0) * ctx.threshold(self, "speed_kmh") * 1000.0 / 60.0
         st_xy = stations.xy()

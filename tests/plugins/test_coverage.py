@@ -100,6 +100,7 @@ def test_schools_kindergarten_300_primary_500(tiny):
     assert {x.object_ids for x in p_problems if x.object_ids} == {("far",)}
     # without estimates from a population layer, residents follow floor area: all equal here
     assert k[("community", "C1")].denominator == pytest.approx(3 * 300 / 36.0)
+    assert any("no population layer" in message for code, message in ctx.warnings if code == "N-KINDERGARTEN-COVER")
 
 
 def test_toilet_coverage_counts_all_buildings_and_density(tiny):
@@ -137,11 +138,11 @@ def test_missing_layer_and_column_are_clear(tiny):
 def test_building_table_agrees_with_the_scene_on_real_data(shared_data, relpath):
     """The vectorised building table gives what the scene's own per-object properties give."""
     import numpy as np
+    from cim_twin_plugins._spatial import building_table
 
     from cim_twin.indicators.api import CheckContext
     from cim_twin.io import read_scene
     from cim_twin.model import Period
-    from cim_twin_plugins._spatial import building_table
 
     scene = read_scene(shared_data / relpath)
     ctx = CheckContext(scene, period=Period.year(2025))

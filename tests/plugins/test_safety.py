@@ -165,3 +165,12 @@ def test_fire_without_roads_uses_the_detour_factor(tiny):
     assert [p.object_ids for p in problems] == [("B",)]  # 1,005 m × 1.4 = 1,407 m in, 1,505 m × 1.4 = 2,107 m out
     assert problems[0].evidence["method"] == "straight line × 1.4" and problems[0].unit == "m"
     assert measures[("district", "D01")].value == pytest.approx(0.5)
+
+
+def test_fire_without_any_station_is_skipped_not_all_red(tiny):
+    from cim_twin.indicators.api import MissingDataError
+
+    poi = tiny.layer("poi", "poi", tiny.points((0, 0)), id=["K1"], type=["kindergarten"])
+    ctx = tiny.context([tiny.box("A", 1000, 0)], [poi])
+    with pytest.raises(MissingDataError, match="no fire station"):
+        list(FireStation5Min().evaluate(ctx))
