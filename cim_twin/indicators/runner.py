@@ -621,7 +621,8 @@ def run_check(
 
 
 def select_indicators(codes: Iterable[str], host: PluginHost) -> list[str]:
-    """Check requested codes against the registry (in the order given, duplicates dropped).
+    """Check requested codes (or patterns such as ``N-*``) against the registry, in the order
+    given, duplicates dropped.
 
     Raises
     ------
@@ -629,8 +630,20 @@ def select_indicators(codes: Iterable[str], host: PluginHost) -> list[str]:
         for an unknown code (with the closest registered one) or an empty selection.
     """
     import difflib
+    import fnmatch
 
-    chosen = list(dict.fromkeys(c.strip() for c in codes if c.strip()))
+    chosen: list[str] = []
+    for raw in codes:
+        code = raw.strip()
+        if any(ch in code for ch in "*?["):  # a pattern such as N-* picks every match
+            matches = sorted(c for c in host.indicators if fnmatch.fnmatchcase(c, code))
+            if not matches:
+                raise ConfigError(f"no indicator matches {code!r}",
+                                  hint="`cim-twin indicators` lists the registered indicators")
+            chosen.extend(matches)
+        elif code:
+            chosen.append(code)
+    chosen = list(dict.fromkeys(chosen))
     for code in chosen:
         if code not in host.indicators:
             close = difflib.get_close_matches(code, list(host.indicators), n=1)

@@ -417,3 +417,11 @@ def test_buildings_alive_in_the_period(scene) -> None:  # type: ignore[no-untype
     scene["low"].attributes["function"] = "1000"
     assert [b.id for b in make_context(scene, period=2023).buildings(residential=True)] == ["low"]
     assert make_context(scene, period=2023).buildings(residential=False) == []
+
+
+def test_indicator_patterns(project, scene, host) -> None:  # type: ignore[no-untyped-def]
+    from cim_twin.indicators.runner import select_indicators
+
+    assert select_indicators(["T-TALL", "T-R*", "T-TALL"], host) == ["T-TALL", "T-RAISES", "T-REPEAT"]
+    with pytest.raises(ConfigError, match="no indicator matches 'Q-\\*'"):
+        select_indicators(["Q-*"], host)

@@ -23,7 +23,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="?", type=Path, help="twin.toml, project folder, CityGML file or tileset")
     p.add_argument("--project", type=Path, help="project file (instead of SOURCE)")
     p.add_argument("--period", help="period (year) of the run, e.g. 2025 (default: [project] period)")
-    p.add_argument("--indicators", help="comma-separated indicator codes (default: the profile's selection)")
+    p.add_argument("--indicators", help="comma-separated indicator codes or patterns such as N-* "
+                   "(default: the profile's selection)")
     p.add_argument("--profile", help="profile name, e.g. a county profile (default: [profile])")
     p.add_argument("--timeout", type=float, metavar="S", help="per-indicator time limit in seconds (default 600)")
     p.add_argument("--isolation", choices=("auto", "process", "thread", "inline"),
