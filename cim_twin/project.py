@@ -139,6 +139,15 @@ class ProfileSection(_Section):
     thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # [profile.thresholds] "N-PARK-COVER" = 0.9 is short for ... { default = 0.9 }
+        if isinstance(value, dict):
+            return {code: {"default": v} if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                    for code, v in value.items()}
+        return value
+
 
 class CheckSettings(_Section):
     """``[check]``: how the runner evaluates indicators."""

@@ -201,3 +201,9 @@ def test_reference_docs_are_complete_and_their_example_loads(tmp_path: Path) -> 
         for key in model.model_fields:
             assert re.search(rf"^\| `{key}(`|\.)", doc, flags=re.M) or f"`{key}`, `" in doc or \
                 f", `{key}`" in doc, f"{model.__name__}.{key} undocumented"
+
+
+def test_threshold_shorthand(tmp_path: Path) -> None:
+    project = Project.load(write(tmp_path, '[profile.thresholds]\n"N-PARK-COVER" = 0.9\n'
+                                             '[profile.thresholds."N-FIRE-5MIN"]\nminutes = 5\n'))
+    assert project.profile().thresholds == {"N-PARK-COVER": {"default": 0.9}, "N-FIRE-5MIN": {"minutes": 5.0}}
