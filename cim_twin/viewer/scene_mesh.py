@@ -21,7 +21,7 @@ from ..scene import CityObject, Scene, SurfaceType
 if TYPE_CHECKING:
     import pyvista as pv
 
-__all__ = ["LAYER_LABELS", "LayerMesh", "SceneMeshes", "build_scene_meshes", "layer_of"]
+__all__ = ["LAYER_LABELS", "LayerMesh", "SceneMeshes", "build_scene_meshes", "layer_of", "round_origin", "scene_origin"]
 
 #: City object kinds grouped into the layers a planner toggles.
 _LAYER_BY_KIND: dict[str, str] = {
@@ -249,10 +249,11 @@ def scene_origin(scene: Scene) -> np.ndarray:
     extent = scene.extent()
     if extent is None:
         return np.zeros(3)
-    return _round_origin(*extent)
+    return round_origin(*extent)
 
 
-def _round_origin(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def round_origin(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whole metres at the centre of ``lo``..``hi`` in xy and at the bottom in z."""
     centre = (lo + hi) / 2.0
     return np.array([np.floor(centre[0]), np.floor(centre[1]), np.floor(lo[2])], dtype=np.float64)
 
@@ -312,7 +313,7 @@ def build_scene_meshes(
         if vertices:
             lo = np.min([v.min(axis=0) for v in vertices.values()], axis=0)
             hi = np.max([v.max(axis=0) for v in vertices.values()], axis=0)
-            origin = _round_origin(lo, hi)
+            origin = round_origin(lo, hi)
         else:
             origin = np.zeros(3)
     origin = np.asarray(origin, dtype=np.float64)

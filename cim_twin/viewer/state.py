@@ -16,7 +16,7 @@ from .coloring import Coloring, ObjectFindings, resolve_coloring
 from .colors import label
 from .describe import describe_finding, describe_object
 from .problems import ProblemGlyphs, ProblemSet, RunFindings
-from .scene_mesh import LAYER_LABELS, SceneMeshes, build_scene_meshes
+from .scene_mesh import LAYER_LABELS, SceneMeshes, round_origin, build_scene_meshes
 
 __all__ = ["CAMERA_PRESETS", "CameraPose", "ViewOptions", "ViewerState"]
 
@@ -121,10 +121,30 @@ class ViewerState:
         self.visible: dict[str, bool] = {lm.key: True for lm in self.meshes.layers}
         if len(self.problems):
             self.visible[PROBLEMS_LAYER] = True
+        #: Things the user should know (printed by the command line).
+        self.warnings: list[str] = []
         lo, hi = self.meshes.bounds
         if len(self.problems):
             local = self.meshes.to_local(self.problems.positions).astype(np.float64)
-            lo, hi = np.minimum(lo, local.min(axis=0)), np.maximum(hi, local.max(axis=0))
+            if not self.meshes.layers:
+                # Nothing drawn but findings: centre the display frame on them (float32 precision).
+                pos = self.problems.positions
+                self.meshes.origin = round_origin(pos.min(axis=0), pos.max(axis=0))
+                local = self.meshes.to_local(pos).astype(np.float64)
+                lo, hi = local.min(axis=0), local.max(axis=0)
+            else:
+                # Findings far outside the model mean another CRS or another area: say so, and
+                # keep framing the model rather than a continent.
+                margin = max(1000.0, 0.5 * float(np.max(hi - lo)))
+                outside = np.any((local[:, :2] < lo[:2] - margin) | (local[:, :2] > hi[:2] + margin), axis=1)
+                if outside.any():
+                    self.warnings.append(
+                        f"{int(outside.sum())} of {len(outside)} findings lie more than {margin:.0f} m outside "
+                        "the model: is the run from another area or CRS?"
+                    )
+                near = local[~outside]
+                if len(near):
+                    lo, hi = np.minimum(lo, near.min(axis=0)), np.maximum(hi, near.max(axis=0))
         self.bounds = (lo, hi)
         #: Glyph radius (m) of a score-0.5 finding: a fifth of a typical building's width, so that
         #: dense old-town findings do not merge into one carpet, yet visible from the overview.

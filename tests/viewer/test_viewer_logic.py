@@ -370,3 +370,19 @@ def test_untyped_triangles_are_shown_by_their_normal() -> None:
     assert meshes.layers[0].semantic.max() == 0  # the stored types stay as read
     coloring = resolve_coloring(None, meshes, ObjectFindings(meshes, ProblemSet([])), np.zeros(0, bool))
     assert coloring.title[1] == "surface type (by normal)"
+
+
+def test_findings_far_away_are_reported_and_not_framed(scene: Scene, run: RunFindings) -> None:
+    far = run.findings[0].model_copy(update={"x": run.findings[0].x + 250_000.0, "id": "far"})
+    state = ViewerState(scene, RunFindings([*run.findings, far], "r"), ViewOptions(year=2024))
+    assert len(state.warnings) == 1 and "1 of 6 findings" in state.warnings[0]
+    assert state.bounds[1][0] < 1000  # the camera frames the town, not the stray point
+
+
+def test_empty_scene_with_findings_frames_the_findings(run: RunFindings) -> None:
+    state = ViewerState(Scene(), run, ViewOptions(year=2024))
+    assert not state.meshes.layers and len(state.glyphs) == 4
+    lo, hi = state.bounds
+    assert np.all(hi >= lo) and state.warnings == []
+    assert np.abs(state.glyphs.points).max() < 1000  # display frame centred on the findings
+    assert state.pick(PROBLEMS_LAYER, 0, bilingual=False).startswith("#1 / 4")

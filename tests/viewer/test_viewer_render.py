@@ -231,3 +231,10 @@ def test_cli_view_of_a_project_with_its_catalog(tmp_path: Path, monkeypatch: pyt
     # The close-up of the worst 2024 problem looks nothing like the 2025 overview.
     assert (np.abs(a - b).max(axis=2) > 48).mean() > 0.2
     assert main(["view", ".", "--run", "1999", "--screenshot", str(tmp_path / "none.png")]) == 2
+
+
+def test_empty_scene_renders() -> None:
+    from cim_twin.scene import Scene
+
+    image = render_image(ViewerState(Scene(), None, ViewOptions(window_size=SIZE, font_file=None, widgets=False)))
+    assert image.shape == (SIZE[1], SIZE[0], 3)

@@ -125,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     state = ViewerState(scene, run_data, options)
     if not len(state.meshes.objects):
         print(f"cim-twin: warning: {args.source} holds no geometry to show", file=sys.stderr)
+    for message in state.warnings:
+        print(f"cim-twin: warning: {message}", file=sys.stderr)
     if args.screenshot is not None:
         from ...viewer.screenshot import render_image, write_png
 
