@@ -16,7 +16,7 @@ from .coloring import Coloring, ObjectFindings, resolve_coloring
 from .colors import label
 from .describe import describe_finding, describe_object
 from .problems import ProblemGlyphs, ProblemSet, RunFindings
-from .scene_mesh import LAYER_LABELS, SceneMeshes, round_origin, build_scene_meshes
+from .scene_mesh import LAYER_LABELS, SceneMeshes, build_scene_meshes, round_origin
 
 __all__ = ["CAMERA_PRESETS", "CameraPose", "ViewOptions", "ViewerState"]
 
