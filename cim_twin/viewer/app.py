@@ -10,6 +10,7 @@ panel; and, in a window, layer check boxes, a year slider, picking and keys:
 right click, ``i`` show the object or problem under the mouse (查询)
 ``F1`` … ``F6``    camera: oblique, top, from south, east, north, west (视角)
 ``h``              back to the overview (全景)
+``c``              colour by: surfaces, severity, each indicator of the run (着色)
 ``q``              close
 =================  =========================================================
 """
@@ -349,6 +350,16 @@ class Viewer:
         self._update_text()
         self.plotter.render()
 
+    def cycle_coloring(self) -> None:
+        """Colour by the next choice: surfaces, severity, each indicator of the run (key ``c``)."""
+        choices = self.state.color_choices()
+        current = self.state.options.color_by or "semantic"
+        self.state.set_color_by(choices[(choices.index(current) + 1) % len(choices)])
+        self._recolor()
+        self._draw_color_key()
+        self._update_text()
+        self.plotter.render()
+
     def set_visible(self, key: str, visible: bool) -> None:
         self.state.visible[key] = visible
         actor = self.actors.get(key)
@@ -397,6 +408,7 @@ class Viewer:
         for key in ("N", "Left", "Prior"):
             add(key, lambda: self.focus(-1))
         add("i", lambda: self._pick_under_mouse())
+        add("c", self.cycle_coloring)
         add("h", lambda: self.show_preset("oblique"))
         for name, (_, _, _, key) in CAMERA_PRESETS.items():
             add(key, lambda name=name: self.show_preset(name))
@@ -432,9 +444,10 @@ class Viewer:
             _set_font(rep.GetTitleProperty(), self.font_file)
             _set_font(rep.GetLabelProperty(), self.font_file)
         help_text = (
-            "n/→ 下一个问题 next · N/← 上一个 previous · 右键/i 查询 pick\nF1–F6 视角 views · h 全景 overview · q 退出 quit"
+            "n/→ 下一个问题 next · N/← 上一个 previous · 右键/i 查询 pick\n"
+            "c 着色 colour · F1–F6 视角 views · h 全景 overview · q 退出 quit"
             if self.bilingual
-            else "n/→ next problem · N/← previous · right click/i pick\nF1–F6 views · h overview · q quit"
+            else "n/→ next problem · N/← previous · right click/i pick\nc colour · F1–F6 views · h overview · q quit"
         )
         self.plotter.add_text(help_text, position="lower_right", font_size=8, color=TEXT_COLOR,
                               font_file=self.font_file, name="help", render=False)

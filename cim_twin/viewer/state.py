@@ -177,6 +177,28 @@ class ViewerState:
         )
         self.glyphs = ProblemGlyphs(self.problems, self.order, self.meshes.origin, self.glyph_radius)
 
+    def color_choices(self) -> list[str]:
+        """What the ``c`` key cycles through: surfaces, severity, then the run's indicators."""
+        choices = ["semantic"]
+        if len(self.problems):
+            choices += ["severity", *self.problems.indicators]
+        current = self.options.color_by or "semantic"
+        if current not in choices:
+            choices.append(current)
+        return choices
+
+    def set_color_by(self, color_by: str) -> None:
+        """Colour by something else (same choices as ``--color-by``).
+
+        Raises
+        ------
+        ConfigError
+            for an unknown choice (the colouring is left as it was).
+        """
+        coloring = resolve_coloring(color_by, self.meshes, self.links, self.mask, self._attribute_names, self.specs)
+        self.options.color_by = color_by
+        self.coloring = coloring
+
     def step(self, delta: int) -> int | None:
         """Move to the next (``+1``) or previous (``-1``) finding in worst-first order, wrapping
         around; returns its row in the problem set (None without findings this year)."""

@@ -386,3 +386,14 @@ def test_empty_scene_with_findings_frames_the_findings(run: RunFindings) -> None
     assert np.all(hi >= lo) and state.warnings == []
     assert np.abs(state.glyphs.points).max() < 1000  # display frame centred on the findings
     assert state.pick(PROBLEMS_LAYER, 0, bilingual=False).startswith("#1 / 4")
+
+
+def test_colour_choices_cycle(scene: Scene, run: RunFindings) -> None:
+    state = ViewerState(scene, run, ViewOptions(year=2024))
+    assert state.color_choices() == ["semantic", "severity", "X-OLD", "X-TALL"]
+    state.set_color_by("X-OLD")
+    assert state.coloring.mode == "indicator" and state.options.color_by == "X-OLD"
+    with pytest.raises(ConfigError):
+        state.set_color_by("nonsense")
+    assert state.coloring.mode == "indicator"  # unchanged after a bad choice
+    assert ViewerState(scene).color_choices() == ["semantic"]

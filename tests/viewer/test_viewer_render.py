@@ -173,6 +173,9 @@ def test_viewer_interaction_off_screen() -> None:
         hidden = viewer.image().astype(np.int16)
         assert (np.abs(hidden - overview).max(axis=2) > 48).mean() > 0.05
         viewer.set_visible("buildings/lod1", True)
+        viewer.cycle_coloring()
+        assert state.coloring.mode == "severity"
+        assert "colour: severity" in viewer._panel.GetInput()
         viewer.set_year(2025)
         assert state.year == 2025 and len(state.glyphs) == 4
         assert viewer.pick_at(2, 2) is None  # background
