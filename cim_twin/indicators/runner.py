@@ -68,6 +68,8 @@ __all__ = [
 Isolation = Literal["auto", "process", "thread", "inline"]
 #: Load warnings of the city model copied into a run record (the rest are counted).
 MAX_SCENE_WARNINGS = 20
+#: A child still running this long after its deadline ends itself (if the parent could not kill it).
+ORPHAN_GRACE_S = 5.0
 
 
 @dataclass
@@ -184,6 +186,7 @@ def _spawn(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> _Child:
     sys.stdout.flush()  # else the child would flush the parent's buffered output a second time
     sys.stderr.flush()
     started = time.perf_counter()
+    parent = os.getpid()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # "fork in a multi-threaded process" (3.12+)
         pid = os.fork()
@@ -192,6 +195,8 @@ def _spawn(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> _Child:
         try:
             os.close(read_fd)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _start_orphan_watchdog(parent, time.monotonic() + timeout_s + ORPHAN_GRACE_S)
             outcome = _evaluate_here(indicator, ctx)
             try:
                 payload = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
@@ -210,6 +215,19 @@ def _spawn(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> _Child:
             os._exit(code_out)
     os.close(write_fd)
     return _Child(code, pid, read_fd, time.monotonic() + timeout_s, started, timeout_s)
+
+
+def _start_orphan_watchdog(parent: int, deadline: float) -> None:  # pragma: no cover - child only
+    """In the child: end this process if the parent is gone (killed with SIGKILL, so it could not
+    kill us) or well past the deadline, so that no hung indicator outlives its run."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent or time.monotonic() > deadline:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="orphan-watchdog", daemon=True).start()
 
 
 def _finish(child: _Child, *, timed_out: bool) -> IndicatorOutcome:
@@ -243,6 +261,10 @@ def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout
     child still running is killed."""
     waiting = list(indicators)
     running: dict[int, _Child] = {}
+    previous_term = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (a scheduler stopping the run) ends the run like Ctrl-C: children are killed below
+        previous_term = signal.signal(signal.SIGTERM, _terminated)
     try:
         while waiting or running:
             while waiting and len(running) < max(1, jobs):
@@ -272,6 +294,12 @@ def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout
                 os.close(child.fd)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(child.pid, 0)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
 
 
 def _evaluate_in_child(indicator: Indicator, ctx: CheckContext, timeout_s: float) -> IndicatorOutcome:

@@ -95,12 +95,16 @@ def test_example_plugin_on_a_bare_citygml_file(district: Path, tall_plugin_site:
     assert summary["catalog"] is None  # a bare file has no catalog unless --catalog is given
 
 
-def test_project_run_with_a_raising_and_a_hanging_plugin(district: Path, tall_plugin_site: Path) -> None:
+def with_bad_plugins(district: Path) -> None:
     (district / "bad_plugins.py").write_text(BAD_PLUGINS, encoding="utf-8")
     toml = district / "twin.toml"
     text = toml.read_text(encoding="utf-8")
     if "[plugins]" not in text:
         toml.write_text(text + '\n[plugins]\npaths = ["bad_plugins.py"]\n', encoding="utf-8")
+
+
+def test_project_run_with_a_raising_and_a_hanging_plugin(district: Path, tall_plugin_site: Path) -> None:
+    with_bad_plugins(district)
     start = time.monotonic()
     proc = cli("check", str(district), "--indicators", "X-TALL,Z-RAISES,Z-HANGS,N-NEW-RES-80M", "--timeout", "2",
                "--json", "--no-catalog", site=tall_plugin_site)
@@ -192,3 +196,39 @@ def test_init_writes_a_loadable_commented_project(district: Path, tmp_path: Path
     # an empty folder still gets a template that loads
     proc = cli("init", str(tmp_path / "empty"))
     assert proc.returncode == 0 and Project.load(tmp_path / "empty").config.scene.sources == ["city_{period}.gml"]
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    return [c.pid for c in psutil.Process(pid).children()]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_no_hung_indicator_outlives_its_run(district: Path, how: str) -> None:
+    """Stopping the run (SIGTERM) kills its children; if the run itself is killed (SIGKILL), the
+    children notice and end themselves."""
+    import signal
+
+    psutil = pytest.importorskip("psutil")
+    with_bad_plugins(district)
+    proc = subprocess.Popen([sys.executable, "-m", "cim_twin", "check", str(district), "--indicators", "Z-HANGS",
+                             "--timeout", "60", "--no-catalog"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tempfile.gettempdir())
+    try:
+        deadline = time.monotonic() + 60
+        kids: list[int] = []
+        while not kids and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            kids = _children(proc.pid)
+        assert kids, "the indicator's process never started"
+        proc.send_signal(getattr(signal, how))
+        proc.wait(timeout=30)
+        gone = psutil.wait_procs([psutil.Process(k) for k in kids if psutil.pid_exists(k)], timeout=10)[1] == []
+        assert gone
+        if how == "SIGTERM":
+            assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
