@@ -4,7 +4,8 @@ For each size: generate the district once (``cim-twin generate --lod2-only``, on
 time a bare lxml ``iterparse`` of the file (member elements, cleared as they go: the least any
 streaming reader must do), then ``cim-twin export FILE --stream on`` to a 3D Tiles 1.1 tileset, with
 the peak memory of the whole process tree (sum of RSS and of PSS, sampled every 50 ms). With
-``--peer`` the npm package citygml-to-3dtiles converts the same file (sizes up to --peer-max).
+``--peer`` the npm package citygml-to-3dtiles (``npm install citygml-to-3dtiles`` in
+benchmarks/_work/npm) converts the same file (sizes up to --peer-max).
 
     python benchmarks/bench_export.py --buildings 1000 10000 --peer
     python benchmarks/bench_export.py --buildings 100000 --processes 2
@@ -28,6 +29,8 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+# EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E) for the peer, which has no EPSG database
+PROJ_4548 = "+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs"
 BARE = """
 import sys, time
 from lxml import etree
@@ -137,12 +140,13 @@ def main() -> int:
                "peak_pss_tree_mb": ours["peak_pss_mb"], "peak_rss_main_mb": ours["peak_main_rss_mb"],
                "tiles": tiles, "processes": args.processes}
         if args.peer and n <= args.peer_max:
-            cli = args.work / "npm" / "node_modules" / "citygml-to-3dtiles" / "bin" / "citygml-to-3dtiles.js"
-            if cli.exists():
+            pkg = args.work / "npm" / "node_modules" / "citygml-to-3dtiles"
+            if pkg.is_dir():
                 peer_out = args.work / f"peer-{n}"
                 shutil.rmtree(peer_out, ignore_errors=True)
                 try:
-                    peer = run_measured(["node", "--max-old-space-size=8192", str(cli), str(gml), str(peer_out)])
+                    peer = run_measured(["node", "--max-old-space-size=8192", str(HERE / "peer_citygml_to_3dtiles.mjs"),
+                                         str(pkg), str(gml), str(peer_out), "EPSG:4548", PROJ_4548])
                     row.update(peer_s=peer["seconds"], peer_peak_rss_mb=peer["peak_rss_mb"])
                 except RuntimeError as exc:
                     row.update(peer_error=str(exc)[-300:])

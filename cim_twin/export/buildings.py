@@ -23,7 +23,7 @@ from .features import (
     run_properties,
 )
 from .georef import LocalFrame
-from .gltf import metadata_schema, mesh_glb
+from .gltf import mesh_glb, metadata_schema
 from .style import Coloring, color_buildings
 from .tiling import ExportFeature, TileNode, build_tree, content_for, footprint_hulls, make_block
 
@@ -150,6 +150,11 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
                           hint="check the source holds buildings with LOD1-4 geometry")
     if frame is None:
         frame = frame_for(scene.crs, with_geometry[0][1].vertices)
+    if scene.crs is None:
+        from ..errors import CRSError
+
+        raise CRSError("the scene has no CRS, so it cannot be placed on the globe",
+                       hint="give the CRS with --crs EPSG:n")
     # one pyproj call for all vertices
     counts = [len(m.vertices) for _, m in with_geometry]
     enu_all = frame.scene_to_enu(scene.crs, np.concatenate([m.vertices for _, m in with_geometry]))

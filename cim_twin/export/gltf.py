@@ -210,7 +210,7 @@ def decode_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
     magic, version, length = struct.unpack_from("<III", data, 0)
     if magic != _GLB_MAGIC or version != 2:
         raise ValueError("not a glb 2.0")
-    json_len, json_type = struct.unpack_from("<II", data, 12)
+    json_len, _json_type = struct.unpack_from("<II", data, 12)
     gltf = loads(bytes(data[20 : 20 + json_len]))
     binary = b""
     off = 20 + json_len

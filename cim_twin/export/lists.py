@@ -13,8 +13,8 @@ import io
 import os
 import re
 import zipfile
-from datetime import timezone
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def _catalog_lists(run: RunData, root: Path) -> list[dict[str, Any]] | None:
     out = []
     base_dir = root.resolve()
     when = run.run.finished_at or run.run.started_at if run.run is not None else None
-    stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "2000-01-01T00:00:00Z"
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "2000-01-01T00:00:00Z"
     for path in sorted(Path(p).resolve() for p in written):
         rel = path.relative_to(base_dir).as_posix()
         if path.suffix == ".xlsx":

@@ -25,11 +25,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import time
 import pickle
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ import numpy as np
 from ..errors import CimTwinError, ExportError, FormatError
 from ..progress import progress
 from ..serialization import dumps_pretty
+from .audit import sample_order
 from .buildings import (
     CLASS_ID,
     SCHEMA_ID,
@@ -56,7 +57,6 @@ from .buildings import (
 from .features import ColumnStats, PropertyTable
 from .georef import LocalFrame
 from .gltf import metadata_schema
-from .audit import sample_order
 from .run import RunData, findings_by_object, run_info_for
 from .style import color_buildings
 from .tiling import ExportFeature, FeatureSummary, TileNode, build_tree
@@ -224,7 +224,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
     job = _JOB
     assert job is not None and job.frame is not None
     chunk = _chunk_file(job, k)
-    spill = open(job.scratch / f"spill{k:04d}.bin", "wb")
+    spill = open(job.scratch / f"spill{k:04d}.bin", "wb")  # noqa: SIM115 - closed in the finally below
     ids: list[str] = []
     cols: dict[str, list[Any]] = {n: [] for n in ("lo", "hi", "tri", "size", "berr", "btri", "off", "len")}
     stats = ColumnStats()
@@ -245,6 +245,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
         nonlocal batch
         if not batch:
             return
+        assert job is not None and job.frame is not None and crs is not None
         sizes = [len(m.vertices) for _, m in batch]
         enu_all = job.frame.scene_to_enu(crs, np.concatenate([m.vertices for _, m in batch]))
         enus = np.split(enu_all, np.cumsum(sizes)[:-1])
@@ -355,7 +356,7 @@ def _read_records(job: _Job, rows: list[int]) -> list[tuple[Any, ...]]:
             k = int(job.record_chunk[i])
             fh = handles.get(k)
             if fh is None:
-                fh = handles[k] = open(job.scratch / f"spill{k:04d}.bin", "rb")
+                fh = handles[k] = open(job.scratch / f"spill{k:04d}.bin", "rb")  # noqa: SIM115 - closed below
             fh.seek(int(job.record_offset[i]))
             out.append(pickle.loads(fh.read(int(job.record_length[i]))))
     finally:
@@ -456,10 +457,10 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                 units.setdefault(key, value)
             groups.update({k: v for k, v in res.groups.items() if k not in groups})
             source_names |= res.source_names
-            for key, value in res.skipped.items():
-                skipped[key] = skipped.get(key, 0) + value
-            for key, value in res.counts.items():
-                counts[key] = counts.get(key, 0) + value
+            for key, n in res.skipped.items():
+                skipped[key] = skipped.get(key, 0) + n
+            for key, n in res.counts.items():
+                counts[key] = counts.get(key, 0) + n
         ids = [i for res in results for i in res.ids]
         if not ids:
             raise ExportError("no building with geometry to export", path=path,

@@ -82,9 +82,9 @@ def color_buildings(table: PropertyTable, color_by: str | None) -> Coloring:
             raise ConfigError("--color-by severity needs a run", hint="give --run RUN")
         values = table.values(col)
         colors = np.array([SEVERITY_COLORS.get(v, NO_VALUE) for v in values], dtype=np.uint8).reshape(n, 4)
-        conditions = [[f"${{{col.id}}} === {_quote(s)}", _css(c)] for s, c in SEVERITY_COLORS.items()]
+        conditions: list[list[str]] = [[f"${{{col.id}}} === {_quote(s)}", _css(c)] for s, c in SEVERITY_COLORS.items()]
         conditions.append(["true", _css(NO_VALUE)])
-        legend = [{"label_en": s, "label_zh": SEVERITY_ZH[s], "value": s, "color": hex_color(c)}
+        legend: list[dict[str, Any]] = [{"label_en": s, "label_zh": SEVERITY_ZH[s], "value": s, "color": hex_color(c)}
                   for s, c in SEVERITY_COLORS.items()]
         legend.append({"label_en": "no problem", "label_zh": "无问题", "value": "", "color": hex_color(NO_VALUE)})
         return Coloring(colors, {"color": {"conditions": conditions}}, legend, color_by)
@@ -101,8 +101,8 @@ def color_buildings(table: PropertyTable, color_by: str | None) -> Coloring:
         missing = (vals == FLOAT_NO_DATA) | (vals == INT_NO_DATA) if col.no_data is not None else np.zeros(n, bool)
         good = vals[~missing]
         colors = np.tile(np.array(NO_VALUE, np.uint8), (n, 1))
-        legend: list[dict[str, Any]] = []
-        conditions: list[list[str]] = []
+        legend = []
+        conditions = []
         if len(good):
             lo, hi = float(good.min()), float(good.max())
             edges = np.linspace(lo, hi, len(RAMP) + 1)

@@ -57,7 +57,7 @@ class ExportFeature:
 
     @property
     def n_triangles(self) -> int:
-        return int(len(self.triangles))
+        return len(self.triangles)
 
     @property
     def centre(self) -> np.ndarray:
@@ -181,7 +181,7 @@ def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: 
     block_tris = summary.block_triangles
 
     def split(idx: np.ndarray) -> list[np.ndarray]:
-        parts = []
+        parts: list[np.ndarray] = []
         xs = centres[idx, 0]
         order = idx[np.argsort(xs, kind="stable")]
         halves = np.array_split(order, 2)
@@ -200,7 +200,7 @@ def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: 
         # coarse content: the largest buildings' blocks, within the caps
         order = idx[np.lexsort((idx, -sizes[idx]))]
         cum = np.cumsum(block_tris[order])
-        take = int(min(coarse_max_features, np.searchsorted(cum, max_triangles, side="right")))
+        take = min(int(coarse_max_features), int(np.searchsorted(cum, max_triangles, side="right")))
         take = max(take, 1)
         shown, omitted = order[:take], order[take:]
         error = float(block_err[shown].max())

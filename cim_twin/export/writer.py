@@ -254,7 +254,7 @@ def _audit(scene: Scene, layer: BuildingLayer, tileset: Path, options: ExportOpt
     return audit_buildings(scene, layer, tileset, sample=options.audit_sample)
 
 
-def _time_range(run: RunData | None) -> dict[str, str] | None:
+def _time_range(run: RunData | None) -> dict[str, str | None] | None:
     if run is None or not run.findings:
         if run is not None and run.run is not None:
             return {"period": run.run.period}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def box_scene(n: int = 12, *, seed: int = 7, with_part: bool = True) -> Scene:
             "risk_flag": bool(i % 4 == 0),
             "census": {"households": 10 + i, "name": f"楼{i}"},
             "homepage": URI(f"https://example.org/b/{i}"),
-            "surveyed_at": datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc),
+            "surveyed_at": datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
         }
         if i % 5 == 0:
             generic["only_some"] = 0.5 * i
@@ -90,11 +90,11 @@ def findings_for(scene: Scene, period: str = "2025") -> list[ProblemPoint]:
         lon, lat, hgt = scene.crs.to_wgs84(np.array([c[0]] * 2), np.array([c[1]] * 2), np.array([c[2]] * 2))
         for code, value in (("X-TALL", b.height_m), ("N-OLD", 2025 - b.year_built)):
             sev = sevs[(k + len(code)) % len(sevs)]
-            start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+            start = datetime(2025, 1, 1, tzinfo=UTC)
             out.append(ProblemPoint(
                 id=problem_id(code, b.id, period), key=f"{code}|{b.id}", indicator=code, severity=sev,
                 score=sev.score, value=float(value), threshold=10.0, unit="m", x=float(c[0]), y=float(c[1]),
                 z=float(c[2]), lon=float(lon[0]), lat=float(lat[0]), height=float(hgt[0]), object_ids=(b.id,),
                 unit_id="C1", period=period, observed_at=start, valid_from=start,
-                valid_to=datetime(2026, 1, 1, tzinfo=timezone.utc), message_zh="过高", message_en="too tall"))
+                valid_to=datetime(2026, 1, 1, tzinfo=UTC), message_zh="过高", message_en="too tall"))
     return out

@@ -8,7 +8,14 @@ import numpy as np
 
 from cim_twin.export.b3dm import b3dm_bytes, batch_table_json, split_b3dm
 from cim_twin.export.features import PropertyTable, derive_columns
-from cim_twin.export.gltf import MeshContent, decode_glb, mesh_glb, metadata_schema, read_accessor, read_property_table
+from cim_twin.export.gltf import (
+    MeshContent,
+    decode_glb,
+    mesh_glb,
+    metadata_schema,
+    read_accessor,
+    read_property_table,
+)
 
 
 def _table() -> PropertyTable:
@@ -22,7 +29,7 @@ def _table() -> PropertyTable:
 
 def _content(n_features: int = 3) -> MeshContent:
     tri = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
-    pos = np.concatenate([tri + [i * 2, 0, 0] for i in range(n_features)]).astype(np.float32)
+    pos = np.concatenate([tri + np.array([i * 2, 0, 0]) for i in range(n_features)]).astype(np.float32)
     return MeshContent(positions=pos, normals=np.tile([0, 0, 1], (len(pos), 1)).astype(np.float32),
                        colors=np.full((len(pos), 4), 200, np.uint8),
                        feature_ids=np.repeat(np.arange(n_features), 3).astype(np.float32),
@@ -73,7 +80,7 @@ def test_b3dm_layout_and_batch_table() -> None:
     assert "_BATCHID" in gltf["meshes"][0]["primitives"][0]["attributes"]
     assert "extensionsUsed" not in gltf
     data = b3dm_bytes(glb, 3, batch_table_json(table, [0, 1, 2]))
-    magic, version, length, ftj, ftb, btj, btb = struct.unpack_from("<4sIIIIII", data)
+    magic, version, length, ftj, _ftb, btj, _btb = struct.unpack_from("<4sIIIIII", data)
     assert (magic, version, length) == (b"b3dm", 1, len(data))
     assert (28 + ftj) % 8 == 0 and (28 + ftj + btj) % 8 == 0
     feature, batch, inner = split_b3dm(data)

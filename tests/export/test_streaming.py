@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import itertools
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_ranges_hold_whole_members(city: Path) -> None:
     data = city.read_bytes()
     assert data.startswith(head) and data.endswith(tail) and tail.strip().startswith(b"</")
     assert len(ranges) == 5 and ranges[0][0] == len(head)
-    for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(ranges):
         assert end == start
     for start, end in ranges:
         part = data[start:end]

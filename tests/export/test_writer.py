@@ -136,7 +136,7 @@ def test_byte_identical_output(tmp_path: Path, box_run) -> None:
     export_folder(box_scene(24), tmp_path / "b", run=box_run, options=opts)
     files = _tree(tmp_path / "a")
     assert files == _tree(tmp_path / "b")
-    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
+    _match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
     assert not mismatch and not errors
 
 

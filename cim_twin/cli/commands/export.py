@@ -110,12 +110,13 @@ def run(args: argparse.Namespace) -> int:
 
         doc = export_citygml(args.source, args.out, run=run_data, options=options, crs=args.crs)
     else:
+        assert scene is not None
         doc = export_folder(scene, args.out, run=run_data, options=options)
     if args.json:
         sys.stdout.buffer.write(dumps_pretty(doc))
         return 0
     audit = doc.get("audit") or {}
-    buildings = next((layer for layer in doc["layers"] if layer["kind"] == "buildings"), {})
+    buildings: dict[str, Any] = next((layer for layer in doc["layers"] if layer["kind"] == "buildings"), {})
     exported = audit.get("exported_features", buildings.get("feature_count", "?"))
     total = audit.get("input_objects")
     print(f"exported {exported}{'' if total is None else f' of {total}'} buildings to {args.out}")

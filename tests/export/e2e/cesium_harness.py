@@ -17,7 +17,7 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 PAGE = Path(__file__).parent / "page"
 
@@ -61,7 +61,7 @@ def validate_gltf(files: list[Path]) -> list[dict[str, Any]]:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    mounts: dict[str, Path] = {}
+    mounts: ClassVar[dict[str, Path]] = {}
     expect: bytes = b"{}"
     result: dict[str, Any] | None = None
     done: threading.Event
@@ -121,7 +121,7 @@ def run_cesium_checks(export_dir: Path, checks: list[dict[str, Any]], *, timeout
          "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-dev-shm-usage", "--window-size=480,360", f"--user-data-dir={profile}",
-         f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
          f"http://127.0.0.1:{port}/page/index.html"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
