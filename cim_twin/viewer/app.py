@@ -205,7 +205,8 @@ class Viewer:
         # Rows of a fixed pixel height: VTK scales the text to the box, so a box sized in viewport
         # fractions would shrink its text in small windows.
         row = 17.0 / float(self.state.options.window_size[1])
-        height = min(row * len(entries), top - 0.02)
+        # A lone row gets more room: VTK pads a legend box, which would squeeze a single line.
+        height = min(row * max(len(entries), 1.6), top - 0.02)
         box.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
         box.GetPositionCoordinate().SetValue(0.99 - width, top - height)
         box.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
@@ -248,9 +249,9 @@ class Viewer:
             # Horizontal along the bottom right: long bilingual titles have room there.
             bar.SetOrientationToHorizontal()
             bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-            bar.GetPositionCoordinate().SetValue(0.60, 0.02)
+            bar.GetPositionCoordinate().SetValue(0.60, 0.065)  # above the key help line
             bar.SetWidth(0.38)
-            bar.SetHeight(0.13)
+            bar.SetHeight(0.12)
             self.plotter.add_actor(bar, reset_camera=False, name="scalar-bar")
             self._scalar_bar = bar
             if coloring.legend:
@@ -438,7 +439,7 @@ class Viewer:
             slider = self.plotter.add_slider_widget(
                 lambda value: self.set_year(round(value)), rng=(lo, hi), value=self.state.year,
                 title=label(("年份", "year"), self.bilingual), pointa=(0.26, 0.1), pointb=(0.56, 0.1),
-                fmt="%.0f", style="modern", interaction_event="end",
+                fmt="%.0f", style="modern", interaction_event="end", title_height=0.02,
             )
             rep = slider.GetRepresentation()
             _set_font(rep.GetTitleProperty(), self.font_file)
