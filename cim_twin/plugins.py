@@ -2,18 +2,23 @@
 
 >>> from cim_twin.plugins import hookimpl, Indicator, IndicatorSpec, CheckContext
 
-See docs/plugins.md for a complete plugin, its packaging and its tests.
+An indicator plugin needs :data:`hookimpl`, :class:`Indicator` and :class:`IndicatorSpec`; the
+rest is what its indicators see and make. :mod:`cim_twin.testing` helps testing them. See
+docs/plugins.md for a complete plugin, its packaging, its tests and the hook reference.
 """
 
 from __future__ import annotations
 
-from .indicators.api import AuxLayer, CheckContext, Indicator, is_residential
+from .indicators.api import AuxLayer, CheckContext, Indicator, MissingDataError, is_residential
 from .indicators.hookspecs import hookimpl
 from .io.registry import ExporterSpec, ReaderSpec
 from .model import (
+    CATEGORIES,
+    LEVELS,
     Direction,
     IndicatorSpec,
     Measurement,
+    Period,
     ProblemPoint,
     Severity,
     Status,
@@ -21,6 +26,8 @@ from .model import (
 )
 
 __all__ = [
+    "CATEGORIES",
+    "LEVELS",
     "AuxLayer",
     "CheckContext",
     "Direction",
@@ -28,6 +35,8 @@ __all__ = [
     "Indicator",
     "IndicatorSpec",
     "Measurement",
+    "MissingDataError",
+    "Period",
     "ProblemPoint",
     "ReaderSpec",
     "Severity",
