@@ -214,3 +214,16 @@ def test_a_broken_entry_point_does_not_stop_the_others(tmp_path: Path, tall_plug
     assert plugins["tall_buildings"]["status"] == "loaded"
     strict = cli("plugins", "--strict", env={"PYTHONPATH": os.pathsep.join([str(broken), str(tall_plugin_site)])})
     assert strict.returncode == 1 and "broken" in strict.stdout and "failed to load" in strict.stderr
+
+
+def test_the_template_s_own_tests_pass_against_the_installed_distribution(tall_plugin_site: Path,
+                                                                         tmp_path: Path) -> None:
+    import shutil
+
+    tests = tmp_path / "tests"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "plugin-template" / "tests", tests)
+    env = dict(os.environ, PYTHONPATH=str(tall_plugin_site))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout
