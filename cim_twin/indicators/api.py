@@ -186,13 +186,18 @@ class AuxLayer:
         return self._tree
 
     def xy(self) -> np.ndarray:
-        """``(n, 2)`` representative points (points themselves, centroids of the rest)."""
+        """``(n, 2)`` representative points, one row per feature: the points themselves, a point
+        inside each line or polygon; NaN for features without geometry."""
         import shapely
 
+        out = np.full((len(self), 2), np.nan)
         if not len(self):
-            return np.zeros((0, 2))
-        pts = shapely.point_on_surface(self.geometries)
-        return shapely.get_coordinates(pts)[:, :2]
+            return out
+        present = ~shapely.is_missing(self.geometries) & ~shapely.is_empty(self.geometries)
+        if present.any():
+            pts = shapely.point_on_surface(self.geometries[present])
+            out[present] = shapely.get_coordinates(pts)[:, :2]
+        return out
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Rows as dicts (geometry under ``"geometry"``); for small layers and reports."""

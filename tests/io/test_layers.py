@@ -226,3 +226,14 @@ def test_dates_column(tmp_path: Path) -> None:
     when = layer.datetimes("date", tz=ZoneInfo("Asia/Shanghai"))
     assert str(when[0]) == "2024-06-17T16:00:00" and str(when[1]) == "2024-06-18T00:00:00"
     assert np.isnat(when[2])
+
+
+def test_representative_points_keep_one_row_per_feature() -> None:
+    from cim_twin.testing import make_layer
+
+    layer = make_layer("mixed", "reports", [shapely.Point(1, 2), None, shapely.box(0, 0, 2, 2),
+                                            shapely.LineString([(0, 0), (4, 0)])], id=["a", "b", "c", "d"])
+    xy = layer.xy()
+    assert xy.shape == (4, 2) and xy[0].tolist() == [1.0, 2.0] and np.isnan(xy[1]).all()
+    assert shapely.box(0, 0, 2, 2).contains(shapely.Point(xy[2])) and xy[3][1] == 0.0
+    assert layer.where(np.array([True, False, True, False])).column("id").tolist() == ["a", "c"]
