@@ -83,14 +83,12 @@ class ProblemSet:
         if not len(self):
             return None
         first = min(f.valid_from.year for f in self.findings)
-        ends = [f.valid_from.year for f in self.findings]
+        ends = [f.observed_at.year for f in self.findings]
         for f in self.findings:
+            ends.append(f.valid_from.year)
             if f.valid_to is not None:
                 # valid_to is exclusive: a window ending at 2025-01-01T00:00 ends in 2024.
-                last = f.valid_to.year - (1 if (f.valid_to.month, f.valid_to.day, f.valid_to.hour,
-                                                  f.valid_to.minute, f.valid_to.second) == (1, 1, 0, 0, 0) else 0)
-                ends.append(max(last, f.valid_from.year))
-            ends.append(f.observed_at.year)
+                ends.append(max((f.valid_to - timedelta(microseconds=1)).year, f.valid_from.year))
         return first, max(ends)
 
     def worst_first(self, mask: np.ndarray | None = None) -> np.ndarray:

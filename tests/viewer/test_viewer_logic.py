@@ -397,3 +397,9 @@ def test_colour_choices_cycle(scene: Scene, run: RunFindings) -> None:
         state.set_color_by("nonsense")
     assert state.coloring.mode == "indicator"  # unchanged after a bad choice
     assert ViewerState(scene).color_choices() == ["semantic"]
+
+
+def test_year_range_end_is_exclusive(scene: Scene) -> None:
+    one = finding(scene.buildings()[0], "X", "low", value=1.0, threshold=0.0, year=2024, until=2025)
+    assert ProblemSet([one]).year_range() == (2024, 2024)
+    assert ProblemSet([]).year_range() is None
