@@ -176,13 +176,15 @@ def test_missing_source_exits_2(tmp_path: Path) -> None:
 def test_init_writes_a_loadable_commented_project(district: Path, tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     (folder / "layers" / "2024").mkdir(parents=True)
+    (folder / "tiles" / "sub").mkdir(parents=True)
     for name in ("city_2023.gml", "city_2024.gml", "layers/communities.geojson", "layers/2024/poi.geojson",
-                 "layers/2024/waterlogging.geojson", "layers/notes.csv"):
+                 "layers/2024/waterlogging.geojson", "layers/notes.csv", "tiles/tileset.json",
+                 "tiles/sub/tileset.json"):
         (folder / name).write_text("x")
     proc = cli("init", str(folder))
     assert proc.returncode == 0, proc.stderr
     project = Project.load(folder / "twin.toml")
-    assert project.config.scene.sources == ["city_{period}.gml"]
+    assert project.config.scene.sources == ["city_{period}.gml", "tiles"]  # not the nested tileset
     assert project.config.project.period == 2024
     layers = project.config.layers
     assert layers["communities"].kind == "units" and layers["communities"].level == "community"

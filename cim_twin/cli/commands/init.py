@@ -94,6 +94,9 @@ def scan(folder: Path) -> tuple[list[str], list[tuple[str, str, str, str | None]
         if any(part.startswith(".") or part in ("export", "runs", "out") for part in path.relative_to(folder).parts):
             continue
         low = path.name.lower()
+        if low == "tileset.json" and any((parent / "tileset.json").is_file() for parent in path.parents[1:]
+                                         if folder in parent.parents or parent == folder):
+            continue  # an external tileset inside another tileset: reached through its parent
         if path.is_file() and (low.endswith((".gml", ".gml.gz", ".citygml")) or low == "tileset.json"):
             pattern, year = _templated(rel if low != "tileset.json" else path.parent.relative_to(folder).as_posix())
             if year:
