@@ -722,8 +722,9 @@ def load_project_plugins(project: Project, host: PluginHost) -> None:
 
 
 def write_run(result: CheckResult, output: Path) -> Path:
-    """Write ``run.json``, ``findings.json`` and ``measurements.json`` atomically into
-    ``<output>/runs/<run_id>/``; run.json last, so a folder with run.json is complete."""
+    """Write ``findings.json``, ``findings.geojson``, ``measurements.json`` and ``run.json``
+    atomically into ``<output>/runs/<run_id>/``; run.json last, so a folder with run.json is
+    complete."""
     from ..serialization import write_json
 
     runs = Path(output) / "runs"
@@ -740,10 +741,27 @@ def write_run(result: CheckResult, output: Path) -> Path:
             run_dir = runs / f"{result.run.id.rsplit('~', 1)[0]}~{suffix}"
     if run_dir.name != result.run.id:
         result.run = result.run.model_copy(update={"id": run_dir.name})
-    write_json(run_dir / "findings.json", [f.model_dump(mode="json") for f in result.findings])
+    findings = [f.model_dump(mode="json") for f in result.findings]
+    write_json(run_dir / "findings.json", findings)
+    write_json(run_dir / "findings.geojson", findings_geojson(findings), pretty=False)
     write_json(run_dir / "measurements.json", [m.model_dump(mode="json") for m in result.measurements])
     write_json(run_dir / "run.json", result.run.model_dump(mode="json"))
     return run_dir
+
+
+def findings_geojson(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Findings (as JSON dicts) as an RFC 7946 FeatureCollection of lon/lat/height points, to drop
+    into QGIS or a web map right after a run; findings without lon/lat (local CRS) are left out."""
+    features = []
+    for f in findings:
+        if f.get("lon") is None or f.get("lat") is None:
+            continue
+        props = {k: v for k, v in f.items() if k not in ("lon", "lat", "height", "evidence")}
+        props["evidence"] = f.get("evidence") or {}
+        coords = [f["lon"], f["lat"]] + ([f["height"]] if f.get("height") is not None else [])
+        features.append({"type": "Feature", "id": f["id"], "geometry": {"type": "Point", "coordinates": coords},
+                         "properties": props})
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _write_catalog(path: Path, result: CheckResult, *, base_dir: Path | None = None) -> str | None:

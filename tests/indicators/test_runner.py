@@ -212,6 +212,11 @@ def test_findings_are_placed_and_written(project, scene, host) -> None:  # type:
     assert findings == result.findings
     assert len(loads((run_dir / "measurements.json").read_bytes())) == 3
     assert not list(run_dir.glob(".*.tmp"))
+    geo = loads((run_dir / "findings.geojson").read_bytes())
+    assert geo["type"] == "FeatureCollection" and len(geo["features"]) == len(findings)
+    first = geo["features"][0]
+    assert first["id"] == findings[0].id and first["properties"]["indicator"] == findings[0].indicator
+    assert first["geometry"]["coordinates"] == [findings[0].lon, findings[0].lat, findings[0].height]
     assert result.summary()["findings_file"] == str(run_dir / "findings.json")
 
 
