@@ -62,6 +62,7 @@ __all__ = [
     "fingerprint",
     "make_run_id",
     "place_findings",
+    "plan_check",
     "run_check",
 ]
 
@@ -646,6 +647,43 @@ def run_check(
             result.catalog_path = cat
             result.catalog_error = _write_catalog(cat, result, base_dir=project.root)
     return result
+
+
+def plan_check(project: Project, *, period: int | str | None = None, indicators: Sequence[str] | None = None,
+               profile: str | None = None, host: PluginHost | None = None) -> dict[str, Any]:
+    """What :func:`run_check` would do, checked without reading the model or evaluating: the
+    period, profile, selected indicators (with their plugins), source and layer files (missing
+    optional layers listed), catalog and output. Raises the same user errors ``run_check`` would
+    raise before evaluating (``cim-twin check --dry-run``)."""
+    from .host import get_host
+
+    host = host or get_host()
+    load_project_plugins(project, host)
+    the_period = project.period(period)
+    the_profile = project.profile(profile)
+    project.check_indicator_codes(the_profile, host.indicators)
+    selection = select_indicators(the_profile.select(host.indicators) if indicators is None else indicators, host)
+    for code in project.config.check.timeouts:
+        if code not in host.indicators:
+            raise ConfigError(f'[check.timeouts] "{code}": unknown indicator', path=project.path)
+    sources = project.sources(the_period)
+    missing = set(project.check_layer_files(the_period))
+    return {
+        "project": project.name,
+        "project_file": None if project.path is None else str(project.path),
+        "period": the_period.label,
+        "profile": the_profile.name,
+        "profile_chain": list(the_profile.chain),
+        "indicators": {code: {"plugin": host.indicators[code].plugin_name,
+                              "needs": list(host.indicators[code].spec.data_needed)} for code in selection},
+        "sources": [str(p) for p in sources],
+        "layers": {name: {"path": str(project.layer_path(name, the_period)), "kind": cfg.kind,
+                          "missing": name in missing}
+                   for name, cfg in project.config.layers.items()},
+        "catalog": None if project.catalog_path is None else str(project.catalog_path),
+        "output": str(project.output_dir),
+        "failed_plugins": sorted(p.name for p in host.plugins.values() if p.status == "failed"),
+    }
 
 
 def select_indicators(codes: Iterable[str], host: PluginHost) -> list[str]:

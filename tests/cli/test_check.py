@@ -234,3 +234,20 @@ def test_no_hung_indicator_outlives_its_run(district: Path, how: str) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def test_dry_run_checks_the_project_and_evaluates_nothing(district: Path, with_tall_plugin: None,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from cim_twin.cli.main import main
+
+    runs = district / "export" / "runs"
+    before = sorted(runs.iterdir()) if runs.is_dir() else []
+    assert main(["check", str(district), "--dry-run", "--json", "--indicators", "X-TALL,N-*"]) == 0
+    plan = loads(capsys.readouterr().out)
+    assert plan["period"] == "2025" and plan["profile"] == "nanping"
+    assert plan["indicators"]["X-TALL"]["plugin"] == "tall_buildings"
+    assert plan["sources"] == [str(district / "city_2025.gml")]
+    assert plan["layers"]["communities"]["kind"] == "units" and not plan["layers"]["communities"]["missing"]
+    assert (sorted(runs.iterdir()) if runs.is_dir() else []) == before
+    assert main(["check", str(district), "--dry-run", "--period", "2030"]) == 2
+    assert "[scene] sources: file not found" in capsys.readouterr().err

@@ -35,6 +35,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-catalog", action="store_true", help="write the JSON files only")
     p.add_argument("--output", type=Path, help="output folder (default: [project] output)")
     p.add_argument("--crs", help="CRS of a bare source that states none, e.g. EPSG:4548")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the project and list what would run (indicators, files), evaluate nothing")
     p.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
     p.set_defaults(func=run)
 
@@ -70,12 +72,19 @@ def open_project(source: Path | None, project_opt: Path | None = None, *, crs: s
 
 def run(args: argparse.Namespace) -> int:
     from ...errors import ConfigError
-    from ...indicators.runner import run_check
+    from ...indicators.runner import plan_check, run_check
     from ...serialization import dumps_pretty
     from ..main import EXIT_FAILURES, EXIT_OK
 
     project = open_project(args.source, args.project, crs=args.crs, output=args.output)
     codes = [c for c in args.indicators.split(",") if c.strip()] if args.indicators else None
+    if args.dry_run:
+        plan = plan_check(project, period=args.period, indicators=codes, profile=args.profile)
+        if args.json:
+            sys.stdout.buffer.write(dumps_pretty(plan))
+        else:
+            print(format_plan(plan))
+        return EXIT_OK
     catalog: Path | Literal[False] | None = False if args.no_catalog else args.catalog
 
     def report(outcome: Any) -> None:
@@ -127,4 +136,23 @@ def format_summary(result: Any) -> str:
     failed = [c for c, st in run.indicators.items() if st.status in ("failed", "timeout")]
     if failed:
         lines.append("failed     " + ", ".join(failed) + " (tracebacks in run.json)")
+    return "\n".join(lines)
+
+
+def format_plan(plan: dict[str, Any]) -> str:
+    lines = [
+        f"project    {plan['project']}" + (f"  ({plan['project_file']})" if plan["project_file"] else ""),
+        f"period     {plan['period']}   profile {' > '.join(plan['profile_chain'])}",
+        f"sources    {len(plan['sources'])}: " + ", ".join(plan["sources"][:5])
+        + (" ..." if len(plan["sources"]) > 5 else ""),
+    ]
+    for name, layer in plan["layers"].items():
+        state = "MISSING (optional)" if layer["missing"] else "ok"
+        lines.append(f"layer      {name:<16} {layer['kind']:<11} {state}  {layer['path']}")
+    lines.append(f"indicators {len(plan['indicators'])}: " + ", ".join(plan["indicators"]))
+    lines.append(f"output     {plan['output']}")
+    lines.append(f"catalog    {plan['catalog'] or '(none)'}")
+    if plan["failed_plugins"]:
+        lines.append("warning    plugins that failed to load: " + ", ".join(plan["failed_plugins"]))
+    lines.append("nothing evaluated (--dry-run)")
     return "\n".join(lines)
