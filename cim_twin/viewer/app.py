@@ -280,7 +280,7 @@ class Viewer:
             self._panel.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
             self._panel.GetPositionCoordinate().SetValue(0.006, 0.99)
             prop = self._panel.GetTextProperty()
-            _set_font(prop, self.font_file, max(10, round(self.state.options.window_size[1] / 50)))
+            _set_font(prop, self.font_file, max(12, round(self.state.options.window_size[1] / 45)))
             prop.SetVerticalJustificationToTop()
             prop.SetJustificationToLeft()
             # A pale backing keeps the panel readable over buildings.
@@ -334,8 +334,24 @@ class Viewer:
             return
         finding = self.state.problems.findings[row]
         self._highlight(self.state.meshes.rows_of(finding.object_ids))
-        self.set_camera(self.state.camera_for_finding(row))
+        pose = self.state.camera_for_finding(row)
+        self._label_focus(pose.focal_point, self.state.focus_label(self.bilingual))
+        self.set_camera(pose)
         self.show_panel(self.state.focus_text(self.bilingual))
+
+    def _label_focus(self, where: tuple[float, float, float], text: str | None) -> None:
+        """A label over the focused glyph, so the screenshot says which point the panel means."""
+        self.plotter.remove_actor("focus-label", render=False)
+        if text is None:
+            return
+        at = np.array([where], dtype=np.float64)
+        at[0, 2] += 2.5 * self.state.glyph_radius
+        self.plotter.add_point_labels(
+            at, [text], font_size=max(12, round(self.state.options.window_size[1] / 45)), bold=False,
+            text_color=TEXT_COLOR, font_file=self.font_file, show_points=False, shape="rounded_rect",
+            shape_color="white", shape_opacity=0.85, always_visible=True, name="focus-label",
+            pickable=False, render=False, reset_camera=False,
+        )
 
     # --- interaction -------------------------------------------------------------------------------
     def set_year(self, year: int) -> None:
@@ -347,6 +363,7 @@ class Viewer:
         self._draw_problems()
         self._draw_color_key()
         self.plotter.remove_actor("highlight", render=False)
+        self.plotter.remove_actor("focus-label", render=False)
         self._panel_text = None
         self._update_text()
         self.plotter.render()

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..scene import Scene
 from .coloring import Coloring, ObjectFindings, resolve_coloring
-from .colors import label
+from .colors import SEVERITY_LABELS, label
 from .describe import describe_finding, describe_object
 from .problems import ProblemGlyphs, ProblemSet, RunFindings
 from .scene_mesh import LAYER_LABELS, SceneMeshes, build_scene_meshes, round_origin
@@ -236,6 +236,14 @@ class ViewerState:
         rows = self.links.findings_of(obj_row, self.mask)
         findings = [self.problems.findings[i] for i in rows]
         return describe_object(self.meshes.objects[obj_row], findings, bilingual)
+
+    def focus_label(self, bilingual: bool = True) -> str | None:
+        """Short label of the current finding: ``#1 严重 high X-TALL``."""
+        row = self.current_finding
+        if row is None:
+            return None
+        f = self.problems.findings[row]
+        return f"#{self.current + 1} {label(SEVERITY_LABELS[f.severity], bilingual)} {f.indicator}"
 
     def focus_text(self, bilingual: bool = True) -> str | None:
         row = self.current_finding
