@@ -171,6 +171,9 @@ def test_missing_source_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no such file or folder" in proc.stderr
     proc = cli("check", cwd=tmp_path)
     assert proc.returncode == 2 and "no twin.toml in the current folder" in proc.stderr
+    proc = cli("check", str(tmp_path))
+    assert proc.returncode == 2 and "neither a twin.toml nor a tileset.json" in proc.stderr
+    assert f"cim-twin init {tmp_path}" in proc.stderr
 
 
 def test_init_writes_a_loadable_commented_project(district: Path, tmp_path: Path) -> None:

@@ -67,6 +67,9 @@ def open_project(source: Path | None, project_opt: Path | None = None, *, crs: s
                           "a CityGML file or a tileset")
     if target.suffix.lower() == ".toml":
         return Project.load(target)
+    if target.is_dir() and not (target / "tileset.json").is_file():
+        raise ConfigError(f"folder has neither a {PROJECT_FILE_NAME} nor a tileset.json", path=target,
+                          hint=f"create a project with `cim-twin init {target}`, or give a CityGML file")
     return Project.for_source(target, output=output, crs=crs)
 
 
