@@ -265,20 +265,9 @@ class FeatureWalker:
                 # points outside geometry properties (an address' location, an implicit template)
                 # and implicit reference points (placed by _implicit) are left out
                 odd.append(c)
+        # 3D posList texts stay in fp.coord_texts: the reader parses those of many features in
+        # one numpy call (bounds_of_texts); the odd ones are parsed here
         arrays: list[np.ndarray] = []
-        if fp.coord_texts:
-            try:
-                values = np.array(" ".join(fp.coord_texts).split(), dtype=np.float64)
-            except ValueError:
-                values = np.zeros(1)
-            if len(values) % 3 == 0 and self.default_dim == 3:
-                arrays.append(values.reshape(-1, 3))
-            else:
-                for text in fp.coord_texts:
-                    try:
-                        arrays.append(_to_xyz(_numbers(text), self.default_dim))
-                    except CoordinateError as exc:
-                        fp.collector.issues.append((f"unreadable coordinates: {exc}", None, None))
         for c in fp.odd_coords:
             try:
                 arrays.append(parse_coordinates(c, self.default_dim))
@@ -290,7 +279,6 @@ class FeatureWalker:
             lo, hi = pts.min(axis=0), pts.max(axis=0)
             old = fp.bounds[0]
             fp.bounds[0] = (lo, hi) if old is None else (np.minimum(old[0], lo), np.maximum(old[1], hi))
-        fp.coord_texts = []
         fp.odd_coords = []
 
     def _add_object(self, fp: FeatureParse, el: etree._Element, parent_index: int) -> int:
@@ -378,9 +366,11 @@ class FeatureWalker:
         """Info mode: kinds, attribute names, LODs and CRS only (values are not typed)."""
         obj = fp.objects[index]
         names = fp.attribute_names
-        classify = self._classify
+        cache = self._prop_cache
         for prop in el:
-            code, name, lod, _hint = classify(prop)
+            # the cache lookup inlined: this loop runs for every property of every feature
+            found = cache.get(prop.tag)
+            code, name, lod, _hint = found if found is not None else self._classify(prop)
             if code == _OTHER:
                 if len(prop):
                     if self._ade_hook(prop, fp, index):
@@ -427,10 +417,11 @@ class FeatureWalker:
 
     def _scan_surfaces(self, prop: etree._Element, fp: FeatureParse) -> None:
         """Info mode: LODs of thematic surfaces and their openings."""
-        classify = self._classify
+        cache = self._prop_cache
         for surface in prop:
             for sub in surface:
-                code, name, lod, _hint = classify(sub)
+                found = cache.get(sub.tag)
+                code, name, lod, _hint = found if found is not None else self._classify(sub)
                 if code == _GEOMETRY:
                     fp.lods.add(lod)
                     if fp.srs is None:
@@ -626,6 +617,29 @@ def _inside(el: etree._Element, stop: etree._Element, names: frozenset[str]) -> 
             return True
         node = node.getparent()
     return False
+
+
+def points_of_texts(texts: list[str], dim: int, issues: list[tuple[str, int | None, str | None]]
+                    ) -> np.ndarray | None:
+    """The ``(k, 3)`` points of many posList texts, in one numpy conversion when they are all
+    well-formed (one by one otherwise, reporting the bad ones in ``issues``)."""
+    arrays: list[np.ndarray] = []
+    try:
+        values = np.array(" ".join(texts).split(), dtype=np.float64)
+    except ValueError:
+        values = None
+    if values is not None and len(values) % 3 == 0 and dim == 3:
+        arrays.append(values.reshape(-1, 3))
+    else:
+        for text in texts:
+            try:
+                arrays.append(_to_xyz(_numbers(text), dim))
+            except CoordinateError as exc:
+                issues.append((f"unreadable coordinates: {exc}", None, None))
+    arrays = [a for a in arrays if len(a)]
+    if not arrays:
+        return None
+    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
 
 
 def _lod_of(obj: CityObject) -> int:

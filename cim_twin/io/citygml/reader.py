@@ -12,8 +12,10 @@ the end (only when such references exist).
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceTable
 from ...scene.triangulate import PolygonBatch, triangulate
 from .appearance import AppearanceStore
 from .attributes import local_name
-from .features import GML_NAMESPACES, FeatureParse, FeatureWalker
+from .features import GML_NAMESPACES, FeatureParse, FeatureWalker, points_of_texts
 from .geometry import GeometryCollector, GeometryContext, Polygon, Ref, add_polygons, resolve_refs
 from .source import DocumentHead, describe_non_citygml, open_counting, read_head
 
@@ -88,6 +90,8 @@ class CityGMLReader:
         self.appearances = AppearanceStore()
         self._late_appearances = False
         self._features_seen = 0
+        self._doc_dim = 3
+        self._jacobians: dict[tuple[Any, ...], np.ndarray] = {}
         #: Features triangulated together (amortises numpy overhead; bounds memory).
         self.batch_features = 256
 
@@ -275,6 +279,7 @@ class CityGMLReader:
         for root, member in self._members(on_read):
             if walker is None:
                 gml_ns, srs, dim = self._root_defaults(root)
+                self._doc_dim = dim
                 walker = FeatureWalker(gml_ns, srs, dim, self.appearances, bounds_only=bounds_only)
             is_appearance = local_name(member.tag) == "appearanceMember"
             for el in self._feature_elements(member):
@@ -522,15 +527,16 @@ class CityGMLReader:
         FormatError, UnsafeInputError, CRSError
             for files that are not (safe, well-formed) CityGML or name an unknown CRS.
         """
-        state = self._crs_state(metric=True)
-        scene = self._read_pass(state)
-        if self._late_appearances and not self.appearances.empty:
-            # appearances that came after the features they style: a second pass applies them
-            self.warnings.clear()
-            self._warning_kinds.clear()
-            self._features_seen = 0
+        with _no_cyclic_gc():
             state = self._crs_state(metric=True)
-            scene = self._read_pass(state, keep_appearances=True)
+            scene = self._read_pass(state)
+            if self._late_appearances and not self.appearances.empty:
+                # appearances that came after the features they style: a second pass applies them
+                self.warnings.clear()
+                self._warning_kinds.clear()
+                self._features_seen = 0
+                state = self._crs_state(metric=True)
+                scene = self._read_pass(state, keep_appearances=True)
         return scene
 
     def _read_pass(self, state: _CRSState, *, keep_appearances: bool = False) -> Scene:
@@ -558,58 +564,87 @@ class CityGMLReader:
 
     # --- info --------------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """The ``cim-twin info`` report, computed in one streaming pass without building meshes."""
+        with _no_cyclic_gc():
+            return self._info()
+
+    def _info(self) -> dict[str, Any]:
+        """The ``cim-twin info`` report, computed in one streaming pass without building meshes.
+
+        Coordinates of a few features at a time are parsed in one numpy call; for the WGS84
+        extent each batch contributes its extreme points in the directions of growing longitude
+        and latitude (the local gradient of the CRS), so the extent is that of the vertices, not
+        of rotated boxes.
+        """
         state = self._crs_state(metric=False)
         counts: Counter[str] = Counter()
         lods: set[int] = set()
         attributes: set[str] = set()
-        boxes_lo: list[np.ndarray] = []
-        boxes_hi: list[np.ndarray] = []
-        box_srs: list[str | None] = []
+        # boxes in the source CRS (after axis order / srsName conversion), and points for WGS84
+        lows: list[np.ndarray] = []
+        highs: list[np.ndarray] = []
+        extreme_points: list[np.ndarray] = []
+        odd_boxes: list[tuple[str | None, np.ndarray, np.ndarray]] = []
         n_features = 0
+        pending_texts: list[str] = []
+        pending_srs: str | None = None
+        pending_n = 0
+
+        def flush() -> None:
+            nonlocal pending_texts, pending_n
+            if pending_texts:
+                issues: list[tuple[str, int | None, str | None]] = []
+                pts = points_of_texts(pending_texts, self._doc_dim, issues)
+                for message, line, gid in issues:
+                    self.warn(message, line=line, object_id=gid, kind=message[:30])
+                if pts is not None:
+                    pts = self._converter(state, pending_srs, pts[:1])(pts)
+                    lows.append(pts.min(axis=0))
+                    highs.append(pts.max(axis=0))
+                    extreme_points.append(self._extreme_points(state, pts))
+            pending_texts, pending_n = [], 0
+
         bar = progress_bar(self._file_size(), desc=self.path.name, unit="B", unit_scale=True, enabled=self.progress)
         try:
             for fp in self._iterate(bounds_only=True, state=state, bar=bar):
                 n_features += 1
+                if fp.coord_texts:
+                    if pending_texts and fp.srs != pending_srs:
+                        flush()
+                    pending_texts.extend(fp.coord_texts)
+                    pending_srs = fp.srs
+                    pending_n += 1
+                    if pending_n >= 32:
+                        flush()
                 self._issues(fp)
                 lods.update(fp.lods)
                 for obj in fp.objects:
                     counts[obj.kind] += 1
                 attributes.update(fp.attribute_names)
                 for box in fp.bounds:
-                    if box is not None:
-                        box_srs.append(fp.srs)
-                        boxes_lo.append(box[0])
-                        boxes_hi.append(box[1])
+                    if box is not None and not (np.isnan(box[0]).any() or np.isnan(box[1]).any()):
+                        odd_boxes.append((fp.srs, box[0], box[1]))
+            flush()
         finally:
             bar.close()
-        if boxes_lo:
-            # into the source CRS (axis order, other srsNames), in one batch per srsName
-            all_lo, all_hi = np.array(boxes_lo), np.array(boxes_hi)
-            keep = ~(np.isnan(all_lo).any(axis=1) | np.isnan(all_hi).any(axis=1))
-            srs_arr = np.array([s or "" for s in box_srs], dtype=object)
-            boxes_lo, boxes_hi = [], []
-            for srs in dict.fromkeys(srs_arr[keep]):
-                sel = keep & (srs_arr == srs)
-                conv = self._converter(state, srs or None, all_lo[sel][:1])
-                a, b = conv(all_lo[sel]), conv(all_hi[sel])
-                boxes_lo.extend(np.minimum(a, b))
-                boxes_hi.extend(np.maximum(a, b))
+        for srs, lo, hi in odd_boxes:
+            a, b = self._converter(state, srs, lo[None, :])(np.array([lo, hi]))
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            lows.append(lo)
+            highs.append(hi)
+            extreme_points.append(np.array([[x, y, lo[2]] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])]))
         self._warn_missing_crs(state)
         self._summarise_warnings()
         src = state.source
         extent = extent_wgs84 = None
-        if boxes_lo:
-            lo = np.array(boxes_lo)
-            hi = np.array(boxes_hi)
-            extent = [*map(float, lo.min(axis=0)), *map(float, hi.max(axis=0))]
+        if lows:
+            lo, hi = np.min(lows, axis=0), np.max(highs, axis=0)
+            extent = [*map(float, lo), *map(float, hi)]
             if src is not None and not src.is_local:
-                xs = np.concatenate([lo[:, 0], hi[:, 0], lo[:, 0], hi[:, 0]])
-                ys = np.concatenate([lo[:, 1], lo[:, 1], hi[:, 1], hi[:, 1]])
-                zs = np.concatenate([lo[:, 2], lo[:, 2], hi[:, 2], hi[:, 2]])
-                lon, lat, h = src.to_wgs84(xs, ys, zs)
-                extent_wgs84 = [float(lon.min()), float(lat.min()), float(h.min()),
-                                float(lon.max()), float(lat.max()), float(h.max())]
+                pts = np.concatenate(extreme_points)
+                lon, lat, _ = src.to_wgs84(pts[:, 0], pts[:, 1], pts[:, 2])
+                # heights pass through the horizontal transform unchanged
+                extent_wgs84 = [float(lon.min()), float(lat.min()), float(lo[2]),
+                                float(lon.max()), float(lat.max()), float(hi[2])]
         return {
             "format": "citygml",
             "version": self.version,
@@ -624,6 +659,41 @@ class CityGMLReader:
             "attributes": sorted(attributes),
             "warnings": [str(w) for w in self.warnings],
         }
+
+    def _extreme_points(self, state: _CRSState, pts: np.ndarray) -> np.ndarray:
+        """The points of ``pts`` (source CRS) farthest in the directions of growing and falling
+        longitude and latitude, from the CRS's local gradient at their centre."""
+        src = state.source
+        if src is None or src.is_local or len(pts) <= 4:
+            return pts
+        centre = pts[:, :2].mean(axis=0)
+        step = 1e-5 if src.is_geographic else 1.0
+        # the gradient turns slowly: one per 1 km (0.01 degree) cell is plenty
+        cell = (src.name, *np.floor(centre / (step * 1000)).astype(int).tolist())
+        jacobian = self._jacobians.get(cell)
+        if jacobian is None:
+            tr = transformer(src.horizontal_key, "EPSG:4326")
+            lon, lat = tr.transform(centre[0] + np.array([0.0, step, 0.0]), centre[1] + np.array([0.0, 0.0, step]))
+            jacobian = np.array([[lon[1] - lon[0], lon[2] - lon[0]], [lat[1] - lat[0], lat[2] - lat[0]]])
+            self._jacobians[cell] = jacobian
+        along = pts[:, :2] @ jacobian.T
+        pick = [int(along[:, 0].argmin()), int(along[:, 0].argmax()), int(along[:, 1].argmin()),
+                int(along[:, 1].argmax())]
+        return pts[pick]
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a file is read: the reader allocates millions of
+    small objects that live on (the scene) or die by reference counting, and repeated full
+    collections over a growing heap would cost more than the reading. Restored afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _identity(points: np.ndarray) -> np.ndarray:
