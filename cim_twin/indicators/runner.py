@@ -635,6 +635,8 @@ def run_check(
         inputs=inputs,
         indicators={code: o.to_status() for code, o in outcomes.items()},
         crs=scene.crs.name if scene.crs is not None else None,
+        # say what the findings' heights are: ellipsoidal only where the CRS makes them so
+        notes="" if scene.crs is None or scene.crs.is_local else f"heights: {scene.crs.vertical_datum}",
         status="completed_with_failures" if failed else "ok",
         plugins={p.name: p.version or "" for p in host.plugins.values() if p.status == "loaded"},
         warnings=tuple(str(w) for w in warnings_),

@@ -204,6 +204,7 @@ def test_findings_are_placed_and_written(project, scene, host) -> None:  # type:
     assert run_dir == project.output_dir / "runs" / result.run.id
     run = CheckRun.model_validate(loads((run_dir / "run.json").read_bytes()))
     assert run == result.run
+    assert run.crs == "EPSG:4548" and run.notes == "heights: unstated (heights taken as given)"
     assert run.inputs == {
         "city_2025.gml": fingerprint(project.root / "city_2025.gml"),
         "layers/communities.geojson": fingerprint(project.root / "layers" / "communities.geojson"),
