@@ -182,7 +182,11 @@ class ProblemPoint(_Frozen):
     z: float
     lon: float | None = None
     lat: float | None = None
-    height: float | None = Field(default=None, description="ellipsoidal height (m)")
+    height: float | None = Field(
+        default=None,
+        description="height (m) with lon/lat: ellipsoidal where the scene's vertical datum can be "
+        "transformed, else the scene height as given (the run's notes say which)",
+    )
     object_ids: tuple[str, ...] = ()
     unit_id: str | None = Field(default=None, description="spatial unit (community/block/district)")
     period: str
