@@ -103,3 +103,11 @@ def test_run_folder_and_unknown_color(district: Path, tmp_path: Path, capsys) ->
     code = main(["export", str(district), "--out", str(tmp_path / "x"), "--run", str(run_dir), "--color-by", "NOPE"])
     err = capsys.readouterr().err
     assert code == 2 and "NOPE" in err and not (tmp_path / "x").exists()
+
+
+def test_source_without_crs_asks_for_one(shared_data: Path, tmp_path: Path, capsys) -> None:
+    src = shared_data / "citygml4j/citygml4j-samples/datasets/LOD2_Building_with_Placeholder_v200.gml"
+    assert main(["export", str(src), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--crs" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -59,6 +59,8 @@ def box_client(cesium_ready: None, box_export: Path, boxes, box_run) -> dict:
         {"tileset": "buildings-1.0/tileset.json", "features": expected},
         {"tileset": "problems/tileset.json", "points": True,
          "features": [{"id": finding.id, "lon": finding.lon, "lat": finding.lat, "height": finding.height}]},
+        {"tileset": "problems-1.0/tileset.json", "points": True,
+         "features": [{"id": finding.id, "lon": finding.lon, "lat": finding.lat, "height": finding.height}]},
     ]
     report = run_cesium_checks(box_export, checks)
     assert not report["errors"], report["errors"]
@@ -83,8 +85,9 @@ def test_buildings_load_pick_and_sit_where_they_are(box_client: dict, box_export
         assert "worst_severity" in props and "problem_count" in props
 
 
-def test_problem_points_load_and_pick(box_client: dict, box_run) -> None:
-    res = box_client["report"]["checks"][2]
+@pytest.mark.parametrize("index", [2, 3], ids=["glb-points", "pnts"])
+def test_problem_points_load_and_pick(box_client: dict, box_run, index: int) -> None:
+    res = box_client["report"]["checks"][index]
     _assert_loaded(res)
     assert res["overview"]["featuresSelected"] > 0 or res["overview"]["pointsSelected"] > 0
     pick = res["picks"][0]
