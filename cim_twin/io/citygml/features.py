@@ -32,6 +32,7 @@ from .geometry import (
     CoordinateError,
     GeometryCollector,
     GeometryContext,
+    Polygon,
     _numbers,
     _to_xyz,
     parse_coordinates,
@@ -178,6 +179,8 @@ class FeatureWalker:
         self._core_ns: dict[str, bool] = {}
         self._prop_cache: dict[Any, tuple[int, str, int, int]] = {}
         self._surface_types: dict[str, int] = {}
+        #: Implicit geometry templates by gml:id (local coordinates), for later references.
+        self.templates: dict[str, list[list[np.ndarray]]] = {}
         self._pos_tags = (f"{{{gml_ns}}}posList", f"{{{gml_ns}}}pos", f"{{{gml_ns}}}coordinates")
 
     # --- namespaces ------------------------------------------------------------------------------
@@ -585,7 +588,7 @@ class FeatureWalker:
                 template = part
         if ref_point is None:
             return
-        if self.bounds_only or template is None or len(template) == 0:
+        if self.bounds_only or template is None or (len(template) == 0 and template.get(XLINK_HREF) is None):
             key = (owner, lod)
             if self.bounds_only:
                 old = fp.bounds[owner]
@@ -594,16 +597,34 @@ class FeatureWalker:
             else:
                 fp.collector.other_bounds.setdefault(key, (ref_point, ref_point))
             return
-        sub = GeometryCollector(self.gml_id)
-        sub.parse_property(template, GeometryContext(owner, lod, -1, False, fp.srs, self.default_dim,
-                                                     int(KIND_SURFACE.get(fp.objects[owner].kind, 0))))
+        hint = int(KIND_SURFACE.get(fp.objects[owner].kind, 0))
+        href = template.get(XLINK_HREF)
+        if href is not None and len(template) == 0:
+            # a template defined by an earlier implicit geometry (trees and furniture share them)
+            rings_list = self.templates.get(href.lstrip("#"))
+            if rings_list is None:
+                fp.collector.issues.append((f"implicit geometry template {href} not found before its use; "
+                                            "only the reference point is kept", template.sourceline, None))
+                fp.collector.other_bounds.setdefault((owner, lod), (ref_point, ref_point))
+                return
+        else:
+            sub = GeometryCollector(self.gml_id)
+            sub.parse_property(template, GeometryContext(owner, lod, -1, False, fp.srs, self.default_dim, hint))
+            rings_list = [poly.rings for poly in sub.polygons]
+            for child in template:
+                gid = child.get(self.gml_id) if isinstance(child.tag, str) else None
+                if gid is not None and len(self.templates) < MAX_TEMPLATES:
+                    self.templates[gid] = rings_list
         m = matrix if matrix is not None else np.eye(4)
-        for poly in sub.polygons:
-            poly.rings = [(r @ m[:3, :3].T) + m[:3, 3] + ref_point for r in poly.rings]
-            poly.srs = fp.srs
-            fp.collector.polygons.append(poly)
+        for rings in rings_list:
+            placed = [(r @ m[:3, :3].T) + m[:3, 3] + ref_point for r in rings]
+            fp.collector.polygons.append(
+                Polygon(placed, owner, lod, -1, False, fp.srs, None, [None] * len(placed), prop.sourceline, hint)
+            )
 
 
+#: At most this many implicit geometry templates are remembered (they are few in real files).
+MAX_TEMPLATES = 10_000
 _TEMPLATE_NAMES = frozenset({"relativeGMLGeometry", "relativeGeometry"})
 _NOT_GEOMETRY = frozenset({"relativeGMLGeometry", "relativeGeometry", "referencePoint", "Address", "address",
                            "Envelope"})

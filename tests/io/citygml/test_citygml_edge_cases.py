@@ -137,3 +137,17 @@ def test_memory_stays_flat_as_the_file_grows(tmp_path: Path) -> None:
         peaks[n] = peak
     # ten times the buildings, nowhere near ten times the memory
     assert peaks[1000] < 2.5 * peaks[100] + 2 * 2**20, peaks
+
+
+def test_implicit_geometry_templates_are_placed(test_data: Path) -> None:
+    path = test_data / "citygml" / "implicit_v2.gml"
+    scene = read_citygml(path)
+    first, second = scene["tree1"].geometry[2], scene["tree2"].geometry[2]
+    assert areas(first) == pytest.approx(4.0) and areas(second) == pytest.approx(16.0)
+    np.testing.assert_allclose(first.vertices.min(axis=0), [618009, 2950009, 100])
+    np.testing.assert_allclose(second.vertices.max(axis=0), [618052, 2950052, 110])
+    assert (first.semantics == SurfaceType.VEGETATION).all()
+    info = citygml_info(path)
+    assert info["lods"] == [2] and info["counts"] == {"SolitaryVegetationObject": 2}
+    # the extent of info is that of the reference points (templates are not placed when streaming)
+    assert info["extent"] == [618010.0, 2950010.0, 100.0, 618050.0, 2950050.0, 110.0]
