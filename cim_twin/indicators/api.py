@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import numpy as np
 
@@ -290,11 +290,25 @@ class CheckContext:
         """Every layer of a kind (``ctx.layer(kind)`` gives the first)."""
         return [lay for lay in self.layers.values() if lay.kind == kind]
 
-    def units(self, level: str) -> AuxLayer | None:
-        """The spatial units of a level (``community``, ``block``, ``district``), if given."""
+    @overload
+    def units(self, level: str) -> AuxLayer | None: ...
+    @overload
+    def units(self, level: str, *, required: Literal[True]) -> AuxLayer: ...
+    @overload
+    def units(self, level: str, *, required: bool) -> AuxLayer | None: ...
+
+    def units(self, level: str, *, required: bool = False) -> AuxLayer | None:
+        """The spatial units of a level (``community``, ``block``, ``district``): None when the
+        project has none, or with ``required=True`` a :class:`MissingDataError` (the indicator is
+        then recorded as skipped)."""
         for lay in self.layers.values():
             if lay.kind == "units" and lay.level == level:
                 return lay
+        if required:
+            raise MissingDataError(
+                f"the project has no {level} units",
+                hint=f'add a layer with kind = "units" and level = "{level}" in twin.toml (see docs/project-file.md)',
+            )
         return None
 
     def unit_ids_at(self, xy: np.ndarray, level: str) -> np.ndarray:
