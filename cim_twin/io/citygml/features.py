@@ -145,6 +145,7 @@ class FeatureParse:
     bounds: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
     coord_texts: list[str] = field(default_factory=list)
     has_implicit: bool = False
+    points_outside_geometry: bool = False  # info mode: gml:pos in an address or envelope
     attribute_names: set[str] = field(default_factory=set)  # info mode
     odd_coords: list[etree._Element] = field(default_factory=list)
 
@@ -264,7 +265,7 @@ class FeatureWalker:
                         texts.append(c.text)
                     continue
                 odd.append(c)
-            elif not _inside(c, el, _NOT_GEOMETRY):
+            elif not fp.points_outside_geometry or not _inside(c, el, _NOT_GEOMETRY):
                 # points outside geometry properties (an address' location, an implicit template)
                 # and implicit reference points (placed by _implicit) are left out
                 odd.append(c)
@@ -404,7 +405,11 @@ class FeatureWalker:
                 self._scan_surfaces(prop, fp)
             elif code in (_GML_TEXT, _ADDRESS):
                 names.add(name)
+                if code == _ADDRESS and prop.find(f".//{self._pos_tags[1]}") is not None:
+                    fp.points_outside_geometry = True
             elif code == _ENVELOPE:
+                if prop.find(f".//{self._pos_tags[1]}") is not None:
+                    fp.points_outside_geometry = True
                 for env in prop:
                     srs = env.get("srsName") if isinstance(env.tag, str) else None
                     if srs:
@@ -560,6 +565,7 @@ class FeatureWalker:
         point gives the object its place and LOD; inline templates are placed as polygons."""
         fp.lods.add(lod)
         fp.has_implicit = True
+        fp.points_outside_geometry = True
         implicit = next((c for c in prop if isinstance(c.tag, str)), None)
         if implicit is None:
             return
