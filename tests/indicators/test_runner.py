@@ -431,3 +431,29 @@ def test_indicator_patterns(project, scene, host) -> None:  # type: ignore[no-un
     assert select_indicators(["T-TALL", "T-R*", "T-TALL"], host) == ["T-TALL", "T-RAISES", "T-REPEAT"]
     with pytest.raises(ConfigError, match="no indicator matches 'Q-\\*'"):
         select_indicators(["Q-*"], host)
+
+
+def test_several_sources_make_one_scene(shared_data: Path, tmp_path: Path, host: PluginHost) -> None:
+    import shutil
+
+    fzk = shared_data / "3dcitydb-importer-exporter" / "samples" / "FZK_House"
+    for name in ("FZK-House-LoD1-KIT-IAI-KHH-V2.gml", "FZK-House-LoD2-KIT-IAI-KHH-V2.gml"):
+        shutil.copy(fzk / name, tmp_path / name)
+    project = Project.from_dict({"scene": {"sources": ["FZK-House-LoD[12]-*.gml"]}, "project": {"catalog": ""}},
+                                path=tmp_path / "twin.toml")
+    result = run_check(project, host=host, indicators=["T-LIMIT"], period=2025, write=False)
+    # the same house twice: both kept (the second id gets a suffix, with a warning); FZK-Haus is
+    # 6.52 m high (measuredHeight), so T-LIMIT (10 m) finds nothing
+    assert result.run.indicators["T-LIMIT"].status == "ok" and result.findings == []
+    assert sorted(result.run.inputs) == ["FZK-House-LoD1-KIT-IAI-KHH-V2.gml", "FZK-House-LoD2-KIT-IAI-KHH-V2.gml"]
+    assert any("duplicate id" in w for w in result.run.warnings)
+    assert result.run.crs.startswith("EPSG:25832")
+
+    potsdam = shared_data / "3dcitydb-importer-exporter/resources/samples/Potsdam/CityGML/Potsdam_LoD1/Potsdam_LoD1.gml"
+    shutil.copy(potsdam, tmp_path / "Potsdam_LoD1.gml")
+    mixed = Project.from_dict({"scene": {"sources": ["FZK-House-LoD1-KIT-IAI-KHH-V2.gml", "Potsdam_LoD1.gml"]}},
+                              path=tmp_path / "twin.toml")
+    from cim_twin.errors import CRSError
+
+    with pytest.raises(CRSError, match=r"Potsdam_LoD1.gml: source is in EPSG:25833.*first source in EPSG:25832"):
+        run_check(mixed, host=host, indicators=["T-LIMIT"], period=2025, write=False)
