@@ -439,12 +439,16 @@ def test_several_sources_make_one_scene(shared_data: Path, tmp_path: Path, host:
     fzk = shared_data / "3dcitydb-importer-exporter" / "samples" / "FZK_House"
     for name in ("FZK-House-LoD1-KIT-IAI-KHH-V2.gml", "FZK-House-LoD2-KIT-IAI-KHH-V2.gml"):
         shutil.copy(fzk / name, tmp_path / name)
-    project = Project.from_dict({"scene": {"sources": ["FZK-House-LoD[12]-*.gml"]}, "project": {"catalog": ""}},
+    project = Project.from_dict({"scene": {"sources": ["FZK-House-LoD[12]-*.gml"]}, "project": {"catalog": ""},
+                                 "profile": {"thresholds": {"T-LIMIT": {"default": 5.0}}}},
                                 path=tmp_path / "twin.toml")
     result = run_check(project, host=host, indicators=["T-LIMIT"], period=2025, write=False)
-    # the same house twice: both kept (the second id gets a suffix, with a warning); FZK-Haus is
-    # 6.52 m high (measuredHeight), so T-LIMIT (10 m) finds nothing
-    assert result.run.indicators["T-LIMIT"].status == "ok" and result.findings == []
+    # the same house twice: both kept, the second id with a suffix (and a warning); FZK-Haus is
+    # 6.52 m high (measuredHeight), over the profile's 5 m
+    assert result.run.indicators["T-LIMIT"].status == "ok"
+    ids = sorted(f.object_ids[0] for f in result.findings)
+    assert len(ids) == 2 and ids[1] == ids[0] + "~2"
+    assert {f.value for f in result.findings} == {6.52}
     assert sorted(result.run.inputs) == ["FZK-House-LoD1-KIT-IAI-KHH-V2.gml", "FZK-House-LoD2-KIT-IAI-KHH-V2.gml"]
     assert any("duplicate id" in w for w in result.run.warnings)
     assert result.run.crs.startswith("EPSG:25832")
