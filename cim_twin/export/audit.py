@@ -80,8 +80,9 @@ def read_leaf_features(tileset_path: Path, keep: set[str] | None = None,
 
 def _ecef_to_scene(crs: Any, ecef: np.ndarray) -> np.ndarray:
     lon, lat, h = transformer("EPSG:4978", "EPSG:4979").transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
-    x, y = transformer("EPSG:4326", crs.horizontal_key).transform(lon, lat)
-    return np.column_stack([x, y, h])
+    # three coordinates: a topocentric (ENU) scene CRS changes the height too; a projected one keeps it
+    x, y, z = transformer("EPSG:4326", crs.horizontal_key).transform(lon, lat, h)
+    return np.column_stack([x, y, z])
 
 
 def _max_nearest(source: np.ndarray, decoded: np.ndarray) -> float:

@@ -93,6 +93,30 @@ def test_project_with_catalog_run(district: Path, tmp_path: Path, capsys) -> Non
     assert {p["action"] for p in props} - {""}  # some buildings carry a 留改拆 action
 
 
+def test_project_streams_its_source(district: Path, tmp_path: Path) -> None:
+    """--stream on with a project: its one CityGML source streams, with the catalog run, and gives
+    the same tiles as the in-memory export."""
+    a, b = tmp_path / "stream", tmp_path / "mem"
+    for out, mode in ((a, "on"), (b, "off")):
+        assert main(["export", str(district), "--out", str(out), "--run", "latest", "--stream", mode,
+                     "--max-features", "20"]) == 0
+    tiles = sorted(p.name for p in (a / "buildings" / "tiles").iterdir())
+    assert len(tiles) > 3
+    for name in tiles:
+        assert (a / "buildings" / "tiles" / name).read_bytes() == (b / "buildings" / "tiles" / name).read_bytes()
+    assert (a / "layers.json").read_bytes() == (b / "layers.json").read_bytes()
+
+
+def test_third_party_tileset(shared_data: Path, tmp_path: Path) -> None:
+    """A tileset from elsewhere (CesiumGS sample, ENU scene CRS from the 3D Tiles reader) exports and
+    its audit passes."""
+    out = tmp_path / "o"
+    src = shared_data / "3d-tiles-samples/1.0/TilesetWithDiscreteLOD/tileset.json"
+    assert main(["export", str(src), "--out", str(out), "--tiles-version", "both"]) == 0
+    manifest = json.loads((out / "layers.json").read_text("utf-8"))
+    assert manifest["audit"]["passed"] and manifest["audit"]["max_position_error_m"] < 0.001
+
+
 def test_run_folder_and_unknown_color(district: Path, tmp_path: Path, capsys) -> None:
     run_dir = next((district / "export" / "runs").iterdir())
     out = tmp_path / "cim"

@@ -43,25 +43,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _streamable(args: argparse.Namespace) -> bool:
-    """A plain (not gzipped) CityGML file that should take the streaming path."""
+def _stream_source(path: Path, mode: str) -> bool:
+    """Should this file take the streaming path: a plain (not gzipped) CityGML file, with
+    ``--stream on`` or over the size threshold."""
     from ...export.streaming import STREAM_THRESHOLD_BYTES
-    from ...project import find_project_file
-
-    if args.stream == "off" or find_project_file(args.source) is not None or not args.source.is_file():
-        return False
     from ...io import find_reader
 
-    if find_reader(args.source).name != "citygml":
+    if mode == "off" or not path.is_file() or find_reader(path).name != "citygml":
         return False
-    with open(args.source, "rb") as fh:
+    with open(path, "rb") as fh:
         if fh.read(2) == b"\x1f\x8b":
             return False
-    return args.stream == "on" or args.source.stat().st_size > STREAM_THRESHOLD_BYTES
+    return mode == "on" or path.stat().st_size > STREAM_THRESHOLD_BYTES
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Path | None]:
-    """The scene and the catalog path meant by SOURCE."""
+def _resolve(args: argparse.Namespace) -> tuple[Path | None, str | None, Any, Path | None]:
+    """What SOURCE means: ``(file to stream, its CRS option, in-memory scene, catalog path)``; exactly
+    one of the first and the third is set. A project whose period has one large CityGML source
+    streams it too."""
     from ...project import find_project_file
 
     project_file = find_project_file(args.source)
@@ -72,14 +71,19 @@ def _load(args: argparse.Namespace) -> tuple[Any, Path | None]:
         project = Project.load(project_file)
         if args.crs:
             project.crs_override = args.crs
-        scene = load_scene(project, project.period(args.period))
-        return scene, project.catalog_path
+        period = project.period(args.period)
+        sources = project.sources(period)
+        if len(sources) == 1 and _stream_source(sources[0], args.stream):
+            return sources[0], project.scene_crs, None, project.catalog_path
+        return None, None, load_scene(project, period), project.catalog_path
+    if _stream_source(args.source, args.stream):
+        return args.source, args.crs, None, None
     from ...io import read_scene
 
     options: dict[str, Any] = {}
     if args.crs:
         options["crs"] = args.crs
-    return read_scene(args.source, **options), None
+    return None, None, read_scene(args.source, **options), None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("the output folder exists", path=args.out, hint="choose another --out or add --overwrite")
     if args.max_features < 1 or args.max_triangles < 1:
         raise ConfigError("--max-features and --max-triangles must be positive")
-    stream = _streamable(args)
-    scene, catalog_path = (None, None) if stream else _load(args)
+    stream, stream_crs, scene, catalog_path = _resolve(args)
     run_data = None
     if args.run:
         run_data = load_run(args.run, catalog_path=args.catalog or catalog_path)
@@ -105,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
         tiling=TilingOptions(max_features=args.max_features, max_triangles=args.max_triangles,
                              coarse_max_features=max(2 * args.max_features, 1)),
     )
-    if stream:
+    if stream is not None:
         from ...export.writer import export_citygml
 
-        doc = export_citygml(args.source, args.out, run=run_data, options=options, crs=args.crs)
+        doc = export_citygml(stream, args.out, run=run_data, options=options, crs=stream_crs)
     else:
         assert scene is not None
         doc = export_folder(scene, args.out, run=run_data, options=options)
