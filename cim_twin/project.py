@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
-from .model import LEVELS, Period
+from .model import Period
 
 __all__ = [
     "LAYER_KINDS",
@@ -418,10 +418,6 @@ class Project:
     def layer_path(self, name: str, period: Period | None = None) -> Path:
         return self.resolve(self.config.layers[name].path, period)
 
-    def missing_layers(self, period: Period | None = None) -> list[str]:
-        """Names of layers whose file does not exist (for ``required = false`` reporting)."""
-        return [n for n in self.config.layers if not self.layer_path(n, period).exists()]
-
     def check_layer_files(self, period: Period | None = None) -> list[str]:
         """Raise for a missing required layer file; return the names of missing optional ones."""
         skipped = []
@@ -565,6 +561,3 @@ def find_project_file(source: str | PathLike[str]) -> Path | None:
         return p / PROJECT_FILE_NAME
     return None
 
-
-# Kept for messages: which levels a units layer may have.
-UNIT_LEVELS = LEVELS
