@@ -43,6 +43,31 @@ class CrossSections:
         return np.isfinite(self.hw)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+
+
+def _ray_entry(p0: np.ndarray, d: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Where each ray ``p0 + t·d`` (t in [0, 1]) first enters its triangle ``tri`` (k, 3, 2):
+    the smallest t at which it crosses an edge, 0 when it starts inside, inf when it misses.
+    Vectorised over all ray/triangle pairs (cheaper than a geometry intersection per pair)."""
+    best = np.full(len(p0), np.inf)
+    for e in range(3):
+        a, b = tri[:, e], tri[:, (e + 1) % 3]
+        edge = b - a
+        w = a - p0
+        denom = _cross(d, edge)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = _cross(w, edge) / denom
+            u = _cross(w, d) / denom
+        ok = (denom != 0) & (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1)
+        best = np.where(ok & (t < best), t, best)
+    signs = np.stack([_cross(tri[:, (e + 1) % 3] - tri[:, e], p0 - tri[:, e]) for e in range(3)], axis=1)
+    inside = (signs >= 0).all(axis=1) | (signs <= 0).all(axis=1)
+    best[inside] = 0.0
+    return best
+
+
 def cross_sections(
     lines: np.ndarray, table: BuildingTable, spacing_m: float = 20.0, reach_m: float = 60.0, min_offset_m: float = 1.0
 ) -> CrossSections:
@@ -90,11 +115,14 @@ def cross_sections(
             start = centre + sign * normal * min_offset_m
             end = centre + sign * normal * reach_m
             rays = shapely.linestrings(np.stack([start, end], axis=1))
-            ri, ti = tree.query(rays, predicate="intersects")
+            ri, ti = tree.query(rays)  # bounding boxes; the exact test is _ray_entry's
             if not len(ri):
                 continue
-            hit = shapely.intersection(rays[ri], polys[ti])
-            d = shapely.distance(shapely.points(centre[ri]), hit)
+            corners = shapely.get_coordinates(polys[ti]).reshape(len(ti), 4, 2)[:, :3]
+            t = _ray_entry(start[ri], end[ri] - start[ri], corners)
+            hit = np.isfinite(t)
+            ri, ti = ri[hit], ti[hit]
+            d = min_offset_m + t[hit] * (reach_m - min_offset_m)
             order = np.lexsort((d, ri))
             ri, ti, d = ri[order], ti[order], d[order]
             first = np.unique(ri, return_index=True)[1]

@@ -92,3 +92,15 @@ def test_sidewalk_relative_width_and_mapped_width(tiny, test_data):
     r2 = by_road["R2"]
     assert r2.value == pytest.approx(0.2) and r2.evidence["sidewalk_width_m"] == 1.5
     assert "narrower than 2 m" in r2.message_en and r2.severity.value == "medium"
+
+
+def test_ray_entry_by_hand():
+    import numpy as np
+    from cim_twin_plugins.streets import _ray_entry
+
+    tri = np.array([[[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]]] * 4)
+    p0 = np.array([[-5.0, 2.0], [1.0, 1.0], [20.0, 20.0], [12.0, 4.0]])
+    d = np.array([[20.0, 0.0], [5.0, 0.0], [1.0, 0.0], [-10.0, 0.0]])
+    t = _ray_entry(p0, d, tri)
+    # enters at x = 0 (a quarter along); starts inside; misses; enters the hypotenuse x + y = 10 at x = 6
+    assert t[0] == pytest.approx(0.25) and t[1] == 0.0 and np.isinf(t[2]) and t[3] == pytest.approx(0.6)
