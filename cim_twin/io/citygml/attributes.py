@@ -147,6 +147,11 @@ def complex_value(el: etree._Element, depth: int = 0) -> Any:
                 out[key] = [existing, value]
         else:
             out[key] = value
+    if len(out) == 1:
+        (key, value), = out.items()
+        if key[:1].isupper() and isinstance(value, dict):
+            # a property holding one object (<uro:attr><uro:Attr>...</uro:Attr>): keep its fields
+            return value
     return out
 
 

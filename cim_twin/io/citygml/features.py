@@ -307,7 +307,7 @@ class FeatureWalker:
         if el.get(self.gml_id) is not None:
             return True
         # an ADE object without id that carries its own geometry (lodN... properties)
-        return not self._is_core(el.tag) and any(_LOD_PROPERTY.match(local_name(c.tag)) for c in el)
+        return not self._is_core(el.tag) and any(_LOD_PROPERTY.match(local_name(c.tag)) and len(c) for c in el)
 
     def _ade_hook(self, prop: etree._Element, fp: FeatureParse, index: int) -> bool:
         """CityGML 3.0 ADE hooks (``adeOfBuilding`` ...) hold data types whose properties belong to
@@ -375,6 +375,8 @@ class FeatureWalker:
             # the cache lookup inlined: this loop runs for every property of every feature
             found = cache.get(prop.tag)
             code, name, lod, _hint = found if found is not None else self._classify(prop)
+            if code == _GEOMETRY and not len(prop) and prop.get(XLINK_HREF) is None:
+                code, name = _OTHER, self._attr_name(prop, name)  # an lodN... value, not geometry
             if code == _OTHER:
                 if len(prop):
                     if self._ade_hook(prop, fp, index):
@@ -430,7 +432,7 @@ class FeatureWalker:
             for sub in surface:
                 found = cache.get(sub.tag)
                 code, name, lod, _hint = found if found is not None else self._classify(sub)
-                if code == _GEOMETRY:
+                if code == _GEOMETRY and (len(sub) or sub.get(XLINK_HREF) is not None):
                     fp.lods.add(lod)
                     if fp.srs is None:
                         self._find_srs(sub, fp)
@@ -454,6 +456,8 @@ class FeatureWalker:
         classify = self._classify
         for prop in el:
             code, name, lod, hint = classify(prop)
+            if code == _GEOMETRY and not len(prop) and prop.get(XLINK_HREF) is None:
+                code, name = _OTHER, self._attr_name(prop, name)  # an lodN... value, not geometry
             if code == _OTHER:
                 if len(prop) == 0:
                     href = prop.get(XLINK_HREF)
@@ -536,6 +540,8 @@ class FeatureWalker:
         classify = self._classify
         for prop in el:
             code, pname, lod, _hint = classify(prop)
+            if code == _GEOMETRY and not len(prop) and prop.get(XLINK_HREF) is None:
+                code, pname = _OTHER, self._attr_name(prop, pname)
             if code == _GEOMETRY:
                 self._geometry(prop, fp, owner, lod, row)
             elif code == _GML_TEXT:

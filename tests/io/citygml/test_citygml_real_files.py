@@ -252,7 +252,9 @@ def test_citygml3_attributes_addresses_and_ade(shared_data: Path) -> None:
     assert "test:ownerName" in ade.buildings()[0].attributes
     plateau = read_citygml(shared_data / "plateau-gis-converter/docs/src/64413325_bldg_6697_op.gml")
     first = plateau.buildings()[0]
+    assert plateau.counts() == {"Building": 25}  # ADE data types are attributes, not objects
     assert isinstance(first.attributes["uro:buildingDetailAttribute"], dict)
+    assert "lod1HeightType" in first.attributes["uro:buildingDataQualityAttribute"]
     assert isinstance(first.attributes["measuredHeight"], Measure)
     industrial = read_citygml(
         shared_data / "citygml-3.0-encodings/Moved_to_CITYGML-3.0Encoding_CityGML/Examples/ADE-examples/"
