@@ -569,6 +569,12 @@ def _load_layer(name: str, config: LayerConfig, path: Path, scene_crs: SceneCRS 
         if level is None:
             raise ConfigError(f"[layers.{name}] level: a units layer needs its level "
                               "(community, block or district)", path=path)
+        if "level" in columns and config.level is not None:
+            # one file holding several levels: this layer is the rows of its own level
+            keep = np.array([v is None or str(v) == level for v in columns["level"]], dtype=bool)
+            if not keep.all():
+                geoms = geoms[keep]
+                columns = {k: v[keep] for k, v in columns.items()}
         if "id" not in columns:
             raise ConfigError(f"layer {name!r} (units) has no 'id' column", path=path,
                               hint="set id_column = \"...\" in the layer entry")

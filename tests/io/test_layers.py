@@ -237,3 +237,22 @@ def test_representative_points_keep_one_row_per_feature() -> None:
     assert xy.shape == (4, 2) and xy[0].tolist() == [1.0, 2.0] and np.isnan(xy[1]).all()
     assert shapely.box(0, 0, 2, 2).contains(shapely.Point(xy[2])) and xy[3][1] == 0.0
     assert layer.where(np.array([True, False, True, False])).column("id").tolist() == ["a", "c"]
+
+
+def test_one_units_file_with_several_levels(tmp_path: Path) -> None:
+    def square(x: float) -> list[list[list[float]]]:
+        return [[[x, 27.3], [x + 0.01, 27.3], [x + 0.01, 27.31], [x, 27.31], [x, 27.3]]]
+
+    rows = [("D01", "district", 118.10), ("D01-B01", "block", 118.10), ("D01-B01-C01", "community", 118.10),
+            ("D01-B01-C02", "community", 118.12)]
+    data = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": i, "level": lvl}, "geometry": {"type": "Polygon", "coordinates": square(x)}}
+        for i, lvl, x in rows]}
+    path = tmp_path / "units.geojson"
+    path.write_text(json.dumps(data))
+    communities = load_layer("c", LayerConfig(path="u", kind="units", level="community"), path, SCENE)
+    blocks = load_layer("b", LayerConfig(path="u", kind="units", level="block"), path, SCENE)
+    assert communities.column("id").tolist() == ["D01-B01-C01", "D01-B01-C02"] and len(communities.geometries) == 2
+    assert blocks.column("id").tolist() == ["D01-B01"] and blocks.level == "block"
+    with pytest.raises(ConfigError, match="needs its level"):
+        load_layer("u", LayerConfig(path="u", kind="units"), path, SCENE)  # several levels, none declared
