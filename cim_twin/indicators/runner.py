@@ -47,7 +47,7 @@ import numpy as np
 
 from ..errors import CimTwinError, ConfigError, LoadWarning
 from ..io.layers import _gc_paused
-from ..model import CheckRun, IndicatorRunStatus, Measurement, Period, ProblemPoint
+from ..model import CheckRun, IndicatorRunStatus, IndicatorSpec, Measurement, Period, ProblemPoint
 from .api import CheckContext, Indicator, MissingDataError
 
 if TYPE_CHECKING:
@@ -647,7 +647,8 @@ def run_check(
         cat = project.catalog_path if catalog is None else (catalog or None)
         if cat is not None:
             result.catalog_path = cat
-            result.catalog_error = _write_catalog(cat, result, base_dir=project.root)
+            specs = [host.indicators[code].spec for code in result.run.indicators]
+            result.catalog_error = _write_catalog(cat, result, base_dir=project.root, specs=specs)
     return result
 
 
@@ -804,7 +805,8 @@ def findings_geojson(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _write_catalog(path: Path, result: CheckResult, *, base_dir: Path | None = None) -> str | None:
+def _write_catalog(path: Path, result: CheckResult, *, base_dir: Path | None = None,
+                   specs: Sequence[IndicatorSpec] | None = None) -> str | None:
     """Hand the run to the catalog; returns an error text instead of raising, because the run
     itself is already safe on disk."""
     try:
@@ -814,7 +816,7 @@ def _write_catalog(path: Path, result: CheckResult, *, base_dir: Path | None = N
     try:
         catalog = Catalog.open(path)
         try:
-            catalog.write_run(result.run, result.findings, result.measurements, base_dir=base_dir)
+            catalog.write_run(result.run, result.findings, result.measurements, base_dir=base_dir, specs=specs)
         finally:
             close = getattr(catalog, "close", None)
             if close is not None:

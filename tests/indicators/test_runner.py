@@ -318,6 +318,8 @@ def test_the_run_is_handed_to_the_catalog(project, scene, host) -> None:  # type
         assert stored.indicators["T-RAISES"].error == result.run.indicators["T-RAISES"].error
         assert sorted(f.id for f in catalog.findings(result.run.id)) == sorted(f.id for f in result.findings)
         assert len(catalog.measurements(result.run.id)) == len(result.measurements)
+        # the specs come from the host that ran the check (not the process-wide one)
+        assert set(catalog.specs(result.run.id)) == {"T-TALL", "T-RAISES"}
 
 
 def test_parallel_jobs_keep_deadlines_and_order(project, scene) -> None:  # type: ignore[no-untyped-def]
