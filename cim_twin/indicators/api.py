@@ -343,6 +343,13 @@ class CheckContext:
             xy = np.array([list(obj_or_xy)[:2]], dtype=np.float64)
         return self.unit_ids_at(xy, level)[0]
 
+    def ground_z_at(self, x: float, y: float, *, within_m: float = 500.0) -> float:
+        """Ground elevation near a point: the median ground height of the (up to) three nearest
+        objects within ``within_m``, else 0. Where ``ctx.problem`` puts a point given in 2D."""
+        near = self.scene.index.nearest(x, y, k=3, max_distance=within_m)
+        heights = [z for z in (o.ground_z for o in near) if z is not None and np.isfinite(z)]
+        return float(np.median(heights)) if heights else 0.0
+
     # --- thresholds --------------------------------------------------------------------------------
     def threshold(self, indicator: Indicator | str, name: str = "default", default: float | None = None) -> float:
         """A threshold: the profile's override, else the spec's, else ``default``."""
@@ -388,7 +395,8 @@ class CheckContext:
     ) -> ProblemPoint:
         """A problem point for ``indicator``.
 
-        Placed at the object's roof centre unless ``position`` (scene x, y[, z]) is given; stamped
+        Placed at the object's roof centre unless ``position`` (scene x, y[, z]; without z, on the
+        ground of the nearest buildings) is given; stamped
         with the run's period unless ``observed_at`` / ``valid_from`` / ``valid_to`` are given.
         ``subject`` (default: the object id, else the given ``unit_id``, else the position to 0.1 m)
         makes the id deterministic across runs. The spatial unit, when not given, and lon/lat/height
@@ -400,7 +408,10 @@ class CheckContext:
                 raise ValueError("ctx.problem needs an object with geometry or an explicit position")
             pos = obj.roof_centre
         else:
-            pos = np.asarray(list(position) + [0.0] * (3 - len(position)), dtype=np.float64)
+            xy = [float(v) for v in position]
+            if len(xy) == 2:  # on the ground, not at z = 0 (which may be far below the terrain)
+                xy.append(self.ground_z_at(xy[0], xy[1]))
+            pos = np.asarray(xy[:3], dtype=np.float64)
         ids = tuple(object_ids) if object_ids is not None else ((obj.id,) if obj is not None else ())
         if unit_id is None and unit_level != "community":
             unit_id = self.unit_of((float(pos[0]), float(pos[1])), unit_level)

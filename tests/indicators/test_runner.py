@@ -463,3 +463,14 @@ def test_several_sources_make_one_scene(shared_data: Path, tmp_path: Path, host:
 
     with pytest.raises(CRSError, match=r"Potsdam_LoD1.gml: source is in EPSG:25833.*first source in EPSG:25832"):
         run_check(mixed, host=host, indicators=["T-LIMIT"], period=2025, write=False)
+
+
+def test_points_given_in_2d_sit_on_the_ground() -> None:
+    scene = make_scene([box_building("a", 0, 0, ground=212.0), box_building("b", 20, 0, ground=214.0),
+                        box_building("c", 40, 0, ground=230.0), box_building("far", 5000, 0, ground=900.0)])
+    ctx = make_context(scene)
+    x0, y0 = 500000.0, 2988000.0
+    p = ctx.problem(Limit(), None, position=(x0 + 15, y0 + 5), value=1.0)
+    assert p.z == 214.0  # median of the three nearest grounds
+    assert ctx.problem(Limit(), None, position=(x0 + 15, y0 + 5, 3.5)).z == 3.5
+    assert ctx.ground_z_at(x0 + 2500, y0 + 3000) == 0.0  # nothing within 500 m
