@@ -238,6 +238,7 @@ class CheckContext:
         self.warnings: list[tuple[str, str]] = []
         self._unit_cache: dict[str, tuple[AuxLayer, np.ndarray]] = {}
         self._buildings: list[CityObject] | None = None
+        self._residential: list[bool] | None = None
 
     def warn(self, indicator: Indicator | str, message: str) -> None:
         """Note something the run report should mention (data gaps, assumptions made)."""
@@ -267,7 +268,9 @@ class CheckContext:
             self._buildings = alive
         if residential is None:
             return list(self._buildings)
-        return [b for b in self._buildings if is_residential(b) == residential]
+        if self._residential is None:  # classified once per run, shared by every indicator
+            self._residential = [is_residential(b) for b in self._buildings]
+        return [b for b, flag in zip(self._buildings, self._residential, strict=True) if flag == residential]
 
     # --- layers ------------------------------------------------------------------------------------
     def has_layer(self, name_or_kind: str) -> bool:

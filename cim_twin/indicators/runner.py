@@ -448,7 +448,7 @@ def _prepare(ctx: CheckContext, indicators: Sequence[Indicator]) -> dict[str, In
     """Compute once, in this process and before any fork, what the indicators share: the alive
     buildings, the spatial indexes, and whatever each indicator's ``prepare`` caches. Returns the
     outcomes of indicators whose ``prepare`` failed (they are not evaluated)."""
-    ctx.buildings()
+    ctx.buildings(residential=True)  # the alive buildings and their dwelling flags, once
     _ = ctx.scene.index
     for layer in ctx.layers.values():
         if layer.kind == "units" and layer.has_geometry:
