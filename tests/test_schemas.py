@@ -53,3 +53,16 @@ def test_model_output_validates_against_the_schemas() -> None:
     with pytest.raises(jsonschema.ValidationError):
         bad = finding.model_dump(mode="json") | {"severity": "catastrophic"}
         jsonschema.Draft202012Validator(loads((SCHEMAS / "problem_point.schema.json").read_bytes())).validate(bad)
+
+
+def test_project_file_schema_accepts_the_documented_example() -> None:
+    import re
+    import tomllib
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = loads((SCHEMAS / "twin_toml.schema.json").read_bytes())
+    doc = (SCHEMAS.parent / "docs" / "project-file.md").read_text(encoding="utf-8")
+    example = tomllib.loads(re.search(r"```toml\n(.*?)```", doc, flags=re.S).group(1))
+    jsonschema.Draft202012Validator(schema).validate(example)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema).validate({"layers": {"poi": {"kind": "poi"}}})  # no path

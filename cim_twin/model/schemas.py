@@ -11,7 +11,7 @@ from typing import Any
 
 from . import CheckRun, IndicatorSpec, Measurement, ProblemPoint
 
-__all__ = ["SCHEMA_MODELS", "json_schemas", "write_schemas"]
+__all__ = ["PROJECT_SCHEMA", "SCHEMA_MODELS", "json_schemas", "write_schemas"]
 
 #: File name -> model.
 SCHEMA_MODELS: dict[str, Any] = {
@@ -22,13 +22,21 @@ SCHEMA_MODELS: dict[str, Any] = {
 }
 
 
+#: The project file, for editors that validate TOML against a JSON Schema (an input: validation form).
+PROJECT_SCHEMA = "twin_toml.schema.json"
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """Every schema by file name (draft 2020-12, the serialised form: ``mode="serialization"``)."""
+    """Every schema by file name (draft 2020-12): the records in their serialised form, the
+    project file in its input form."""
+    from ..project import ProjectFile
+
     out: dict[str, dict[str, Any]] = {}
     for name, model in SCHEMA_MODELS.items():
         schema = model.model_json_schema(mode="serialization")
-        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
-        out[name] = schema
+        out[name] = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    project = ProjectFile.model_json_schema(mode="validation")
+    out[PROJECT_SCHEMA] = {"$schema": "https://json-schema.org/draft/2020-12/schema", **project}
     return out
 
 
