@@ -129,9 +129,10 @@ def test_project_run_with_a_raising_and_a_hanging_plugin(district: Path, tall_pl
     findings = loads(Path(summary["findings_file"]).read_bytes())
     assert all(f["unit_id"] for f in findings if f["indicator"] == "X-TALL")
 
-    human = cli("check", str(district), "--indicators", "Z-RAISES", "--no-catalog", site=tall_plugin_site)
+    human = cli("check", str(district), "--indicators", "Z-RAISES", "--no-catalog", "--debug", site=tall_plugin_site)
     assert human.returncode == 1
     assert "Z-RAISES" in human.stdout and "FAILED" in human.stdout and "completed_with_failures" in human.stdout
+    assert "--- Z-RAISES: ValueError: bad data" in human.stderr and "Traceback" in human.stderr
 
 
 @pytest.fixture

@@ -112,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(dumps_pretty(result.summary()))
     else:
         print(format_summary(result))
+    if args.debug:  # the tracebacks, which run.json keeps, on the terminal too
+        for code, status in result.run.indicators.items():
+            if status.traceback:
+                print(f"--- {code}: {status.error}\n{status.traceback}", file=sys.stderr)
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
