@@ -241,8 +241,10 @@ def _parse_chunk(k: int) -> _ChunkResult:
     codes = job.run.indicator_codes if job.run is not None else None
     with_actions = bool(job.run.actions) if job.run is not None else False
 
+    threshold: Any = None
+
     def flush() -> None:
-        nonlocal batch
+        nonlocal batch, threshold
         if not batch:
             return
         assert job is not None and job.frame is not None and crs is not None
@@ -258,7 +260,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
             for name in job.color_names:
                 color_values[name].append(row.get(name))
             tris = mesh.triangles.astype(np.int32)
-            record = pickle.dumps((row, enu, tris, bv, bt, size, berr), protocol=pickle.HIGHEST_PROTOCOL)
+            record = _record(row, enu, tris, bv, bt, size, berr)
             cols["off"].append(spill.tell())
             cols["len"].append(len(record))
             spill.write(record)
@@ -270,11 +272,13 @@ def _parse_chunk(k: int) -> _ChunkResult:
             cols["berr"].append(berr)
             cols["btri"].append(len(bt))
             h = sample_order(obj.id)
-            used = mesh.vertices[np.unique(mesh.triangles)]
-            samples.append((h, obj.id, used, row))
-            if len(samples) > 4 * AUDIT_SAMPLE:  # keep the smallest keys, memory bounded
-                samples.sort(key=lambda s: s[0])
-                del samples[AUDIT_SAMPLE:]
+            if threshold is None or h < threshold:
+                used = mesh.vertices[np.unique(mesh.triangles)]
+                samples.append((h, obj.id, used, row))
+                if len(samples) > 4 * AUDIT_SAMPLE:  # keep the smallest keys, memory bounded
+                    samples.sort(key=lambda s: s[0])
+                    del samples[AUDIT_SAMPLE:]
+                    threshold = samples[-1][0]
         batch = []
 
     try:
@@ -347,7 +351,19 @@ def _first_building(job: _Job, chunk: Path) -> tuple[LocalFrame, Any] | None:
     return None
 
 
-def _read_records(job: _Job, rows: list[int]) -> list[tuple[Any, ...]]:
+def _record(row: dict[str, Any], enu: np.ndarray, tris: np.ndarray, bv: np.ndarray, bt: np.ndarray, size: float,
+            berr: float) -> bytes:
+    """One building in a spill file: the length of the first part, the first part (properties and
+    block, pickled; all a coarse tile needs), then the full geometry as raw arrays."""
+    meta = pickle.dumps((row, bv, bt, size, berr), protocol=pickle.HIGHEST_PROTOCOL)
+    counts = np.array([len(meta), len(enu), len(tris)], dtype=np.int64)
+    return counts.tobytes() + meta + np.ascontiguousarray(enu, np.float64).tobytes() + np.ascontiguousarray(
+        tris, np.int32).tobytes()
+
+
+def _read_records(job: _Job, rows: list[int], full: bool) -> list[tuple[Any, ...]]:
+    """``(row, enu, tris, block vertices, block triangles, size, block error)`` per row; without
+    ``full`` only the first part is read and ``enu``/``tris`` are None."""
     assert job.record_chunk is not None and job.record_offset is not None and job.record_length is not None
     handles: dict[int, Any] = {}
     out = []
@@ -358,7 +374,17 @@ def _read_records(job: _Job, rows: list[int]) -> list[tuple[Any, ...]]:
             if fh is None:
                 fh = handles[k] = open(job.scratch / f"spill{k:04d}.bin", "rb")  # noqa: SIM115 - closed below
             fh.seek(int(job.record_offset[i]))
-            out.append(pickle.loads(fh.read(int(job.record_length[i]))))
+            data = fh.read(int(job.record_length[i])) if full else fh.read(24)
+            meta_len, nv, nt = (int(x) for x in np.frombuffer(data[:24], dtype=np.int64))
+            if not full:
+                data += fh.read(meta_len)
+            row, bv, bt, size, berr = pickle.loads(data[24 : 24 + meta_len])
+            enu = tris = None
+            if full:
+                at = 24 + meta_len
+                enu = np.frombuffer(data, dtype=np.float64, count=nv * 3, offset=at).reshape(nv, 3)
+                tris = np.frombuffer(data, dtype=np.int32, count=nt * 3, offset=at + nv * 24).reshape(nt, 3)
+            out.append((row, enu, tris, bv, bt, size, berr))
     finally:
         for fh in handles.values():
             fh.close()
@@ -371,13 +397,15 @@ def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     job = _JOB
     assert job is not None and job.colors is not None and job.out is not None
     address, rows, coarse, centre = task
-    records = _read_records(job, rows)
+    records = _read_records(job, rows, full=not coarse)
     features = []
     table_rows = []
     for local, (i, rec) in enumerate(zip(rows, records, strict=True)):
         row, enu, tris, bv, bt, size, berr = rec
         table_rows.append(row)
-        features.append(ExportFeature(local, enu, tris, bv, bt, job.colors[i], size, berr))
+        # a coarse tile draws blocks only: the block stands in for the full geometry it did not read
+        features.append(ExportFeature(local, bv if enu is None else enu, bt if tris is None else tris, bv, bt,
+                                      job.colors[i], size, berr))
     layer = BuildingLayer(PropertyTable(job.columns, table_rows), features, None, None, None, 0)  # type: ignore[arg-type]
     node = TileNode(address, list(range(len(rows))), [], coarse)
     node.lo = node.hi = centre  # tile_bytes needs only the centre

@@ -23,6 +23,7 @@ when zooming out, while a whole city stays within the caps at the top of the tre
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -48,12 +49,14 @@ class ExportFeature:
     color: np.ndarray
     size_m: float
     block_error_m: float
-    lo: np.ndarray = field(init=False)
-    hi: np.ndarray = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.lo = self.vertices.min(axis=0)
-        self.hi = self.vertices.max(axis=0)
+    @property
+    def lo(self) -> np.ndarray:
+        return self.vertices.min(axis=0)
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self.vertices.max(axis=0)
 
     @property
     def n_triangles(self) -> int:
@@ -75,12 +78,15 @@ def footprint_hulls(xy_list: list[np.ndarray]) -> list[np.ndarray]:
     coords, index = shapely.get_coordinates(hulls, return_index=True)
     starts = np.searchsorted(index, np.arange(len(xy_list)))
     ends = np.append(starts[1:], len(index))
+    # twice the signed area of every hull at once (shoelace over each closed ring)
+    nxt = np.append(coords[1:], coords[:1], axis=0)
+    cross = coords[:, 0] * nxt[:, 1] - nxt[:, 0] * coords[:, 1]
+    cross[np.append(index[1:] != index[:-1], True)] = 0.0  # no term from one ring's end to the next's start
+    area2_all = np.bincount(index, weights=cross, minlength=len(xy_list))
     rings = []
     for i, xy in enumerate(xy_list):
-        ring = coords[starts[i] : ends[i]]
-        if len(ring) >= 4 and np.allclose(ring[0], ring[-1]):
-            ring = ring[:-1]
-        area2 = float(np.sum(ring[:, 0] * np.roll(ring[:, 1], -1) - np.roll(ring[:, 0], -1) * ring[:, 1])) if len(ring) >= 3 else 0.0
+        ring = coords[starts[i] : ends[i] - 1]  # polygons repeat their first point at the end
+        area2 = float(area2_all[i]) if hulls[i].geom_type == "Polygon" else 0.0
         if len(ring) < 3 or abs(area2) < 2e-6:
             lo, hi = xy.min(axis=0), xy.max(axis=0)
             pad = np.where(hi - lo < 0.05, 0.05, 0.0)
@@ -101,24 +107,35 @@ def make_block(vertices: np.ndarray, triangles: np.ndarray, semantics: np.ndarra
     """
     if ring is None:
         ring = footprint_hulls([vertices[:, :2]])[0]
-    zmin, zmax = float(vertices[:, 2].min()), float(vertices[:, 2].max())
+    z = vertices[:, 2]
+    zmin, zmax = float(z.min()), float(z.max())
     k = len(ring)
-    bottom = np.column_stack([ring, np.full(k, zmin)])
-    top = np.column_stack([ring, np.full(k, max(zmax, zmin + 0.1))])
-    verts = np.vstack([bottom, top])
+    verts = np.empty((2 * k, 3))
+    verts[:k, :2] = ring
+    verts[k:, :2] = ring
+    verts[:k, 2] = zmin
+    verts[k:, 2] = max(zmax, zmin + 0.1)
+    error = MIN_BLOCK_ERROR_M
+    if semantics is not None and len(semantics):
+        roof = triangles[semantics == int(SurfaceType.ROOF)]
+        if len(roof):
+            rz = z[roof.ravel()]
+            error = max(error, float(rz.max() - rz.min()))
+    return verts, _block_triangles(k), error
+
+
+@lru_cache(maxsize=256)
+def _block_triangles(k: int) -> np.ndarray:
+    """Triangles of an extruded convex ring of ``k`` points: bottom fan (facing down), top fan
+    (facing up) and two triangles per side."""
     i = np.arange(1, k - 1, dtype=np.int32)
     fan = np.column_stack([np.zeros(k - 2, np.int32), i, i + 1])
     j = np.arange(k, dtype=np.int32)
     nxt = (j + 1) % k
     tris = np.vstack([fan[:, [0, 2, 1]], fan + k, np.column_stack([j, nxt, nxt + k]),
                       np.column_stack([j, nxt + k, j + k])]).astype(np.int32)
-    error = MIN_BLOCK_ERROR_M
-    if semantics is not None and len(semantics):
-        roof = triangles[semantics == int(SurfaceType.ROOF)]
-        if len(roof):
-            rz = vertices[np.unique(roof), 2]
-            error = max(error, float(rz.max() - rz.min()))
-    return verts, tris, error
+    tris.setflags(write=False)
+    return tris
 
 
 @dataclass
@@ -218,32 +235,26 @@ def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, ce
     glTF axes. Returns the content and the table rows in feature-id order."""
     from .georef import enu_to_gltf
 
-    corner_list, fid_list, color_list = [], [], []
-    for local_id, i in enumerate(rows):
-        f = features[i]
-        verts, tris = (f.block_vertices, f.block_triangles) if coarse else (f.vertices, f.triangles)
-        corner_list.append((verts - centre)[tris].reshape(-1, 3))
-        fid_list.append(np.full(len(tris) * 3, local_id, dtype=np.float32))
-        color_list.append(np.broadcast_to(f.color, (len(tris) * 3, 4)))
-    corners = np.concatenate(corner_list)
-    fids = np.concatenate(fid_list)
-    colors = np.concatenate(color_list).astype(np.uint8)
-    tri = corners.reshape(-1, 3, 3)
+    parts = [(features[i].block_vertices, features[i].block_triangles) if coarse
+             else (features[i].vertices, features[i].triangles) for i in rows]
+    n_verts = np.array([len(v) for v, _ in parts], dtype=np.int64)
+    n_tris = np.array([len(t) for _, t in parts], dtype=np.int64)
+    verts = np.concatenate([v for v, _ in parts]) - centre
+    first_vertex = np.cumsum(n_verts) - n_verts
+    tris = np.concatenate([t for _, t in parts]).astype(np.int64) + np.repeat(first_vertex, n_tris)[:, None]
+    local = np.repeat(np.arange(len(rows)), n_tris)  # feature of every triangle
+    tri = verts[tris]
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(n, axis=1)
+    length = np.sqrt(np.einsum("ij,ij->i", n, n))
     keep = length > 1e-9
-    n = n[keep] / length[keep, None]
-    keep3 = np.repeat(keep, 3)
-    corners, fids, colors = corners[keep3], fids[keep3], colors[keep3]
-    normals = np.repeat(n, 3, axis=0)
-    pos32 = enu_to_gltf(corners).astype(np.float32)
-    nrm32 = enu_to_gltf(normals).astype(np.float32)
-    # weld corners that share position, normal and feature (the triangles of one flat face)
-    qn = np.round(nrm32 * 32767).astype(np.int16)
-    key = np.concatenate(
-        [pos32.view(np.uint8).reshape(len(pos32), -1), qn.view(np.uint8).reshape(len(qn), -1),
-         fids.view(np.uint8).reshape(len(fids), -1)], axis=1)
-    key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1]))).ravel()
+    tris, local, n = tris[keep], local[keep], n[keep] / length[keep, None]
+    nrm_tri = enu_to_gltf(n).astype(np.float32)
+    # weld the corners of triangles that share a source vertex and (nearly) a normal: the corners of
+    # one flat face become one glTF vertex; vertices of different features never share an index
+    corner_vertex = tris.ravel()
+    qn = np.round((nrm_tri + 1.0) * 1000.0).astype(np.int64)  # 0..2000 per axis: 11 bits
+    normal_key = np.repeat((qn[:, 0] << 22) | (qn[:, 1] << 11) | qn[:, 2], 3)
+    key = (corner_vertex << 33) | normal_key
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     # keep first-seen order so output is stable and cache-friendly
     order = np.argsort(first, kind="stable")
@@ -251,11 +262,14 @@ def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, ce
     remap[order] = np.arange(len(order))
     sel = first[order]
     indices = remap[inverse.ravel()].astype(np.uint32)
+    pos32 = enu_to_gltf(verts[corner_vertex[sel]]).astype(np.float32)
+    corner_triangle = sel // 3
+    colors = np.array([features[i].color for i in rows], dtype=np.uint8).reshape(-1, 4)
     content = MeshContent(
-        positions=pos32[sel],
-        normals=nrm32[sel],
-        colors=colors[sel],
-        feature_ids=fids[sel],
+        positions=pos32,
+        normals=nrm_tri[corner_triangle],
+        colors=colors[local[corner_triangle]],
+        feature_ids=local[corner_triangle].astype(np.float32),
         indices=indices,
         mode=4,
     )
