@@ -68,7 +68,7 @@ def district(tmp_path_factory) -> Path:
     said = io.StringIO()
     try:
         with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
-            code = main(["check", "twin.toml", "--json"])
+            code = main(["check", "twin.toml"])
         assert code in (0, 1), said.getvalue()[-2000:]
         with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
             code = main(["projects", "generate", "latest"])
