@@ -73,6 +73,8 @@ def test_buildings_load_pick_and_sit_where_they_are(box_client: dict, box_export
     _assert_loaded(res)
     assert res["assetVersion"] == ("1.1", "1.0")[index]
     assert res["overview"]["featuresSelected"] > 0
+    # zoomed far out nothing vanishes: the coarse LOD1-block tiles still draw buildings
+    assert res["farLoaded"] and res["far"]["featuresSelected"] > 0, res["far"]
     manifest = json.loads((box_export / "layers.json").read_text("utf-8"))
     folder = ("buildings", "buildings-1.0")[index]
     ext = next(layer for layer in manifest["layers"] if layer["id"] == folder)["extent_wgs84"]

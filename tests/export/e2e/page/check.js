@@ -72,7 +72,17 @@ async function checkOne(widget, check, timeoutMs) {
     tilesWithContent: tileset.statistics.numberOfTilesWithContentReady,
   };
 
-  // 2. every expected feature: look down on it, pick, read properties and the picked position
+  // 2. far out (the whole layer a few dozen pixels wide): coarse tiles must still show buildings
+  widget.camera.flyToBoundingSphere(bs, { duration: 0,
+    offset: new Cesium.HeadingPitchRange(0, Cesium.Math.toRadians(-60), Math.max(bs.radius * 40, 800)) });
+  res.farLoaded = await waitLoaded(scene, tileset, timeoutMs);
+  await frames(scene, 2);
+  res.far = {
+    featuresSelected: tileset.statistics.numberOfFeaturesSelected,
+    tilesSelected: tileset.statistics.selected,
+  };
+
+  // 3. every expected feature: look down on it, pick, read properties and the picked position
   for (const f of check.features) {
     const out = { expectedId: f.id };
     widget.camera.setView({
