@@ -745,12 +745,17 @@ def load_project_plugins(project: Project, host: PluginHost) -> None:
                               path=project.path) from exc
         host.register_plugin(module, name=module_name)
     for path in project.plugin_paths():
-        name = f"project:{path.stem}"
-        if name in host.plugins:
-            continue
         if not path.is_file():
             raise PluginError(f"[plugins] paths: file not found: {path}", path=project.path)
-        spec = importlib.util.spec_from_file_location(f"cim_twin_project_plugin_{path.stem}", path)
+        location = str(path.resolve())
+        if any(info.location == location for info in host.plugins.values()):
+            continue  # this file is loaded already (a second check in the same process)
+        name, n = f"project:{path.stem}", 1
+        while name in host.plugins:  # another project's file of the same name
+            n += 1
+            name = f"project:{path.stem}~{n}"
+        module_name = "cim_twin_project_plugin_" + hashlib.sha1(location.encode()).hexdigest()[:12]
+        spec = importlib.util.spec_from_file_location(module_name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         try:
@@ -760,6 +765,7 @@ def load_project_plugins(project: Project, host: PluginHost) -> None:
                               path=path) from exc
         info = host.register_plugin(module, name=name)
         info.origin = f"project file ({path.name})"
+        info.location = location
 
 
 def write_run(result: CheckResult, output: Path) -> Path:

@@ -474,3 +474,30 @@ def test_points_given_in_2d_sit_on_the_ground() -> None:
     assert p.z == 214.0  # median of the three nearest grounds
     assert ctx.problem(Limit(), None, position=(x0 + 15, y0 + 5, 3.5)).z == 3.5
     assert ctx.ground_z_at(x0 + 2500, y0 + 3000) == 0.0  # nothing within 500 m
+
+
+def test_project_plugin_files(tmp_path: Path, scene) -> None:  # type: ignore[no-untyped-def]
+    from cim_twin.errors import PluginError
+    from cim_twin.indicators.runner import load_project_plugins
+
+    code = ("from cim_twin.plugins import hookimpl, Indicator, IndicatorSpec\n"
+            "class L(Indicator):\n"
+            "    spec = IndicatorSpec(code='{code}', name_en='l', name_zh='l', category='生态宜居', "
+            "level='building', unit='1')\n"
+            "    def evaluate(self, ctx):\n        return []\n"
+            "@hookimpl\ndef register_indicators(register):\n    register(L())\n")
+    for folder, indicator in (("a", "P-ONE"), ("b", "P-TWO")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "local.py").write_text(code.format(code=indicator))
+        (tmp_path / folder / "twin.toml").write_text('[plugins]\npaths = ["local.py"]\n')
+    host = PluginHost()
+    host.loaded = True
+    for _ in range(2):  # loading the same project twice registers its file once
+        load_project_plugins(Project.load(tmp_path / "a"), host)
+    load_project_plugins(Project.load(tmp_path / "b"), host)  # same file name, another project
+    assert {n: i.indicators for n, i in host.plugins.items()} == {"project:local": ["P-ONE"],
+                                                                    "project:local~2": ["P-TWO"]}
+    assert host.plugins["project:local"].origin == "project file (local.py)"
+    (tmp_path / "a" / "twin.toml").write_text('[plugins]\npaths = ["missing.py"]\n')
+    with pytest.raises(PluginError, match=r"\[plugins\] paths: file not found"):
+        load_project_plugins(Project.load(tmp_path / "a"), host)
