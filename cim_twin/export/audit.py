@@ -60,17 +60,21 @@ def read_leaf_features(tileset_path: Path, keep: set[str] | None = None,
                 gltf, binary = decode_glb(data)
                 prim = gltf["meshes"][0]["primitives"][0]
                 fids = read_accessor(gltf, binary, prim["attributes"]["_FEATURE_ID_0"]).astype(np.int64)
-                props = read_property_table(gltf, binary)
-            ids = props["id"]
+                props = None
+            ids = batch["id"] if props is not None else read_property_table(gltf, binary, only={"id"})["id"]
             if seen is not None:
                 seen.update(str(i) for i in ids)
             wanted = [f for f in range(len(ids)) if keep is None or str(ids[f]) in keep]
             if wanted:
+                if props is None:  # 1.1: decode only the wanted features' rows
+                    table = read_property_table(gltf, binary, rows=wanted)
+                    rows_of = {fid: {k: v[j] for k, v in table.items()} for j, fid in enumerate(wanted)}
+                else:
+                    rows_of = {fid: {k: v[fid] for k, v in props.items()} for fid in wanted}
                 pos = gltf_to_enu(read_accessor(gltf, binary, prim["attributes"]["POSITION"]).astype(np.float64))
                 ecef = pos @ world[:3, :3].T + world[:3, 3]
                 for fid in wanted:
-                    row = {k: v[fid] for k, v in props.items()}
-                    out[str(ids[fid])] = (ecef[fids == fid], row)
+                    out[str(ids[fid])] = (ecef[fids == fid], rows_of[fid])
         for child in children:
             visit(child, world)
 

@@ -230,8 +230,10 @@ def read_accessor(gltf: dict[str, Any], binary: bytes, index: int) -> np.ndarray
     return arr.reshape(acc["count"], width) if width > 1 else arr
 
 
-def read_property_table(gltf: dict[str, Any], binary: bytes, table_index: int = 0) -> dict[str, list[Any]]:
-    """An EXT_structural_metadata property table as ``{property id: values}``."""
+def read_property_table(gltf: dict[str, Any], binary: bytes, table_index: int = 0, *,
+                        only: set[str] | None = None, rows: list[int] | None = None) -> dict[str, list[Any]]:
+    """An EXT_structural_metadata property table as ``{property id: values}`` (the properties in
+    ``only`` and the ``rows`` given, all by default)."""
     ext = gltf["extensions"]["EXT_structural_metadata"]
     table = ext["propertyTables"][table_index]
     props = ext["schema"]["classes"][table["class"]]["properties"]
@@ -242,16 +244,19 @@ def read_property_table(gltf: dict[str, Any], binary: bytes, table_index: int = 
         bv = gltf["bufferViews"][i]
         return binary[bv["byteOffset"] : bv["byteOffset"] + bv["byteLength"]]
 
+    wanted = list(range(count)) if rows is None else rows
     for pid, spec in table["properties"].items():
+        if only is not None and pid not in only:
+            continue
         kind = props[pid]["type"]
         raw = view(spec["values"])
         if kind == "STRING":
             offs = np.frombuffer(view(spec["stringOffsets"]), dtype=np.uint32)
-            out[pid] = [raw[offs[i] : offs[i + 1]].decode("utf-8") for i in range(count)]
+            out[pid] = [raw[offs[i] : offs[i + 1]].decode("utf-8") for i in wanted]
         elif kind == "BOOLEAN":
             bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="little")[:count]
-            out[pid] = [bool(x) for x in bits]
+            out[pid] = [bool(bits[i]) for i in wanted]
         else:
             dtype = np.int32 if props[pid].get("componentType") == "INT32" else np.float64
-            out[pid] = np.frombuffer(raw, dtype=dtype, count=count).tolist()
+            out[pid] = np.frombuffer(raw, dtype=dtype, count=count)[wanted].tolist()
     return out
