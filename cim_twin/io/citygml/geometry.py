@@ -193,6 +193,11 @@ class GeometryCollector:
                             if gid is not None:
                                 self.by_id[gid] = (index, index + 1)
                             return
+        srs = el.get("srsName")
+        dim = el.get("srsDimension")
+        if srs is not None or dim is not None:
+            ctx = GeometryContext(ctx.owner, ctx.lod, ctx.row, ctx.flip, srs or ctx.srs,
+                                  int(dim) if dim and dim.isdigit() else ctx.dim, ctx.hint)
         self._polygon(el, ctx, gid)
 
     def _polygon(self, el: etree._Element, ctx: GeometryContext, gid: str | None) -> None:

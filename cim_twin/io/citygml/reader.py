@@ -95,6 +95,7 @@ class CityGMLReader:
         self._late_appearances = False
         self._features_seen = 0
         self._doc_dim = 3
+        self._doc_srs: str | None = None
         self._jacobians: dict[tuple[Any, ...], np.ndarray] = {}
         #: Features triangulated together (amortises numpy overhead; bounds memory).
         self.batch_features = 256
@@ -301,6 +302,7 @@ class CityGMLReader:
             if walker is None:
                 gml_ns, srs, dim = self._root_defaults(root)
                 self._doc_dim = dim
+                self._doc_srs = srs
                 walker = FeatureWalker(gml_ns, srs, dim, self.appearances, bounds_only=bounds_only)
             is_appearance = local_name(member.tag) == "appearanceMember"
             for el in self._feature_elements(member):
@@ -422,14 +424,29 @@ class CityGMLReader:
                 # points and curves only: they still say which CRS the document uses
                 if state.source is None:
                     self._converter(state, fp.srs, lo[None, :])
-            by_key: dict[tuple[int, int], list[Polygon]] = {}
+            by_key: dict[tuple[int, int], list[tuple[Polygon, Callable[[np.ndarray], np.ndarray]]]] = {}
+            refused: set[str | None] = set()
             for poly in collector.polygons:
-                by_key.setdefault((poly.owner, poly.lod), []).append(poly)
-            for (owner, lod), polys in by_key.items():
+                srs = poly.srs if poly.srs is not None else fp.srs
+                conv = state.converters.get(srs)
+                if conv is None:
+                    if srs in refused:
+                        continue
+                    try:
+                        conv = self._converter(state, srs, poly.rings[0])
+                    except CRSError as exc:
+                        if srs == self._doc_srs:
+                            raise
+                        # one object in an unknown CRS: that geometry is dropped, the rest loads
+                        refused.add(srs)
+                        self.warn(f"geometry skipped: {exc.message}", line=poly.line,
+                                  object_id=fp.objects[poly.owner].id, hint=exc.hint, kind="crs-refused")
+                        continue
+                by_key.setdefault((poly.owner, poly.lod), []).append((poly, conv))
+            for (owner, lod), pairs in by_key.items():
+                polys = [p for p, _ in pairs]
                 groups.append((fp, owner, lod, polys))
-                for poly in polys:
-                    srs = poly.srs if poly.srs is not None else fp.srs
-                    conv = state.converters.get(srs) or self._converter(state, srs, poly.rings[0])
+                for poly, conv in pairs:
                     rs = poly.rings if conv is _identity else [conv(r) for r in poly.rings]
                     if poly.flip:
                         rs = [r[::-1] for r in rs]
@@ -618,7 +635,11 @@ class CityGMLReader:
                 for message, line, gid in issues:
                     self.warn(message, line=line, object_id=gid, kind=message[:30])
                 if pts is not None:
-                    pts = self._converter(state, pending_srs, pts[:1])(pts)
+                    conv = self._converter_or_warn(state, pending_srs, pts[:1])
+                    if conv is None:
+                        pending_texts, pending_n = [], 0
+                        return
+                    pts = conv(pts)
                     lows.append(pts.min(axis=0))
                     highs.append(pts.max(axis=0))
                     extreme_points.append(self._extreme_points(state, pts))
@@ -648,7 +669,10 @@ class CityGMLReader:
         finally:
             bar.close()
         for srs, lo, hi in odd_boxes:
-            a, b = self._converter(state, srs, lo[None, :])(np.array([lo, hi]))
+            conv = self._converter_or_warn(state, srs, lo[None, :])
+            if conv is None:
+                continue
+            a, b = conv(np.array([lo, hi]))
             lo, hi = np.minimum(a, b), np.maximum(a, b)
             lows.append(lo)
             highs.append(hi)
@@ -680,6 +704,17 @@ class CityGMLReader:
             "attributes": sorted(attributes),
             "warnings": [str(w) for w in self.warnings],
         }
+
+    def _converter_or_warn(self, state: _CRSState, srs: str | None, sample: np.ndarray
+                           ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """:meth:`_converter`, but an unknown srsName other than the document's is a warning."""
+        try:
+            return self._converter(state, srs, sample)
+        except CRSError as exc:
+            if srs == self._doc_srs:
+                raise
+            self.warn(f"geometry skipped: {exc.message}", hint=exc.hint, kind="crs-refused")
+            return None
 
     def _extreme_points(self, state: _CRSState, pts: np.ndarray) -> np.ndarray:
         """The points of ``pts`` (source CRS) farthest in the directions of growing and falling

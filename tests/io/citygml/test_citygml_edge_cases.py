@@ -151,3 +151,24 @@ def test_implicit_geometry_templates_are_placed(test_data: Path) -> None:
     assert info["lods"] == [2] and info["counts"] == {"SolitaryVegetationObject": 2}
     # the extent of info is that of the reference points (templates are not placed when streaming)
     assert info["extent"] == [618010.0, 2950010.0, 100.0, 618050.0, 2950050.0, 110.0]
+
+
+def test_one_object_in_an_unknown_crs_is_a_warning(test_data: Path, tmp_path: Path) -> None:
+    text = (test_data / EDGE).read_text(encoding="utf-8")
+    marker = '<gml:Polygon gml:id="B2_ground">'
+    assert marker in text
+    path = tmp_path / "one_bad_crs.gml"
+    path.write_text(text.replace(marker, '<gml:Polygon gml:id="B2_ground" srsName="EPSG:999999">'), encoding="utf-8")
+    scene = read_citygml(path)
+    assert scene.counts()["Building"] == 4 and 2 in scene["B1"].geometry
+    bad = [w for w in scene.warnings if "999999" in w.message]
+    assert len(bad) == 1 and bad[0].object_id == "B2" and bad[0].line is not None
+    assert scene["B2"].geometry[2].n_triangles == 10  # the ground polygon is left out
+    assert citygml_info(path)["counts"] == scene.counts()
+    # an unknown CRS for the whole document is an error that names it
+    from cim_twin.errors import CRSError
+
+    whole = tmp_path / "bad_document_crs.gml"
+    whole.write_text(text.replace("urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783", "EPSG:999999"), encoding="utf-8")
+    with pytest.raises(CRSError, match="999999"):
+        read_citygml(whole)
