@@ -586,6 +586,8 @@ class CityGMLReader:
         scene.source_crs = state.source or state.scene
         scene.sources.append(SceneSource(path=str(self.path), format="citygml", version=self.version,
                                          size_bytes=self._file_size()))
+        # objects that waited for geometry in later features come out late: keep file order
+        objects.sort(key=lambda o: o.source_line or 0)
         for obj in objects:
             scene.add(obj)
         scene.textures = list(self.appearances.textures)

@@ -290,7 +290,15 @@ def test_file_without_crs_and_the_crs_option(shared_data: Path) -> None:
     assert citygml_info(path, crs="EPSG:25832")["extent_wgs84"] is not None
 
 
-def test_pre_standard_namespace_is_read_with_a_warning(shared_data: Path) -> None:
+def test_versions_from_namespaces(shared_data: Path) -> None:
     reader = CityGMLReader(shared_data / "citygml4j/citygml4j-samples/datasets/LOD2_Building_v100.gml")
     reader.read()
     assert reader.version == "1.0"
+
+
+@pytest.mark.slow
+def test_pre_standard_namespace_is_read_with_a_warning(shared_data: Path) -> None:
+    scene = read_citygml(shared_data / "citygml4j/citygml4j-samples/datasets/LOD3_Building_v040.gml")
+    assert scene.sources[0].version == "0.4"
+    assert any("pre-standard CityGML 0.4" in w.message for w in scene.warnings)
+    assert scene.counts()["Building"] == 1 and scene.buildings()[0].lods == [3]
