@@ -109,3 +109,18 @@ def test_layers_are_deterministic(tmp_path: Path, district: Path):
     for rel in ("2025/poi.geojson", "2025/parks.geojson", "2025/heatmap.csv", "2025/reports.geojson", "waterlogging.geojson",
                 "2023/streetview.geojson", "2023/population.csv"):
         assert (tmp_path / "layers" / rel).read_bytes() == (district / "layers" / rel).read_bytes(), rel
+
+
+@pytest.mark.slow
+def test_fire_station_commissioned_in_2025_closes_the_gap(tmp_path: Path):
+    """The 2,000-building example: until the newest district's station enters service, high-rise
+    homes there lie beyond 5 minutes (high severity); in 2025 the gap is closed."""
+    generate(tmp_path, buildings=2000, seed=1, years=(2023, 2025), lod2=False)
+    project = Project.load(tmp_path / "twin.toml")
+    before = run_check(project, period=2023, indicators=["N-FIRE-5MIN"], write=False, catalog=False)
+    after = run_check(project, period=2025, indicators=["N-FIRE-5MIN"], write=False, catalog=False)
+    high = [f for f in before.findings if f.severity.value == "high"]
+    assert high and all("high-rise" in f.message_en.lower() and f.evidence["method"] == "network" for f in high)
+    assert all(f.evidence["distance_m"] >= f.evidence["reach_m"] for f in before.findings if f.evidence["distance_m"])
+    assert not after.findings
+    assert min(m.value for m in before.measurements if m.level == "district") < 1.0
