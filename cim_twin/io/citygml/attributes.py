@@ -104,6 +104,11 @@ def typed_property(el: etree._Element, name: str) -> Any:
     text = el.text or ""
     uom = el.get("uom")
     if uom is not None:
+        parts = text.split()
+        if len(parts) > 1:  # a measure list (storeyHeightsAboveGround = "3.0 2.8 2.8")
+            values = [_number(p) for p in parts]
+            if all(isinstance(v, (int, float)) for v in values):
+                return [Measure(float(v), uom) for v in values]
         value = _number(text)
         return Measure(float(value), uom) if isinstance(value, (int, float)) else text.strip()
     if name in INT_PROPERTIES:

@@ -465,7 +465,11 @@ class FeatureWalker:
                         _append(attributes, name, href.lstrip("#"), force_list=True)
                     else:
                         bare = name[name.find(":") + 1 :]
-                        _append(attributes, name, typed_property(prop, bare), force_list=bare in LIST_PROPERTIES)
+                        value = typed_property(prop, bare)
+                        if isinstance(value, list) and name not in attributes:
+                            attributes[name] = value
+                        else:
+                            _append(attributes, name, value, force_list=bare in LIST_PROPERTIES)
                     continue
                 children = [c for c in prop if isinstance(c.tag, str)]
                 if not children:
