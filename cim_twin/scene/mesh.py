@@ -72,6 +72,9 @@ class Mesh:
         The boundary surfaces and openings (see :class:`SurfaceTable`).
     solid_closed:
         True when the triangles come from a gml:Solid shell, so a volume is meaningful.
+    solid_triangles:
+        When set, only the first ``solid_triangles`` triangles form that closed shell (the rest
+        belong to the same LOD but not to the Solid, e.g. roof overhangs or installations).
     uv, texture_index, material_index:
         Appearance kept for export: ``(n, 2)`` float32 texture coordinates, and per triangle an
         index into the scene's ``textures`` / ``materials`` lists (``-1``: none).
@@ -86,6 +89,7 @@ class Mesh:
     uv: np.ndarray | None = None
     texture_index: np.ndarray | None = None
     material_index: np.ndarray | None = None
+    solid_triangles: int | None = None
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
@@ -140,7 +144,7 @@ class Mesh:
             semantics=np.concatenate([m.semantics for m in meshes]).astype(np.uint8),
             surface_index=surface_index,
             surfaces=surfaces,
-            solid_closed=all(m.solid_closed for m in meshes),
+            solid_closed=all(m.solid_closed and m.solid_triangles is None for m in meshes),
             uv=uv,
             texture_index=per_triangle("texture_index", -1),
             material_index=per_triangle("material_index", -1),
@@ -180,7 +184,8 @@ class Mesh:
         keeps the sum well-conditioned for large projected coordinates)."""
         if not len(self.triangles):
             return 0.0
-        c = self.corners() - self.vertices.mean(axis=0)
+        tris = self.triangles if self.solid_triangles is None else self.triangles[: self.solid_triangles]
+        c = self.vertices[tris] - self.vertices.mean(axis=0)
         return float(np.einsum("ij,ij->i", c[:, 0], np.cross(c[:, 1], c[:, 2])).sum() / 6.0)
 
     def select(self, mask: np.ndarray) -> Mesh:

@@ -444,6 +444,9 @@ class CityGMLReader:
                         continue
                 by_key.setdefault((poly.owner, poly.lod), []).append((poly, conv))
             for (owner, lod), pairs in by_key.items():
+                if (owner, lod) in collector.solids and not all(p.in_solid for p, _ in pairs):
+                    # the Solid's polygons first, so its triangles form a prefix (Mesh.solid_triangles)
+                    pairs.sort(key=lambda pc: not pc[0].in_solid)
                 polys = [p for p, _ in pairs]
                 groups.append((fp, owner, lod, polys))
                 for poly, conv in pairs:
@@ -509,13 +512,15 @@ class CityGMLReader:
             table = SurfaceTable()
             poly_row = np.full(len(polys), -1, dtype=np.int32)
             poly_sem = np.array([p.hint for p in polys], dtype=np.uint8)
+        solid_polys = sum(1 for p in polys if p.in_solid) if solid else 0
         mesh = Mesh(
             vertices=vertices,
             triangles=triangles.astype(np.int32, copy=False),
             semantics=poly_sem[tri_poly],
             surface_index=poly_row[tri_poly],
             surfaces=table,
-            solid_closed=solid and all(p.in_solid for p in polys),
+            solid_closed=solid_polys > 0,
+            solid_triangles=int(np.searchsorted(tri_poly, solid_polys)) if 0 < solid_polys < len(polys) else None,
         )
         if not self.appearances.empty:
             self._appearance_arrays(mesh, polys, batch, tri_poly, p0, v0)
