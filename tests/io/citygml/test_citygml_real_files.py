@@ -302,3 +302,12 @@ def test_pre_standard_namespace_is_read_with_a_warning(shared_data: Path) -> Non
     assert scene.sources[0].version == "0.4"
     assert any("pre-standard CityGML 0.4" in w.message for w in scene.warnings)
     assert scene.counts()["Building"] == 1 and scene.buildings()[0].lods == [3]
+
+
+def test_lod3_volume_counts_the_solid_only(shared_data: Path) -> None:
+    """FZK-Haus LOD3 has two roof polygons outside its Solid; the volume is the Solid's."""
+    lod2 = read_citygml(shared_data / "citymodel-compare/input/fzk_haus_lod2_v2.gml").buildings()[0]
+    lod3 = read_citygml(shared_data / "citymodel-compare/input/fzk_haus_lod3_v2.gml").buildings()[0]
+    mesh = lod3.geometry[3]
+    assert mesh.solid_closed and mesh.solid_triangles is not None and mesh.solid_triangles < mesh.n_triangles
+    assert lod3.volume_m3 == pytest.approx(lod2.volume_m3, rel=0.01)
