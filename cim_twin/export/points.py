@@ -207,11 +207,13 @@ def write_problem_tiles(layer: ProblemLayer, out_dir: Path, version: str, extras
         root["boundingVolume"] = only["boundingVolume"]
         root["transform"] = [float(v) for v in (frame_m @ rt @ np.array(only["transform"]).reshape(4, 4).T).T.reshape(-1)]
     else:
-        root["geometricError"] = max(size, 1.0)
+        # points are cheap and a finding must not vanish when zooming out: a large error makes every
+        # client refine the empty root at any distance, so all point tiles in view load
+        root["geometricError"] = max(size * 100.0, 10_000.0)
         root["refine"] = "ADD"
         root["children"] = tiles
     tileset = {"asset": {"version": version, "generator": f"cim-twin {__version__}", "extras": extras},
-               "geometricError": max(size * 2, 100.0), "root": root}
+               "geometricError": max(size * 200.0, 20_000.0), "root": root}
     ts = dumps_pretty(tileset)
     write(out_dir / "tileset.json", ts)
     style = dumps_pretty(problem_style())

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..errors import CimTwinError, ExportError
 from ..progress import progress
 from ..scene import Scene
@@ -308,6 +307,3 @@ def _write_lists(run: RunData, root: Path) -> list[dict[str, Any]]:
 
     return write_run_lists(run, root, _writer)
 
-
-def software_version() -> str:
-    return __version__

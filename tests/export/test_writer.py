@@ -199,3 +199,48 @@ def test_color_by_attribute_and_style(tmp_path: Path, boxes) -> None:
     assert conditions[-1][0] == "true" and conditions[0][0].startswith("${function} === '")
     decoded = read_leaf_features(out / "buildings" / "tileset.json")
     assert len(decoded) == len(boxes.buildings())
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_problem_points_split_into_tiles_sit_at_their_findings(tmp_path: Path, boxes, box_run, version: str) -> None:
+    import struct
+
+    from cim_twin.crs import transformer
+    from cim_twin.export.georef import gltf_to_enu
+    from cim_twin.export.points import prepare_problems, write_problem_tiles
+
+    layer = prepare_problems(box_run.findings, boxes.crs, None)
+
+    def write(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    stats = write_problem_tiles(layer, tmp_path, version, {}, write, max_points=5)
+    assert stats["tiles"] >= -(-len(box_run.findings) // 5)
+    ts = json.loads((tmp_path / "tileset.json").read_text())
+    root = np.array(ts["root"]["transform"]).reshape(4, 4).T
+    found = {}
+    for child in ts["root"]["children"]:
+        world = root @ np.array(child["transform"]).reshape(4, 4).T
+        data = (tmp_path / child["content"]["uri"]).read_bytes()
+        if version == "1.1":
+            gltf, binary = decode_glb(data)
+            prim = gltf["meshes"][0]["primitives"][0]
+            assert prim["mode"] == 0
+            local = gltf_to_enu(read_accessor(gltf, binary, prim["attributes"]["POSITION"]).astype(float))
+            ids = read_property_table(gltf, binary)["id"]
+        else:
+            _, _, _, ftj, ftb, btj, _ = struct.unpack_from("<4sIIIIII", data)
+            header = json.loads(data[28 : 28 + ftj])
+            body = data[28 + ftj : 28 + ftj + ftb]
+            local = np.frombuffer(body, np.float32, header["POINTS_LENGTH"] * 3).reshape(-1, 3).astype(float)
+            ids = json.loads(data[28 + ftj + ftb : 28 + ftj + ftb + btj])["id"]
+        ecef = local @ world[:3, :3].T + world[:3, 3]
+        lon, lat, h = transformer("EPSG:4978", "EPSG:4979").transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
+        for i, fid in enumerate(ids):
+            found[fid] = (lon[i], lat[i], h[i])
+    assert sorted(found) == sorted(f.id for f in box_run.findings)
+    for f in box_run.findings:
+        lon, lat, h = found[f.id]
+        assert lon == pytest.approx(f.lon, abs=1e-8) and lat == pytest.approx(f.lat, abs=1e-8)
+        assert h == pytest.approx(f.height, abs=0.005)
