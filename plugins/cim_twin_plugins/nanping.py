@@ -151,7 +151,7 @@ class ToiletCoverage(RadiusCoverage):
         unit="ratio",
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=LOCAL),
-            "radius_m": Threshold(value=500.0, unit="m", source=LOCAL + " (CJJ 14-2016 城市公共厕所设计标准: 400-600 m spacing on everyday streets)"),
+            "radius_m": Threshold(value=500.0, unit="m", source=LOCAL + " (sanitation standards space public toilets 400-600 m apart on everyday streets)"),
             "density_per_km2": Threshold(value=3.0, unit="1/km2", source="GB/T 50337-2018 城市环境卫生设施规划标准: residential land 3-5 per km²"),
         },
         data_needed=("buildings", "poi: type=toilet", "communities", "districts (density)"),

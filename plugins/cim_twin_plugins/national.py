@@ -62,9 +62,9 @@ class ParkCoverage(RadiusCoverage):
         direction=Direction.HIGHER_IS_BETTER,
         national=True,
         thresholds={
-            "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 2025 target ≥ 90 %"),
-            "small_park_m2": Threshold(value=2000.0, unit="m2", source="GB/T 51346-2019 城市绿地规划标准 / 城市体检指标解释"),
-            "large_park_m2": Threshold(value=5000.0, unit="m2", source="GB/T 51346-2019 城市绿地规划标准 / 城市体检指标解释"),
+            "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 % (the health-check plan of each city sets its target)"),
+            "small_park_m2": Threshold(value=2000.0, unit="m2", source=f"{GUIDE}, indicator explanation: parks of 2,000-5,000 m² serve 300 m"),
+            "large_park_m2": Threshold(value=5000.0, unit="m2", source=f"{GUIDE}, indicator explanation: parks over 5,000 m² serve 500 m"),
             "small_radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: 5-minute walk 300 m"),
             "large_radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: 10-minute walk 500 m"),
         },
@@ -146,7 +146,7 @@ class KindergartenCoverage(_SchoolCoverage):
         unit="ratio",
         national=True,
         thresholds={
-            "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 普惠性幼儿园覆盖率 target; 0.9 local choice"),
+            "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 %"),
             "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: kindergarten in the 5-minute life circle, 300 m"),
         },
         data_needed=("buildings: function", "poi: type=kindergarten", "population: residents", "communities"),
@@ -168,7 +168,7 @@ class PrimarySchoolCoverage(_SchoolCoverage):
         unit="ratio",
         national=True,
         thresholds={
-            "default": Threshold(value=0.9, unit="ratio", source=f"{GUIDE}: 0.9 local choice"),
+            "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 %"),
             "radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: primary school in the 10-minute life circle, 500 m"),
         },
         data_needed=("buildings: function", "poi: type=primary_school", "population: residents", "communities"),
@@ -193,8 +193,8 @@ class FireStation5Min(SharedTableIndicator):
         thresholds={
             "default": Threshold(value=1.0, unit="ratio", source="《城市消防站建设标准》(建标152-2017): reach the edge of the station's area within 5 minutes"),
             "minutes": Threshold(value=5.0, unit="min", source="《城市消防站建设标准》(建标152-2017)"),
-            "turnout_min": Threshold(value=1.0, unit="min", source="GB 51080-2015 城市消防规划规范: 1 min of the 5 for turnout"),
-            "speed_kmh": Threshold(value=30.0, unit="km/h", source="GB 51080-2015 城市消防规划规范 (30-35 km/h); 30 local choice"),
+            "turnout_min": Threshold(value=1.0, unit="min", source=LOCAL + ": 1 min of the 5 for turnout (fire-station planning practice, GB 51080-2015)"),
+            "speed_kmh": Threshold(value=30.0, unit="km/h", source=LOCAL + ": 30 km/h engine speed in town (planning practice: 30-35 km/h)"),
             "detour_factor": Threshold(value=1.4, unit="", source="local choice: network/straight-line ratio without a road layer"),
             "high_rise_m": Threshold(value=27.0, unit="m", source="GB 50016-2014 建筑设计防火规范: residential over 27 m is high-rise"),
         },
@@ -281,7 +281,7 @@ class NewResidentialOver80m(SharedTableIndicator):
         national=True,
         thresholds={
             "default": Threshold(value=0.0, unit="buildings", source=f"{GUIDE}: bottom line, none allowed"),
-            "height_m": Threshold(value=80.0, unit="m", source="建科〔2021〕63号《关于在实施城市更新行动中防止大拆大建问题的通知》 / 城市体检指标体系"),
+            "height_m": Threshold(value=80.0, unit="m", source=f"{GUIDE}: 新建住宅建筑高度超过80米的数量"),
             "since_year": Threshold(value=2021.0, unit="year", source=LOCAL + ": built since the 2021 notice"),
         },
         data_needed=("buildings: function, yearOfConstruction, height",),
