@@ -33,6 +33,7 @@ __all__ = [
     "building_table",
     "facility_points",
     "fmt_m",
+    "fmt_m_zh",
     "ground_z_at",
     "group_index",
     "in_unit",
@@ -54,6 +55,13 @@ def fmt_m(value: float) -> str:
     if not np.isfinite(value):
         return "∞"
     return f"{value / 1000:.1f} km" if value >= 10000 else f"{value:,.0f} m"
+
+
+def fmt_m_zh(value: float) -> str:
+    """A distance for Chinese messages: ``"312米"``, ``"2036米"``, ``"12.4公里"``."""
+    if not np.isfinite(value):
+        return "∞"
+    return f"{value / 1000:.1f}公里" if value >= 10000 else f"{value:.0f}米"
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ._spatial import (
     SharedTableIndicator,
     building_table,
     fmt_m,
+    fmt_m_zh,
     group_index,
     in_unit,
     nearest_geometry,
@@ -171,7 +172,7 @@ class RadiusCoverage(SharedTableIndicator):
             severity = self.uncovered_severity(dist, radius)
             if c >= 0 and np.isfinite(dist):
                 where_en = f"nearest {classes[c].label_en} {best_name[j] or best_fac[j]} is {fmt_m(dist)} away (radius {fmt_m(radius)})"
-                where_zh = f"最近的{classes[c].label_zh}{best_name[j] or best_fac[j]}距离{fmt_m(dist)}（服务半径{fmt_m(radius)}）"
+                where_zh = f"最近的{classes[c].label_zh}{best_name[j] or best_fac[j]}距离{fmt_m_zh(dist)}（服务半径{fmt_m_zh(radius)}）"
             else:
                 where_en = f"there is no {self.facility_en} in the data"
                 where_zh = f"数据中没有{self.facility_zh}"

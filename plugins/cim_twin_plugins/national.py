@@ -22,6 +22,7 @@ from ._spatial import (
     facility_points,
     floats,
     fmt_m,
+    fmt_m_zh,
     group_index,
     in_unit,
     nearest_geometry,
@@ -259,8 +260,8 @@ class FireStation5Min(SharedTableIndicator):
                 unit_id=table.community[i],
                 message_en=f"{what_en.capitalize()} {obj.id} is outside 5-minute fire coverage: "
                 f"{fmt_m(d)} by {method} from the nearest station, reach {fmt_m(reach)}",
-                message_zh=f"{what_zh}{obj.id}不在消防救援5分钟可达范围内：距最近消防站{fmt_m(d)}（{'沿道路' if net is not None else '直线×绕行系数'}），"
-                f"5分钟可达{fmt_m(reach)}",
+                message_zh=f"{what_zh}{obj.id}不在消防救援5分钟可达范围内：距最近消防站{fmt_m_zh(d)}（{'沿道路' if net is not None else '直线×绕行系数'}），"
+                f"5分钟可达{fmt_m_zh(reach)}",
                 evidence={"distance_m": round(d, 1) if np.isfinite(d) else None, "reach_m": round(reach, 1),
                           "method": method, "nearest_station_id": sid,
                           "straight_distance_m": round(float(straight[i]), 1) if np.isfinite(straight[i]) else None,

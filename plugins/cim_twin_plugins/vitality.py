@@ -23,6 +23,7 @@ from ._spatial import (
     building_table,
     floats,
     fmt_m,
+    fmt_m_zh,
     ground_z_at,
     group_index,
     nearest_geometry,
@@ -213,7 +214,7 @@ class PublicSpaceVitality(SharedTableIndicator):
                 message_en=f"Crowded area ({len(members)} cell{'s' if len(members) != 1 else ''}, peak {peak[c] * grid.per_ha:.0f} people/ha at {hour:02d}:00) "
                 f"with no public space within {fmt_m(reach)}; nearest is {fmt_m(float(dist[top]))} away",
                 message_zh=f"人群聚集区（{len(members)}个网格，{hour:02d}时高峰每公顷{peak[c] * grid.per_ha:.0f}人）"
-                f"{fmt_m(reach)}内没有公共空间，最近的在{fmt_m(float(dist[top]))}外",
+                f"{fmt_m_zh(reach)}内没有公共空间，最近的在{fmt_m_zh(float(dist[top]))}外",
                 evidence={"cells": len(members), "peak_density_per_ha": round(float(peak[c] * grid.per_ha), 1), "peak_hour": hour,
                           "nearest_public_space_m": round(float(dist[top]), 1),
                           "reference_density_per_ha": round(reference * grid.per_ha, 1)},

@@ -43,7 +43,7 @@ def test_park_coverage_by_hand(tiny):
     assert c.value == pytest.approx(math.hypot(605, 205), abs=0.01)
     assert c.evidence["nearest_facility_id"] == "P-big" and c.evidence["radius_m"] == 500
     assert c.evidence["distance_park_of_2,000-5,000_m²_m"] == pytest.approx(math.hypot(95, 495), abs=0.1)
-    assert "P-big" not in c.message_en and "大公园" in c.message_zh and "639 m" in c.message_en
+    assert "P-big" not in c.message_en and "大公园" in c.message_zh and "639 m" in c.message_en and "639米" in c.message_zh
     unit = by_subject["unit:C1"]
     assert unit.severity.value == "medium" and unit.value == pytest.approx(0.75) and unit.unit_id == "C1"
     assert unit.unit == "ratio" and m.unit == "ratio"
