@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ class _ChunkResult:
     input_objects: int
     counts: dict[str, int]
     crs_name: str | None
-    warnings: int
+    warnings: list[str]
 
 
 def _chunk_file(job: _Job, k: int, end: int | None = None) -> Path:
@@ -194,29 +194,39 @@ def _chunk_file(job: _Job, k: int, end: int | None = None) -> Path:
     return target
 
 
-def _objects(job: _Job, k: int, chunk: Path) -> Iterator[tuple[Any, Any]]:
-    """(reader state, object) for every top-level object of chunk ``k``."""
+def _objects(job: _Job, k: int, chunk: Path, warnings: list[str] | None = None) -> Iterator[tuple[Any, Any]]:
+    """(reader state, object) for every top-level object of chunk ``k``; the reader's warnings go
+    into ``warnings``, named by the original file and line."""
     from ..io.citygml.reader import CityGMLReader
 
     reader = CityGMLReader(chunk, crs=job.crs_option, progress=False)
     state = reader._crs_state(metric=True)
     for obj in reader.iter_objects(_state=state):
         yield state, obj
+    if warnings is not None and reader.warnings:
+        offset = _line_offset(job, k)
+        for w in reader.warnings:
+            line = None if w.line is None else w.line + offset
+            warnings.append(str(replace(w, path=str(job.path), line=line)))
+
+
+def _line_offset(job: _Job, k: int) -> int:
+    """What to add to a line number in chunk ``k`` to get the line in the original file."""
+    before = 0
+    with open(job.path, "rb") as fh:
+        left = job.ranges[k][0]
+        while left > 0:
+            block = fh.read(min(left, 8 << 20))
+            before += block.count(b"\n")
+            left -= len(block)
+    return before - job.head.count(b"\n")
 
 
 def _translate(exc: CimTwinError, job: _Job, k: int) -> CimTwinError:
     """An error in a chunk file, named by the original file and line."""
     line = exc.line
     if line is not None:
-        head_lines = job.head.count(b"\n")
-        with open(job.path, "rb") as fh:
-            before = 0
-            left = job.ranges[k][0]
-            while left > 0:
-                block = fh.read(min(left, 8 << 20))
-                before += block.count(b"\n")
-                left -= len(block)
-        line = line - head_lines + before
+        line += _line_offset(job, k)
     return type(exc)(exc.message, path=job.path, line=line, column=exc.column, object_id=exc.object_id, hint=exc.hint)
 
 
@@ -236,6 +246,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
     skipped: dict[str, int] = {}
     counts: dict[str, int] = {}
     n_input = 0
+    warnings: list[str] = []
     crs = None
     batch: list[tuple[Any, Any]] = []
     codes = job.run.indicator_codes if job.run is not None else None
@@ -282,7 +293,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
         batch = []
 
     try:
-        for state, obj in _objects(job, k, chunk):
+        for state, obj in _objects(job, k, chunk, warnings):
             crs = state.scene
             for node in obj.walk():
                 counts[node.kind] = counts.get(node.kind, 0) + 1
@@ -311,7 +322,8 @@ def _parse_chunk(k: int) -> _ChunkResult:
         k, ids, arr("lo", np.float64, (-1, 3)), arr("hi", np.float64, (-1, 3)), arr("tri", np.int64),
         arr("size", np.float64), arr("berr", np.float64), arr("btri", np.int64), arr("off", np.int64),
         arr("len", np.int64), stats, units, groups, source_names, color_values,
-        sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None, 0,
+        sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None,
+        warnings,
     )
 
 
@@ -561,11 +573,14 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                     scene_crs, root / folder / "tileset.json", [(i, v, r) for _, i, v, r in samples], ids,
                     input_objects=sum(r.input_objects for r in results), skipped=skipped,
                     source_names=source_names, columns=columns)
+        all_warnings = [w for r in results for w in r.warnings]
         summary_audit = {
             "input_objects": sum(r.input_objects for r in results),
             "exported_features": len(ids),
             "skipped": skipped,
             "attributes_kept": len(source_names),
+            "source_warnings": len(all_warnings),
+            "source_warning_examples": all_warnings[:10],
         }
         from ..io.citygml import iter_citygml
 

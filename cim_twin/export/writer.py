@@ -207,6 +207,8 @@ def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportO
         "exported_features": len(layer.table),
         "skipped": layer.skipped,
         "attributes_kept": len(layer.source_attribute_names),
+        "source_warnings": len(scene.warnings),
+        "source_warning_examples": [str(w) for w in scene.warnings[:10]],
     }
     return finish_export(root, run=run, crs=scene.crs, frame=layer.frame, versions=versions, options=options,
                          extras=extras, layers=layers, audits=audits, summary=summary,

@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         count = layer.get("feature_count")
         print(f"  {layer['id']:<20} {layer['path']:<32} {layer['format']} {layer.get('format_version') or ''}"
               + (f"  {count} features" if count is not None else ""))
+    if audit.get("source_warnings"):
+        print(f"source warnings: {audit['source_warnings']} (see audit.json), e.g. {audit['source_warning_examples'][0]}")
     if audit.get("max_position_error_m") is not None:
         print(f"audit: max round-trip position error {audit['max_position_error_m'] * 1000:.3f} mm, "
               f"{'passed' if audit.get('passed') else 'FAILED'}")
