@@ -141,7 +141,7 @@ def _flatten_into(out: dict[str, Any], units: dict[str, str], prefix: str, value
             _flatten_into(out, units, f"{prefix}.{key}", value[key])
         return
     if isinstance(value, Measure) and value.uom:
-        units[prefix] = value.uom
+        units.setdefault(prefix, value.uom)  # the first unit seen names the column's unit
     if isinstance(value, float) and not np.isfinite(value):
         return
     out[prefix] = _scalar(value)

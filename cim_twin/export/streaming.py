@@ -54,7 +54,7 @@ from .buildings import (
     tile_path,
     tileset_json,
 )
-from .features import ColumnStats, PropertyTable
+from .features import ColumnStats, PropertyTable, property_id
 from .georef import LocalFrame
 from .gltf import metadata_schema
 from .run import RunData, findings_by_object, run_info_for
@@ -167,7 +167,7 @@ class _ChunkResult:
     units: dict[str, str]
     groups: dict[str, str]
     source_names: set[str]
-    color_values: dict[str, list[Any]]
+    color_values: dict[str, list[tuple[int, Any]]]
     samples: list[tuple[Any, str, np.ndarray, dict[str, Any]]]
     skipped: dict[str, int]
     input_objects: int
@@ -241,7 +241,9 @@ def _parse_chunk(k: int) -> _ChunkResult:
     units: dict[str, str] = {}
     groups: dict[str, str] = {}
     source_names: set[str] = set()
-    color_values: dict[str, list[Any]] = {n: [] for n in job.color_names}
+    # values of the properties --color-by may name (by name or by id), with their row
+    color_values: dict[str, list[tuple[int, Any]]] = {}
+    color_match: dict[str, bool] = {}
     samples: list[tuple[Any, str, np.ndarray, dict[str, Any]]] = []  # (key, id, vertices, row)
     skipped: dict[str, int] = {}
     counts: dict[str, int] = {}
@@ -268,8 +270,14 @@ def _parse_chunk(k: int) -> _ChunkResult:
             row = building_row(obj, info, codes, with_actions, units, groups)
             source_names.update(key for key, g in groups.items() if g in ("attribute", "address", "generic") and key in row)
             stats.add(row)
-            for name in job.color_names:
-                color_values[name].append(row.get(name))
+            if job.color_names:
+                position = len(ids)
+                for key, value in row.items():
+                    hit = color_match.get(key)
+                    if hit is None:
+                        hit = color_match[key] = key in job.color_names or property_id(key, set()) in job.color_names
+                    if hit:
+                        color_values.setdefault(key, []).append((position, value))
             tris = mesh.triangles.astype(np.int32)
             record = _record(row, enu, tris, bv, bt, size, berr)
             cols["off"].append(spill.tell())
@@ -510,7 +518,12 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
         if options.color_by and col is None:
             color_buildings(PropertyTable(columns, []), options.color_by)  # raises the usual error
         if col is not None:
-            name_values = [v for res in results for v in res.color_values.get(col.name, [])]
+            name_values: list[Any] = [None] * len(ids)
+            first = 0
+            for res in results:
+                for position, value in res.color_values.get(col.name, []):
+                    name_values[first + position] = value
+                first += len(res.ids)
             coloring = color_buildings(PropertyTable([col], [{col.name: v} for v in name_values]), options.color_by)
         else:
             coloring = color_buildings(PropertyTable([], [{} for _ in ids]), None)

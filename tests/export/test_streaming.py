@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import itertools
 from pathlib import Path
 
@@ -43,11 +44,11 @@ def test_ranges_hold_whole_members(city: Path) -> None:
         assert part.count(b"<core:cityObjectMember") == part.count(b"</core:cityObjectMember>")
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_streaming_equals_in_memory(city: Path, tmp_path: Path, processes: int) -> None:
+@pytest.mark.parametrize(("processes", "color_by"), [(1, "severity"), (2, "address_street")])
+def test_streaming_equals_in_memory(city: Path, tmp_path: Path, processes: int, color_by: str) -> None:
     scene = read_scene(city)
     run = RunData("r1", findings_for(scene))
-    opts = ExportOptions(tiles_version="both", color_by="severity", processes=processes,
+    opts = ExportOptions(tiles_version="both", color_by=color_by, processes=processes,
                          tiling=TilingOptions(max_features=20, coarse_max_features=30))
     export_folder(scene, tmp_path / "mem", run=run, options=opts)
     export_citygml(city, tmp_path / "stream", run=run, options=opts)
@@ -56,6 +57,8 @@ def test_streaming_equals_in_memory(city: Path, tmp_path: Path, processes: int) 
     assert sum(f.endswith(".glb") for f in files) > 5
     _, mismatch, errors = filecmp.cmpfiles(tmp_path / "mem", tmp_path / "stream", files, shallow=False)
     assert not mismatch and not errors
+    legend = json.loads((tmp_path / "stream" / "layers.json").read_text("utf-8"))["layers"][0]["legend"]
+    assert len(legend) > 2  # the colouring found its property
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # scratch and temp folders gone
 
 
