@@ -246,7 +246,7 @@ def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, ce
     tri = verts[tris]
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     length = np.sqrt(np.einsum("ij,ij->i", n, n))
-    keep = length > 1e-9
+    keep = length > 1e-6  # twice the area: slivers under half a square millimetre are invisible
     tris, local, n = tris[keep], local[keep], n[keep] / length[keep, None]
     nrm_tri = enu_to_gltf(n).astype(np.float32)
     # weld the corners of triangles that share a source vertex and (nearly) a normal: the corners of
