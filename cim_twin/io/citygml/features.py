@@ -38,7 +38,7 @@ from .geometry import (
     parse_coordinates,
 )
 
-__all__ = ["GML_NAMESPACES", "FeatureParse", "FeatureWalker"]
+__all__ = ["GML_NAMESPACES", "FeatureParse", "FeatureWalker", "points_of_texts", "surface_type_of"]
 
 GML_NAMESPACES = frozenset({"http://www.opengis.net/gml", "http://www.opengis.net/gml/3.2"})
 _LOD_PROPERTY = re.compile(r"^lod(\d)(.*)$")
@@ -217,15 +217,6 @@ class FeatureWalker:
         if self.bounds_only:
             self._finish_bounds(fp, el)
         return fp
-
-    def _envelope_srs(self, el: etree._Element) -> str | None:
-        for child in el:
-            if child.tag == f"{{{self.gml_ns}}}boundedBy":
-                for env in child:
-                    srs = env.get("srsName") if isinstance(env.tag, str) else None
-                    if srs:
-                        return srs
-        return None
 
     def _object_id(self, el: etree._Element, kind: str, parent: CityObject | None, n: int) -> str:
         gid = el.get(self.gml_id)
@@ -688,7 +679,7 @@ def _append(attributes: dict[str, Any], key: str, value: Any, *, force_list: boo
     """Set an attribute; a repeated property becomes a list."""
     if key in attributes:
         existing = attributes[key]
-        if isinstance(existing, list) and (force_list or getattr(existing, "_repeated", True)):
+        if isinstance(existing, list):
             existing.append(value)
         else:
             attributes[key] = [existing, value]
