@@ -79,7 +79,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("lods        " + ", ".join(str(x) for x in report["lods"]))
     if report.get("extent"):
         e = report["extent"]
-        lines.append(f"extent      x {e[0]:.2f}..{e[3]:.2f}  y {e[1]:.2f}..{e[4]:.2f}  z {e[2]:.2f}..{e[5]:.2f}")
+        # degrees (a geographic source CRS) need more digits than metres
+        d = 7 if max(abs(e[0]), abs(e[1]), abs(e[3]), abs(e[4])) <= 360 and report.get("crs") else 2
+        lines.append(f"extent      x {e[0]:.{d}f}..{e[3]:.{d}f}  y {e[1]:.{d}f}..{e[4]:.{d}f}  z {e[2]:.2f}..{e[5]:.2f}")
     if report.get("extent_wgs84"):
         e = report["extent_wgs84"]
         lines.append(f"wgs84       lon {e[0]:.6f}..{e[3]:.6f}  lat {e[1]:.6f}..{e[4]:.6f}  h {e[2]:.1f}..{e[5]:.1f}")
