@@ -24,7 +24,7 @@ import numpy as np
 from lxml import etree
 
 from ...crs import SceneCRS, parse_srs_name, transformer, utm_crs_for
-from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
+from ...errors import CRSError, FormatError, LoadWarning
 from ...progress import _NoProgress as _NoProgressType
 from ...progress import progress as progress_bar
 from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceTable
@@ -315,11 +315,11 @@ class CityGMLReader:
                 self._features_seen += 1
                 try:
                     fp = walker.parse(el)
-                except (CimTwinError, ValueError, TypeError, KeyError, IndexError) as exc:
-                    if isinstance(exc, CRSError):
-                        raise
-                    self.warn(f"object could not be read and was skipped: {exc}", line=el.sourceline,
-                              object_id=el.get(walker.gml_id), kind="broken-object")
+                except (CRSError, MemoryError):
+                    raise
+                except Exception as exc:  # one broken object never loses the others
+                    self.warn(f"object could not be read and was skipped ({type(exc).__name__}: {exc})",
+                              line=el.sourceline, object_id=el.get(walker.gml_id), kind="broken-object")
                     continue
                 yield fp
 
@@ -475,9 +475,16 @@ class CityGMLReader:
                     continue
                 v0, v1 = int(poly_vstart[p0]), int(poly_vstart[p1])
                 obj = fp.objects[owner]
-                mesh = self._mesh(polys, fp.rows[owner], (owner, lod) in fp.collector.solids,
-                                  batch.vertices[v0:v1], tri.triangles[t0:t1] - v0, tri.polygon[t0:t1] - p0,
-                                  batch, p0, v0)
+                try:
+                    mesh = self._mesh(polys, fp.rows[owner], (owner, lod) in fp.collector.solids,
+                                      batch.vertices[v0:v1], tri.triangles[t0:t1] - v0, tri.polygon[t0:t1] - p0,
+                                      batch, p0, v0)
+                except MemoryError:
+                    raise
+                except Exception as exc:  # the object keeps its other LODs and attributes
+                    self.warn(f"LOD{lod} geometry could not be built ({type(exc).__name__}: {exc})",
+                              line=obj.source_line, object_id=obj.id, kind="broken-geometry")
+                    continue
                 obj.geometry[lod] = mesh
         out = []
         for fp in fps:

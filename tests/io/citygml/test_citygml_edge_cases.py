@@ -172,3 +172,20 @@ def test_one_object_in_an_unknown_crs_is_a_warning(test_data: Path, tmp_path: Pa
     whole.write_text(text.replace("urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783", "EPSG:999999"), encoding="utf-8")
     with pytest.raises(CRSError, match="999999"):
         read_citygml(whole)
+
+
+def test_an_object_that_breaks_the_reader_is_a_warning(test_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cim_twin.io.citygml import features
+
+    original = features.FeatureWalker._walk_object
+
+    def failing(self, el, index, fp):  # type: ignore[no-untyped-def]
+        if el.get(self.gml_id) == "B2":
+            raise RuntimeError("simulated fault")
+        return original(self, el, index, fp)
+
+    monkeypatch.setattr(features.FeatureWalker, "_walk_object", failing)
+    scene = read_citygml(test_data / EDGE)
+    assert "B2" not in scene and {"B1", "B3", "B4", "G1"} <= {o.id for o in scene.roots}
+    (warning,) = [w for w in scene.warnings if "simulated fault" in w.message]
+    assert warning.object_id == "B2" and warning.line is not None and warning.path is not None
