@@ -1,8 +1,10 @@
 """Streaming CityGML 1.0 / 2.0 / 3.0 reader.
 
 The document is parsed with lxml ``iterparse`` (no entities, no DTD, no network, huge text
-nodes allowed); each top-level member is handled when its end tag arrives and then cleared with its
-preceding siblings, so memory stays flat however many features the file holds.
+nodes allowed); top-level members are handled in small batches as their end tags arrive and then
+cleared with their preceding siblings, so memory stays flat however many features the file holds.
+Polygons of a few hundred features are triangulated together (numpy work amortised), then cut
+into one mesh per object and LOD.
 
 References (xlink:href) to geometry are resolved within a feature when it ends. References to
 geometry in another feature wait in a small table of unresolved ids: a later feature that defines
