@@ -135,3 +135,12 @@ def test_cli_info_messages(shared_data: Path, test_data: Path, capsys: pytest.Ca
         main(["info", "--debug", str(test_data / "citygml" / "xxe.gml")])
     assert main(["info", "--json", "--crs", "EPSG:999999", str(shared_data / FZK2)]) == 2
     assert "999999" in capsys.readouterr().err
+
+
+def test_progress_bar_counts_bytes_on_stderr_only(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = shared_data / "3dcitydb-importer-exporter/resources/samples/Potsdam/CityGML/Potsdam_LoD1/Potsdam_LoD1.gml"
+    citygml_info(path, progress=True)
+    out = capsys.readouterr()
+    assert out.out == "" and "Potsdam_LoD1.gml" in out.err and "1.3" in out.err  # MB read, of 1.3 MB
+    citygml_info(path)  # not a terminal: no bar
+    assert capsys.readouterr().err == ""
