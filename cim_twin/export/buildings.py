@@ -237,8 +237,9 @@ def tileset_json(tree: TileNode, frame: LocalFrame, version: str, extras: dict[s
             "transform": _column_major(transform),
             "content": {"uri": tile_path(node, version)},
         }
-        if node.children:
+        if node.children or parent_centre is None:  # the root must state it (3D Tiles spec)
             out["refine"] = "REPLACE"
+        if node.children:
             out["children"] = [tile(c, centre) for c in node.children]
         return out
 

@@ -203,6 +203,7 @@ def write_problem_tiles(layer: ProblemLayer, out_dir: Path, version: str, extras
     if len(tiles) == 1:
         only = tiles[0]
         root["geometricError"] = 0.0
+        root["refine"] = "ADD"  # the root must state it (3D Tiles spec)
         root["content"] = only["content"]
         root["boundingVolume"] = only["boundingVolume"]
         root["transform"] = [float(v) for v in (frame_m @ rt @ np.array(only["transform"]).reshape(4, 4).T).T.reshape(-1)]

@@ -51,6 +51,9 @@ def test_tileset_as_source(shared_data: Path, tmp_path: Path) -> None:
     assert main(["export", str(first / "buildings" / "tileset.json"), "--out", str(second), "--crs", "EPSG:25832"]) == 0
     a, b = _layers(first)["buildings"], _layers(second)["buildings"]
     assert b["feature_count"] == a["feature_count"] == 1
+    # the project's own 3D Tiles reader finds nothing to warn about in our tileset
+    audit = json.loads((second / "layers.json").read_text("utf-8"))["audit"]
+    assert audit["source_warnings"] == 0, audit["source_warning_examples"]
     assert b["extent_wgs84"] == pytest.approx(a["extent_wgs84"], abs=1e-6)
 
 

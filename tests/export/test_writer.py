@@ -54,6 +54,9 @@ def test_layout_and_manifest_schema(box_export: Path) -> None:
     assert manifest["audit"]["max_position_error_m"] < 0.01
     ts = json.loads((box_export / "buildings" / "tileset.json").read_text())
     assert ts["asset"]["version"] == "1.1"
+    for name in ("buildings", "buildings-1.0", "problems", "problems-1.0"):
+        root = json.loads((box_export / name / "tileset.json").read_text())["root"]
+        assert root["refine"] in ("ADD", "REPLACE")  # required on the root
     assert ts["asset"]["extras"]["cim_twin"]["vertical_datum"]
 
 

@@ -58,8 +58,9 @@ def _stream_source(path: Path, mode: str) -> bool:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Path | None, str | None, Any, Path | None]:
-    """What SOURCE means: ``(file to stream, its CRS option, in-memory scene, catalog path)``; exactly
-    one of the first and the third is set. A project whose period has one large CityGML source
+    """What SOURCE means: ``(file to stream, its CRS option, scene loader, catalog path)``; exactly
+    one of the first and the third is set (the loader reads the scene when called, so a wrong
+    ``--run`` fails before a long read). A project whose period has one large CityGML source
     streams it too."""
     from ...project import find_project_file
 
@@ -75,7 +76,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Path | None, str | None, Any, Pa
         sources = project.sources(period)
         if len(sources) == 1 and _stream_source(sources[0], args.stream):
             return sources[0], project.scene_crs, None, project.catalog_path
-        return None, None, load_scene(project, period), project.catalog_path
+        return None, None, lambda: load_scene(project, period), project.catalog_path
     if _stream_source(args.source, args.stream):
         return args.source, args.crs, None, None
     from ...io import read_scene
@@ -83,7 +84,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Path | None, str | None, Any, Pa
     options: dict[str, Any] = {}
     if args.crs:
         options["crs"] = args.crs
-    return None, None, read_scene(args.source, **options), None
+    return None, None, lambda: read_scene(args.source, **options), None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("the output folder exists", path=args.out, hint="choose another --out or add --overwrite")
     if args.max_features < 1 or args.max_triangles < 1:
         raise ConfigError("--max-features and --max-triangles must be positive")
-    stream, stream_crs, scene, catalog_path = _resolve(args)
+    stream, stream_crs, load_scene, catalog_path = _resolve(args)
     run_data = None
     if args.run:
         run_data = load_run(args.run, catalog_path=args.catalog or catalog_path)
@@ -113,8 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
         doc = export_citygml(stream, args.out, run=run_data, options=options, crs=stream_crs)
     else:
-        assert scene is not None
-        doc = export_folder(scene, args.out, run=run_data, options=options)
+        doc = export_folder(load_scene(), args.out, run=run_data, options=options)
     if args.json:
         sys.stdout.buffer.write(dumps_pretty(doc))
         return 0
