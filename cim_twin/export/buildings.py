@@ -263,21 +263,48 @@ def tile_bytes(layer: BuildingLayer, node: TileNode, version: str, schema: dict[
     return b3dm_bytes(glb, len(rows), batch_table_json(layer.table, table_rows))
 
 
+_TILE_JOB: tuple[Any, ...] | None = None
+
+
+def _write_one_tile(index: int) -> int:
+    assert _TILE_JOB is not None
+    layer, nodes, version, schema, out_dir, write = _TILE_JOB
+    data = tile_bytes(layer, nodes[index], version, schema)
+    write(out_dir / tile_path(nodes[index], version), data)
+    return len(data)
+
+
 def write_building_tiles(layer: BuildingLayer, out_dir: Path, version: str, extras: dict[str, Any],
-                         write: Callable[[Path, bytes], None], on_tile: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Write ``tileset.json`` and every tile of ``layer`` under ``out_dir`` through ``write``.
+                         write: Callable[[Path, bytes], None], on_tile: Callable[[], None] | None = None,
+                         processes: int = 1) -> dict[str, Any]:
+    """Write ``tileset.json`` and every tile of ``layer`` under ``out_dir`` through ``write``, the
+    tiles in ``processes`` forked worker processes when there are enough of them.
 
     Returns counts for the manifest (tiles, bytes, features).
     """
+    global _TILE_JOB
     schema = metadata_schema(layer.table.columns, CLASS_ID, "Building", SCHEMA_ID)
     nodes = layer.tree.walk()
     total = 0
-    for node in nodes:
-        data = tile_bytes(layer, node, version, schema)
-        write(out_dir / tile_path(node, version), data)
-        total += len(data)
-        if on_tile is not None:
-            on_tile()
+    if processes > 1 and len(nodes) >= 4 * processes:
+        import multiprocessing
+
+        _TILE_JOB = (layer, nodes, version, schema, out_dir, write)
+        try:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                for size in pool.imap_unordered(_write_one_tile, range(len(nodes))):
+                    total += size
+                    if on_tile is not None:
+                        on_tile()
+        finally:
+            _TILE_JOB = None
+    else:
+        for node in nodes:
+            data = tile_bytes(layer, node, version, schema)
+            write(out_dir / tile_path(node, version), data)
+            total += len(data)
+            if on_tile is not None:
+                on_tile()
     from ..serialization import dumps_pretty
 
     ts = dumps_pretty(tileset_json(layer.tree, layer.frame, version, extras))

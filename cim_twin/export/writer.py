@@ -192,7 +192,8 @@ def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportO
     try:
         for version in versions:
             folder = "buildings" if version == "1.1" else "buildings-1.0"
-            stats = write_building_tiles(layer, root / folder, version, extras, _writer, on_tile=bar.update)
+            stats = write_building_tiles(layer, root / folder, version, extras, _writer, on_tile=bar.update,
+                                         processes=max(1, options.processes or os.cpu_count() or 1))
             _writer(root / folder / "style.json", dumps_pretty(layer.coloring.style))
             layers.append(building_layer_entry(
                 folder, version, extent=layer.extent_wgs84, time_range=time_range, count=len(layer.table),

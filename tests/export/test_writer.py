@@ -247,3 +247,20 @@ def test_problem_points_split_into_tiles_sit_at_their_findings(tmp_path: Path, b
         lon, lat, h = found[f.id]
         assert lon == pytest.approx(f.lon, abs=1e-8) and lat == pytest.approx(f.lat, abs=1e-8)
         assert h == pytest.approx(f.height, abs=0.005)
+
+
+def test_disk_full_in_a_tile_worker_leaves_nothing(tmp_path: Path, boxes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiles written by forked workers: a failing write there still ends as one clear error and an
+    empty parent folder."""
+    real = writer_module._write_file
+
+    def failing(path: Path, data: bytes) -> None:
+        if path.name.startswith("r2") and path.suffix == ".glb":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(writer_module, "_write_file", failing)
+    opts = ExportOptions(processes=2, audit=False, tiling=TilingOptions(max_features=2, coarse_max_features=4))
+    with pytest.raises(ExportError, match="disk is full"):
+        export_folder(boxes, tmp_path / "out", options=opts)
+    assert list(tmp_path.iterdir()) == []
