@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import filecmp
-import json
 import itertools
+import json
 from pathlib import Path
 
 import pytest
