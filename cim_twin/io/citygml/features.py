@@ -179,6 +179,7 @@ class FeatureWalker:
         self.bounds_only = bounds_only
         self._core_ns: dict[str, bool] = {}
         self._prop_cache: dict[Any, tuple[int, str, int, int]] = {}
+        self._shared_collector = GeometryCollector(self.gml_id)
         self._surface_types: dict[str, int] = {}
         #: Implicit geometry templates by gml:id (local coordinates), for later references.
         self.templates: dict[str, list[list[np.ndarray]]] = {}
@@ -209,7 +210,8 @@ class FeatureWalker:
     def parse(self, el: etree._Element) -> FeatureParse:
         kind = local_name(el.tag)
         feature_srs = self.default_srs
-        collector = GeometryCollector(self.gml_id)
+        # info mode only uses the collector's issue list, drained after each feature: one will do
+        collector = self._shared_collector if self.bounds_only else GeometryCollector(self.gml_id)
         root = CityObject(self._object_id(el, kind, None, 0), kind, source_line=el.sourceline)
         fp = FeatureParse([root], [[]], collector, feature_srs)
         fp.bounds.append(None)
