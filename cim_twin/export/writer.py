@@ -110,6 +110,7 @@ def write_safely(out: Path, options: ExportOptions, fill: Any) -> dict[str, Any]
     if out.exists() and not out.is_dir():
         raise ExportError("the output path exists and is not a folder", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -130,6 +131,30 @@ def write_safely(out: Path, options: ExportOptions, fill: Any) -> dict[str, Any]
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove what an export killed outright (power cut, SIGKILL) left beside ``out``: temporary
+    folders of processes that no longer run."""
+    for pattern in (f".{out.name}.tmp-*", f".{out.name}.old-*"):
+        for path in out.parent.glob(pattern):
+            try:
+                pid = int(path.name.rsplit("-", 1)[1])
+            except ValueError:
+                continue
+            if pid == os.getpid() or _alive(pid):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _publish(tmp: Path, out: Path, overwrite: bool) -> None:

@@ -264,3 +264,15 @@ def test_disk_full_in_a_tile_worker_leaves_nothing(tmp_path: Path, boxes, monkey
     with pytest.raises(ExportError, match="disk is full"):
         export_folder(boxes, tmp_path / "out", options=opts)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_leftovers_of_a_killed_export_are_removed(tmp_path: Path, boxes) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    stale = tmp_path / f".out.tmp-{int(dead.stdout)}"
+    (stale / "buildings").mkdir(parents=True)
+    export_folder(boxes, tmp_path / "out", options=ExportOptions(audit=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
