@@ -28,7 +28,6 @@ import os
 import pickle
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -466,7 +465,10 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
         log.debug("streaming export: %s %.2f s", name, now - clock[0])
         clock[0] = now
 
-    scratch = Path(tempfile.mkdtemp(prefix=".cim-twin-stream-", dir=root.parent))
+    # inside the temporary export folder: removed before it is published, and with it if the
+    # process is killed (see writer._remove_stale)
+    scratch = root / ".stream-scratch"
+    scratch.mkdir()
     try:
         head, tail, ranges = split_member_ranges(path, max(1, processes * 2))
         color_names = (("worst_severity",) if options.color_by == "severity"
