@@ -38,7 +38,7 @@ class ExportOptions:
     audit_sample: int = 200
     audit: bool = True
     show_progress: bool | None = None
-    #: worker processes of the streaming path (None: every core)
+    #: worker processes for parsing (streaming path) and writing tiles (None: every core)
     processes: int | None = None
 
 
@@ -171,6 +171,7 @@ def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
 
 
 def georeference_of(crs: Any, source_crs: Any, frame: Any) -> dict[str, Any]:
+    """The ``georeference`` of layers.json: CRSs, vertical datum, what heights mean, the frame."""
     return {
         "source_crs": (source_crs or crs).name if crs else None,
         "tiles_crs": "EPSG:4978",
@@ -182,6 +183,7 @@ def georeference_of(crs: Any, source_crs: Any, frame: Any) -> dict[str, Any]:
 
 
 def tileset_extras(georeference: dict[str, Any], run_id: str | None) -> dict[str, Any]:
+    """``asset.extras`` of every tileset: the run and how it is placed (for clients without layers.json)."""
     return {"cim_twin": {"run_id": run_id, "source_crs": georeference["source_crs"],
                          "vertical_datum": georeference["vertical_datum"], "heights": georeference["heights"],
                          "origin": georeference["origin"]}}
@@ -190,6 +192,7 @@ def tileset_extras(georeference: dict[str, Any], run_id: str | None) -> dict[str
 def building_layer_entry(folder: str, version: str, *, extent: list[float] | None, time_range: Any, count: int,
                          coloring: Any, run_id: str | None, color_by: str | None, stats: dict[str, Any],
                          columns: list[Any]) -> dict[str, Any]:
+    """The manifest entry of one building tileset."""
     from .manifest import layer_entry
 
     return layer_entry(
