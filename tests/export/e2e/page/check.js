@@ -65,6 +65,7 @@ async function checkOne(widget, check, timeoutMs) {
     offset: new Cesium.HeadingPitchRange(0, Cesium.Math.toRadians(-60), Math.max(bs.radius * 2.5, 50)) });
   res.allTilesLoaded = await waitLoaded(scene, tileset, timeoutMs);
   await frames(scene, 2);
+  if (check.screenshot) res.screenshot = scene.canvas.toDataURL("image/png");
   res.overview = {
     featuresSelected: tileset.statistics.numberOfFeaturesSelected,
     trianglesSelected: tileset.statistics.numberOfTrianglesSelected,
