@@ -364,15 +364,15 @@ class FeatureWalker:
         obj = fp.objects[index]
         names = fp.attribute_names
         cache = self._prop_cache
+        other, geometry = _OTHER, _GEOMETRY  # locals: this loop runs for every property of every feature
         for prop in el:
-            # the cache lookup inlined: this loop runs for every property of every feature
             found = cache.get(prop.tag)
             code, name, lod, _hint = found if found is not None else self._classify(prop)
-            if code == _GEOMETRY and not len(prop) and prop.get(XLINK_HREF) is None:
-                code, name = _OTHER, self._attr_name(prop, name)  # an lodN... value, not geometry
-            if code == _OTHER:
+            if code == geometry and not len(prop) and prop.get(XLINK_HREF) is None:
+                code, name = other, self._attr_name(prop, name)  # an lodN... value, not geometry
+            if code == other:
                 if len(prop):
-                    if self._ade_hook(prop, fp, index):
+                    if name.startswith("adeOf", name.find(":") + 1) and self._ade_hook(prop, fp, index):
                         continue
                     child = next((c for c in prop if isinstance(c.tag, str)), None)
                     if child is not None:
