@@ -252,6 +252,12 @@ class CityGMLReader:
             return _identity
         else:
             src = parse_srs_name(srs)
+        swap = src.lat_first
+        if swap and sample is not None and len(sample) and abs(sample[0, 0]) > 90 >= abs(sample[0, 1]):
+            # a "latitude" beyond 90 degrees: the file writes longitude first despite its srsName
+            swap = False
+            self.warn(f"coordinates in {src.name} are written longitude first although the CRS "
+                      "lists latitude first; read as longitude, latitude", kind="axis-order")
         if state.source is None:
             state.source = src
             state.source_key = srs
@@ -266,14 +272,13 @@ class CityGMLReader:
                     state.source = state.scene = state.source_key = None
                     return _identity
                 else:
-                    lon, lat = (pts[0, 1], pts[0, 0]) if src.lat_first else (pts[0, 0], pts[0, 1])
+                    lon, lat = (pts[0, 1], pts[0, 0]) if swap else (pts[0, 0], pts[0, 1])
                     lon, lat = transformer(src.horizontal_key, "EPSG:4326").transform(float(lon), float(lat))
                     utm = utm_crs_for(float(lon), float(lat))
                     state.scene = SceneCRS(name=utm.name, horizontal_epsg=utm.horizontal_epsg,
                                            vertical_epsg=src.vertical_epsg, srs_name=utm.srs_name, crs=utm.crs)
         scene = state.scene
         assert scene is not None
-        swap = src.lat_first
         if src.name == scene.name or (src.is_local and scene.is_local):
             func = _swap if swap else _identity
         elif src.is_local or scene.is_local:

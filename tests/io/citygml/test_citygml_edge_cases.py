@@ -189,3 +189,27 @@ def test_an_object_that_breaks_the_reader_is_a_warning(test_data: Path, monkeypa
     assert "B2" not in scene and {"B1", "B3", "B4", "G1"} <= {o.id for o in scene.roots}
     (warning,) = [w for w in scene.warnings if "simulated fault" in w.message]
     assert warning.object_id == "B2" and warning.line is not None and warning.path is not None
+
+
+def test_longitude_first_data_under_a_latitude_first_srs_name(tmp_path: Path) -> None:
+    """Nanping written lon, lat under the URN form of EPSG:4326 (latitude first): 118 cannot be a
+    latitude, so the reader takes the data as it is and says so."""
+    ring = "118.1779 26.6417 0 118.1780 26.6417 0 118.1780 26.6418 0 118.1779 26.6417 0"
+    path = tmp_path / "lonlat.gml"
+    path.write_text(
+        '<core:CityModel xmlns:core="http://www.opengis.net/citygml/2.0" '
+        'xmlns:bldg="http://www.opengis.net/citygml/building/2.0" xmlns:gml="http://www.opengis.net/gml">'
+        '<core:cityObjectMember><bldg:Building gml:id="b"><bldg:lod1MultiSurface>'
+        '<gml:MultiSurface srsName="urn:ogc:def:crs:EPSG::4326"><gml:surfaceMember><gml:Polygon><gml:exterior>'
+        f"<gml:LinearRing><gml:posList>{ring}</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+        "</gml:surfaceMember></gml:MultiSurface></bldg:lod1MultiSurface></bldg:Building></core:cityObjectMember>"
+        "</core:CityModel>",
+        encoding="utf-8",
+    )
+    scene = read_citygml(path)
+    assert scene.crs is not None and scene.crs.name == "EPSG:32650"  # UTM zone 50N around Nanping
+    info = citygml_info(path)
+    for extent, warnings in ((scene.extent_wgs84(), scene.warnings), (info["extent_wgs84"], info["warnings"])):
+        assert extent is not None
+        assert extent[0] == pytest.approx(118.1779, abs=1e-6) and extent[4] == pytest.approx(26.6418, abs=1e-6)
+        assert any("longitude first" in str(w) for w in warnings)
