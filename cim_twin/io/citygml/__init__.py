@@ -48,6 +48,10 @@ What a user can rely on:
   ``Scene.materials``. One theme is kept for each. Appearances placed after the features they
   style (PLATEAU) are applied with a second pass over the file.
 
+``citygml_info`` is the fast path: it reads the coordinates of a feature in the feature's (or the
+document's) CRS without looking at srsNames deeper inside, and checks no rings; ``read_citygml``
+does both.
+
 Not done: georeferenced textures, CityGML 3.0 point clouds and dynamizers' time series (kept as
 objects and attributes only), schema validation.
 """
