@@ -313,3 +313,18 @@ def test_lod3_volume_counts_the_solid_only(shared_data: Path) -> None:
     mesh = lod3.geometry[3]
     assert mesh.solid_closed and mesh.solid_triangles is not None and mesh.solid_triangles < mesh.n_triangles
     assert lod3.volume_m3 == pytest.approx(lod2.volume_m3, rel=0.01)
+
+
+def test_lod1_blocks_volume_is_footprint_times_height(shared_data: Path) -> None:
+    """Potsdam's LOD1 buildings are prisms: volume = footprint area x (roof - ground)."""
+    scene = read_citygml(shared_data / "3dcitydb-importer-exporter/resources/samples/Potsdam/CityGML/"
+                         "Potsdam_LoD1/Potsdam_LoD1.gml")
+    checked = 0
+    for b in scene.buildings():
+        mesh = b.geometry[1]
+        lo, hi = mesh.bounds
+        if not mesh.solid_closed or b.footprint is None:
+            continue
+        assert b.volume_m3 == pytest.approx(b.footprint.area * (hi[2] - lo[2]), rel=0.01)
+        checked += 1
+    assert checked == 97
