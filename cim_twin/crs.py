@@ -24,6 +24,7 @@ __all__ = [
     "gcj02_to_wgs84",
     "parse_srs_name",
     "topocentric_crs",
+    "transform_arrays",
     "transformer",
     "utm_crs_for",
 ]
@@ -127,13 +128,12 @@ class SceneCRS:
                 hint="give the real CRS with --crs EPSG:n",
             )
         z = np.zeros_like(np.asarray(x, dtype=np.float64)) if z is None else z
-        lon, lat, h = transformer(self.horizontal_key, "EPSG:4326").transform(x, y, z)
-        return np.asarray(lon), np.asarray(lat), np.asarray(h)
+        return transform_arrays(transformer(self.horizontal_key, "EPSG:4326"), x, y, z)
 
     def to_ecef(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Transform scene coordinates to earth-centred, earth-fixed XYZ (EPSG:4978), shape (n, 3)."""
         lon, lat, h = self.to_wgs84(x, y, z)
-        ex, ey, ez = transformer("EPSG:4979", "EPSG:4978").transform(lon, lat, h)
+        ex, ey, ez = transform_arrays(transformer("EPSG:4979", "EPSG:4978"), lon, lat, h)
         return np.column_stack([ex, ey, ez])
 
     @property
@@ -143,6 +143,24 @@ class SceneCRS:
             return f"EPSG:{self.horizontal_epsg}"
         assert self.crs is not None
         return self.crs.to_wkt()
+
+
+def transform_arrays(
+    tr: Transformer, x: np.ndarray, y: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``tr.transform`` on arrays of any length, returning arrays of the input's shape.
+
+    pyproj takes one-element arrays down its scalar path, which numpy deprecates; padding them to
+    two elements keeps every call on the vectorised path.
+    """
+    xa, ya, za = (np.asarray(a, dtype=np.float64) for a in (x, y, z))
+    shape = np.broadcast_shapes(xa.shape, ya.shape, za.shape)
+    xa, ya, za = (np.broadcast_to(a, shape).ravel() for a in (xa, ya, za))
+    if xa.size == 1:
+        xa, ya, za = (np.repeat(a, 2) for a in (xa, ya, za))
+    out = tr.transform(xa, ya, za)
+    n = int(np.prod(shape)) if shape else 1
+    return tuple(np.asarray(a)[:n].reshape(shape) for a in out)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=64)
