@@ -4,8 +4,8 @@ points and check runs. JSON Schemas generated from them live in schemas/ (``cim-
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -50,7 +50,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Which way is better."""
 
     HIGHER_IS_BETTER = "higher_is_better"
@@ -59,7 +59,7 @@ class Direction(str, Enum):
     COUNT = "count"  # every occurrence is a problem (e.g. waterlogging points)
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     INFO = "info"
     LOW = "low"
     MEDIUM = "medium"
@@ -85,7 +85,7 @@ _SEVERITY_SCORE = {
 }
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Life of a problem: found, planned into a project, being fixed, fixed, checked fixed."""
 
     OPEN = "open"
@@ -114,9 +114,7 @@ class Period(_Frozen):
 
     @classmethod
     def year(cls, year: int, tz: Any = None) -> Period:
-        from datetime import timezone
-
-        tz = tz or timezone.utc
+        tz = tz or UTC
         return cls(label=str(year), start=datetime(year, 1, 1, tzinfo=tz), end=datetime(year + 1, 1, 1, tzinfo=tz))
 
 

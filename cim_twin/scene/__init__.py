@@ -6,7 +6,7 @@ Knows nothing of file formats, plugins or rendering.
 from __future__ import annotations
 
 from .mesh import Mesh, SurfaceTable
-from .objects import Address, BoundarySurface, CityObject, Lifespan, Measure, URI
+from .objects import URI, Address, BoundarySurface, CityObject, Lifespan, Measure
 from .scene import Material, Scene, SceneSource, SpatialIndex, Texture
 from .semantics import SurfaceType
 

@@ -153,7 +153,7 @@ class Mesh:
     # --- measures (vectorised over triangles) ----------------------------------------------------
     @property
     def n_triangles(self) -> int:
-        return int(len(self.triangles))
+        return len(self.triangles)
 
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:

@@ -23,13 +23,13 @@ from .mesh import Mesh
 from .semantics import SurfaceType
 
 __all__ = [
+    "URI",
     "Address",
     "AttributeValue",
     "BoundarySurface",
     "CityObject",
     "Lifespan",
     "Measure",
-    "URI",
 ]
 
 #: Assumed storey height (m) when a building states no storey count.
@@ -152,7 +152,8 @@ class CityObject:
         self.children: list[CityObject] = children or []
         self.parent: CityObject | None = None
         self.source_line = source_line
-        self._derived: dict[str, Any] = {}
+        # Derived quantities by name; meshes by ("mesh", lod, include_children).
+        self._derived: dict[str | tuple[str, int | None, bool], Any] = {}
         for child in self.children:
             child.parent = self
 
@@ -452,10 +453,10 @@ class CityObject:
         """Forget cached derived quantities (after the geometry or attributes changed)."""
         for node in self.walk():
             node._derived.clear()
-        node = self.parent
-        while node is not None:
-            node._derived.clear()
-            node = node.parent
+        ancestor = self.parent
+        while ancestor is not None:
+            ancestor._derived.clear()
+            ancestor = ancestor.parent
 
     @property
     def nbytes(self) -> int:

@@ -11,7 +11,7 @@ from cim_twin.scene import CityObject, Measure, Mesh, Scene, SurfaceType
 def box(x0: float, y0: float, dx: float, dy: float, h: float, z0: float = 0.0) -> Mesh:
     v = np.array(
         [[0, 0, 0], [dx, 0, 0], [dx, dy, 0], [0, dy, 0], [0, 0, h], [dx, 0, h], [dx, dy, h], [0, dy, h]], float
-    ) + [x0, y0, z0]
+    ) + np.array([x0, y0, z0])
     t = np.array(
         [[0, 2, 1], [0, 3, 2], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4],
          [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]], np.int32
