@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..model import CATEGORIES
+from ..model import CATEGORIES, SEVERITY_ZH
 from ..serialization import loads
 from .actions import ACTION_ZH_LONG
 from .projects import FINDING_STATUS_ZH, STATUS_ZH, list_projects, set_project_status
@@ -36,7 +36,6 @@ __all__ = [
     "write_xlsx",
 ]
 
-SEVERITY_ZH = {"info": "提示", "low": "轻微", "medium": "一般", "high": "较重", "critical": "严重"}
 Column = tuple[str, str]  # (header, row key)
 
 PROBLEM_COLUMNS: tuple[Column, ...] = (

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..model import SEVERITY_ZH
 from .features import FLOAT_NO_DATA, INT_NO_DATA, PropertyTable
 
 __all__ = ["SEVERITY_COLORS", "Coloring", "color_buildings", "hex_color"]
@@ -33,7 +34,6 @@ SEVERITY_COLORS: dict[str, tuple[int, int, int, int]] = {
     "high": (227, 26, 28, 255),
     "critical": (128, 0, 38, 255),
 }
-SEVERITY_ZH = {"info": "提示", "low": "轻微", "medium": "一般", "high": "严重", "critical": "极严重"}
 RAMP = [(255, 255, 178, 255), (254, 204, 92, 255), (253, 141, 60, 255), (240, 59, 32, 255), (189, 0, 38, 255)]
 CATEGORICAL = [
     (31, 119, 180, 255), (255, 127, 14, 255), (44, 160, 44, 255), (214, 39, 40, 255), (148, 103, 189, 255),

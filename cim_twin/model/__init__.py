@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 __all__ = [
     "CATEGORIES",
     "LEVELS",
+    "SEVERITY_ZH",
     "CheckRun",
     "Direction",
     "IndicatorRunStatus",
@@ -75,6 +76,15 @@ class Severity(StrEnum):
     def rank(self) -> int:
         return list(Severity).index(self)
 
+    @property
+    def label_zh(self) -> str:
+        """The Chinese label every output uses (lists, reports, legends, viewer)."""
+        return SEVERITY_ZH[self.value]
+
+
+#: Chinese labels of the severities, shared by every output so that a list, a legend and the viewer
+#: never name the same severity differently.
+SEVERITY_ZH: dict[str, str] = {"info": "提示", "low": "轻微", "medium": "一般", "high": "较重", "critical": "严重"}
 
 _SEVERITY_SCORE = {
     Severity.INFO: 0.1,

@@ -91,13 +91,7 @@ SEVERITY_COLORS: dict[Severity, RGB] = {
     Severity.HIGH: (214, 48, 39),
     Severity.CRITICAL: (120, 16, 60),
 }
-SEVERITY_LABELS: dict[Severity, tuple[str, str]] = {
-    Severity.INFO: ("提示", "info"),
-    Severity.LOW: ("轻微", "low"),
-    Severity.MEDIUM: ("一般", "medium"),
-    Severity.HIGH: ("严重", "high"),
-    Severity.CRITICAL: ("紧急", "critical"),
-}
+SEVERITY_LABELS: dict[Severity, tuple[str, str]] = {s: (s.label_zh, s.value) for s in Severity}
 #: Objects without a finding when colouring by severity, and cells without a value.
 NO_FINDING_COLOR: RGB = (222, 222, 218)
 NO_FINDING_LABEL: tuple[str, str] = ("无问题", "no finding")

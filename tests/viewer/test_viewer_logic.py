@@ -203,7 +203,7 @@ def test_next_previous_and_year_change(scene: Scene, run: RunFindings) -> None:
     state = ViewerState(scene, run, ViewOptions(year=2024))
     assert state.focus_label() is None
     seen = [state.problems.findings[state.step(+1)].severity.value for _ in range(5)]
-    assert state.focus_label(bilingual=True) == "#1 紧急 critical X-TALL"  # wrapped around to the worst
+    assert state.focus_label(bilingual=True) == "#1 严重 critical X-TALL"  # wrapped around to the worst
     assert seen == ["critical", "high", "medium", "low", "critical"]  # wraps around
     assert state.problems.findings[state.step(-1)].severity.value == "low"
     state.set_year(2025)
