@@ -13,6 +13,10 @@ Usage::
     python benchmarks/bench_tiles.py --sizes 1000:16 10000:256 --repeat 1
 
 ``N:T`` means N buildings over T leaf tiles (T a power of 4). Files go to benchmarks/_work/.
+
+A tileset written by ``cim-twin export`` (or any other tool) is measured the same way with::
+
+    python benchmarks/bench_tiles.py --tileset benchmarks/_work/e100k/cim/buildings/tileset.json
 """
 
 from __future__ import annotations
@@ -166,6 +170,8 @@ def measure(path: Path, mode: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["1000:16", "10000:256", "10000:1024", "100000:1024", "100000:4096"])
+    parser.add_argument("--tileset", nargs="+", type=Path, default=[],
+                        help="measure these existing tilesets instead of synthetic ones")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -175,6 +181,20 @@ def main() -> None:
                                           "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"],
                                          capture_output=True, text=True, check=True).stdout)
     print(f"interpreter + imports: {baseline:.0f} MiB")
+    if args.tileset:
+        print("| tileset | content files | MiB on disk | mode | time (s) | peak RSS (MiB) | features |")
+        print("|---|---:|---:|---|---:|---:|---:|")
+        for path in args.tileset:
+            folder = path.parent if path.is_file() else path
+            files = [f for f in folder.rglob("*") if f.is_file() and f.suffix in (".glb", ".b3dm", ".i3dm", ".pnts", ".cmpt")]
+            mib = sum(f.stat().st_size for f in files) / 2**20
+            for mode in ("read", "info"):
+                out = subprocess.run([sys.executable, __file__, "--child", str(path), mode], capture_output=True,
+                                     text=True, check=True)
+                r = json.loads(out.stdout)
+                print(f"| {path.parent.name}/{path.name} | {len(files)} | {mib:.0f} | {mode} | {r['seconds']} | "
+                      f"{r['peak_rss_mib']} | {r['features']} |", flush=True)
+        return
     print("| buildings | leaf tiles | tiles in all | files | mode | time (s) | peak RSS (MiB) | features |")
     print("|---:|---:|---:|---:|---|---:|---:|---:|")
     for spec in args.sizes:

@@ -17,6 +17,11 @@ right click, ``i`` show the object or problem under the mouse (查询)
 
 from __future__ import annotations
 
+import contextlib
+import ctypes.util
+import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -49,6 +54,35 @@ def viewer_theme() -> Any:
     theme.multi_samples = 0
     theme.allow_empty_mesh = True
     return theme
+
+
+@contextlib.contextmanager
+def _headless_window_backend(off_screen: bool) -> Iterator[None]:
+    """Create the render window through EGL when there is no display to talk to.
+
+    VTK's Linux wheels try X first and log ``bad X server connection`` on stderr before falling
+    back, a line a user of ``--screenshot`` should not see. Without a display (and unless the user
+    chose a backend in ``VTK_DEFAULT_OPENGL_WINDOW``), EGL is asked for directly when libEGL is
+    present; VTK's warnings are held back while the window is made, whichever backend it ends up with.
+    """
+    if not off_screen or not sys.platform.startswith("linux"):
+        yield
+        return
+    from vtkmodules.vtkCommonCore import vtkLogger
+
+    key = "VTK_DEFAULT_OPENGL_WINDOW"
+    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    chosen = headless and key not in os.environ and ctypes.util.find_library("EGL") is not None
+    if chosen:
+        os.environ[key] = "vtkEGLRenderWindow"
+    cutoff = vtkLogger.GetCurrentVerbosityCutoff()
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
+    try:
+        yield
+    finally:
+        vtkLogger.SetStderrVerbosity(vtkLogger.ConvertToVerbosity(cutoff))
+        if chosen:
+            del os.environ[key]
 
 
 def _swatch(rgb: tuple[int, int, int] | None) -> Any:
@@ -99,10 +133,11 @@ class Viewer:
         self.font_file = find_cjk_font() if options.font_file == "auto" else options.font_file
         self.bilingual = self.font_file is not None
         self.off_screen = off_screen
-        self.plotter = pv.Plotter(
-            off_screen=off_screen, window_size=list(options.window_size), theme=viewer_theme(),
-            title=options.title,
-        )
+        with _headless_window_backend(off_screen):
+            self.plotter = pv.Plotter(
+                off_screen=off_screen, window_size=list(options.window_size), theme=viewer_theme(),
+                title=options.title,
+            )
         self.layer_polys: dict[str, Any] = {}
         self.actors: dict[str, Any] = {}
         self._legends: list[Any] = []

@@ -348,7 +348,9 @@ def _read(path: Path, *, crs: str | None, max_depth: int | None, allow_remote: b
             offsets = np.cumsum([0, *(len(v) for v, _ in parts[:-1])])
             vertices = np.concatenate([v for v, _ in parts])
             triangles = np.concatenate([t + o for (_, t), o in zip(parts, offsets, strict=True)]).astype(np.int32)
-            geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles, semantics=ground_semantics(vertices, triangles))
+            geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles,
+                                       semantics=ground_semantics(vertices, triangles),
+                                       solid_closed=is_closed_shell(vertices, triangles))
         scene.add(CityObject(entry.object_id, entry.kind, attributes=entry.properties, geometry=geometry))
         entry.pieces = []
     return scene
@@ -443,6 +445,38 @@ def ground_semantics(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     low = c[:, :, 2].max(axis=1) <= vertices[:, 2].min() + GROUND_TOLERANCE_M
     out[down & low] = int(SurfaceType.GROUND)
     return out
+
+
+def is_closed_shell(vertices: np.ndarray, triangles: np.ndarray, tolerance_m: float = 1e-3) -> bool:
+    """Whether the triangles close a volume: after welding vertices that coincide (glTF splits them
+    per normal or UV), every edge is shared by exactly two triangles running it in opposite directions.
+
+    3D Tiles does not say whether a feature is a solid; with this test, ``volume_m3`` works on the
+    watertight features (building boxes and most LOD2 exports) and stays None on open ones (a
+    photogrammetry shell, a roof without walls), as it does for CityGML surfaces outside a Solid.
+    """
+    if len(triangles) < 4:
+        return False
+    cells = np.floor((vertices - vertices.min(axis=0)) / tolerance_m + 0.5).astype(np.int64)
+    if cells.max() < 1 << 21:
+        # One int64 key per vertex (21 bits an axis, 2 km at 1 mm): a 1-D unique is much faster.
+        keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
+        _, welded = np.unique(keys, return_inverse=True)
+    else:
+        _, welded = np.unique(cells, axis=0, return_inverse=True)
+    tri = welded.reshape(-1)[triangles].astype(np.int64)
+    tri = tri[(tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 2] != tri[:, 0])]
+    if len(tri) < 4:
+        return False
+    start = tri.reshape(-1)
+    end = tri[:, [1, 2, 0]].reshape(-1)
+    n = int(tri.max()) + 1
+    directed = np.sort(start * n + end)
+    if (directed[1:] == directed[:-1]).any():
+        return False  # an edge run twice the same way: a seam of flipped faces or a fin
+    reverse = end * n + start
+    where = np.searchsorted(directed, reverse).clip(max=len(directed) - 1)
+    return bool((directed[where] == reverse).all())
 
 
 def enu_frame(lon_deg: float, lat_deg: float) -> tuple[np.ndarray, np.ndarray]:

@@ -335,7 +335,7 @@ def test_draco_compressed_glb(tmp_path: Path, tiles) -> None:
     mesh = scene.roots[0].mesh()
     # glTF y-up extents (10, 20, 30) become east 10, north 30, up 20.
     assert mesh.vertices.max(axis=0) - mesh.vertices.min(axis=0) == pytest.approx([10, 30, 20], abs=1e-3)
-    assert mesh.n_triangles == 12 and scene.roots[0].volume_m3 is None
+    assert mesh.n_triangles == 12 and scene.roots[0].volume_m3 == pytest.approx(6000, rel=1e-6)
 
 
 def test_meshopt_buffer_views_are_named(tmp_path: Path) -> None:
@@ -366,6 +366,34 @@ def test_bottom_faces_become_ground(tmp_path: Path, tiles) -> None:
     assert int((mesh.semantics == SurfaceType.GROUND).sum()) == 2  # the box's two bottom triangles
     assert building.footprint_area_m2 == pytest.approx(100, rel=1e-4)
     assert building.ground_z == pytest.approx(0, abs=0.01)
+
+
+def test_watertight_features_have_volumes(tmp_path: Path, tiles) -> None:
+    tiles["b3dm"](tmp_path / "t.b3dm", [("b1", 0, 0, 10, 30), ("b2", 20, 0, 8, 5)])
+    path = tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 0,
+                                                        "refine": "ADD", "content": {"uri": "t.b3dm"}})
+    scene = read_tileset(path)
+    assert scene["b1"].volume_m3 == pytest.approx(3000, rel=1e-4)
+    assert scene["b2"].volume_m3 == pytest.approx(320, rel=1e-4)
+
+
+def test_closed_shell_test_welds_split_vertices_and_rejects_open_or_flipped_meshes() -> None:
+    import trimesh
+
+    from cim_twin.io.tiles3d.reader import is_closed_shell
+
+    box = trimesh.creation.box(extents=[10, 10, 3])
+    v, t = np.asarray(box.vertices, dtype=np.float64), np.asarray(box.faces, dtype=np.int64)
+    assert is_closed_shell(v, t)
+    # glTF style: three vertices of its own per triangle (per-face normals), same positions.
+    assert is_closed_shell(v[t.reshape(-1)], np.arange(36).reshape(12, 3))
+    assert not is_closed_shell(v, t[:-1])  # a missing wall triangle
+    flipped = t.copy()
+    flipped[0] = flipped[0, ::-1]
+    assert not is_closed_shell(v, flipped)
+    assert not is_closed_shell(v, np.concatenate([t, t[:1]]))  # a doubled triangle (a fin)
+    far = v + np.array([5000.0, 0.0, 0.0]) * (np.arange(8) % 2)[:, None]  # wider than the 1-D key allows
+    assert is_closed_shell(far, t)
 
 
 def test_split_feature_in_leaves_of_different_depths_is_joined(tmp_path: Path, tiles) -> None:

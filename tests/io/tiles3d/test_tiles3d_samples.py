@@ -55,6 +55,8 @@ def test_batched_buildings_sit_where_their_batch_table_says(shared_data: Path, s
         assert abs(h) < 0.05  # buildings stand on the ellipsoid
         assert obj.height_m == pytest.approx(obj.attributes["Height"], abs=0.01)
         assert -75.62 < lon < -75.60 and 40.03 < lat < 40.05
+        # Watertight boxes: a volume, equal to footprint times height.
+        assert obj.volume_m3 == pytest.approx(obj.footprint_area_m2 * obj.height_m, rel=0.01)
 
 
 def test_json_and_binary_batch_tables_agree(shared_data: Path) -> None:
