@@ -13,7 +13,8 @@ Flattening (the same in 3D Tiles 1.1 property tables, 1.0 batch tables and GeoJS
 * lists become one text value joined with ``"; "``; dates and datetimes ISO 8601 text; URIs text;
 * the run adds ``problem_count``, ``worst_severity`` (info..critical), ``severity_rank`` (-1 none,
   0 info .. 4 critical), ``indicator.<CODE>`` (the building's value in that indicator's finding) and,
-  when the catalog has one, ``action`` (retain / renovate / demolish), ``action_zh``, ``action_reason``.
+  when the catalog has one, ``action`` (retain / renovate / demolish), ``action_zh``, ``action_reason``
+  and ``action_project`` (the latest project of the exported run or an earlier one that decided it).
 
 Property *ids* (the keys clients use, e.g. in styles and ``feature.getProperty``) must be identifiers
 in glTF metadata, so ``address.street`` has the id ``address_street``; names that are not ASCII get a
@@ -96,6 +97,7 @@ class BuildingRunInfo:
     indicators: dict[str, float] = field(default_factory=dict)
     action: str | None = None
     action_reason: str | None = None
+    action_project: str | None = None
 
 
 def property_id(name: str, taken: set[str]) -> str:
@@ -217,7 +219,8 @@ class ColumnStats:
                 out.append(PropertyColumn(pid, name, "BOOLEAN", unit=unit, group=group))
             elif kinds == {"int"} and self.int_in_range.get(name, True):
                 out.append(PropertyColumn(pid, name, "SCALAR", "INT32", None if complete else INT_NO_DATA, unit, group))
-            elif kinds and kinds <= {"int", "float"}:
+            elif (kinds and kinds <= {"int", "float"}) or (not kinds and name.startswith("indicator.")):
+                # an indicator no building has a value in stays a number column (all noData)
                 out.append(PropertyColumn(pid, name, "SCALAR", "FLOAT64", None if complete else FLOAT_NO_DATA, unit,
                                           group))
             else:
@@ -298,4 +301,5 @@ def run_properties(info: BuildingRunInfo | None, codes: Sequence[str], with_acti
         out["action"] = info.action or ""
         out["action_zh"] = ACTION_ZH.get(info.action or "", "")
         out["action_reason"] = info.action_reason or ""
+        out["action_project"] = info.action_project or ""
     return out

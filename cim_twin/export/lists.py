@@ -3,7 +3,8 @@
 When the run comes from the catalog and the catalog offers list writers, those write the lists (the
 same XLSX/CSV the office uses). Otherwise the export writes ``problem_list.csv`` and, when the run
 has measurements, ``measurements.csv`` itself: UTF-8 with a byte-order mark so that Excel shows the
-Chinese headers, one row per finding sorted by indicator, severity and id.
+Chinese headers, one row per finding sorted by indicator, severity and id. ``measurements.csv``
+(every indicator value per spatial unit) is written for every run that has measurements.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from ..model import Severity
-from .manifest import layer_entry
+from .manifest import LAYER_TITLES, layer_entry
 from .run import RunData
 from .style import SEVERITY_ZH
 
@@ -79,18 +81,41 @@ def _catalog_lists(run: RunData, root: Path) -> list[dict[str, Any]] | None:
         rel = path.relative_to(base_dir).as_posix()
         if path.suffix == ".xlsx":
             _stable_xlsx(path, stamp)
-        layer_id = f"{path.stem.replace('_', '-')}-{path.suffix[1:]}"
+        layer_id, title = _table_id_title(path)
         out.append(layer_entry(layer_id, kind="table", path=rel, fmt=path.suffix[1:], version=None, crs=None,
                                extent_wgs84=None, time_range=None, feature_count=None, legend=None,
-                               run_id=run.run_id))
+                               run_id=run.run_id, title=title))
     return out
+
+
+def _table_id_title(path: Path) -> tuple[str, dict[str, str]]:
+    """Layer id and title of a list file such as ``problem_list_未分区.xlsx``: ids stay ASCII
+    (layers.json schema; platforms use them in URLs), so a district name that is not becomes a
+    short hash in the id and stays readable in the title."""
+    stem = path.stem
+    kind = next((k for k in ("building_actions", "problem_list", "task_list") if stem.startswith(k)), stem)
+    district = stem[len(kind):].strip("_")
+    base = LAYER_TITLES.get(kind.replace("_", "-"), {"zh": kind, "en": kind})
+    suffix = district if district.isascii() else f"d{zlib.crc32(district.encode()):08x}"
+    layer_id = "-".join(p for p in (kind.replace("_", "-"), re.sub(r"[^A-Za-z0-9._-]", "-", suffix), path.suffix[1:]) if p)
+    fmt = path.suffix[1:].upper()
+    title = {"zh": f"{base['zh']} {district} ({fmt})".replace("  ", " ") if district else f"{base['zh']} ({fmt})",
+             "en": f"{base['en']} {district} ({fmt})" if district else f"{base['en']} ({fmt})"}
+    return layer_id, title
 
 
 def write_run_lists(run: RunData, root: Path, write: Callable[[Path, bytes], None]) -> list[dict[str, Any]]:
     """Write the lists of ``run`` into ``root``; returns their manifest entries."""
-    from_catalog = _catalog_lists(run, root)
-    if from_catalog is not None:
-        return from_catalog
+    entries = _catalog_lists(run, root)
+    if entries is None:
+        entries = [_problem_list_csv(run, root, write)]
+    if run.measurements:
+        entries.append(_measurements_csv(run, root, write))
+    return entries
+
+
+def _problem_list_csv(run: RunData, root: Path, write: Callable[[Path, bytes], None]) -> dict[str, Any]:
+    """problem_list.csv of a run without a catalog: one row per finding by indicator, severity, id."""
     rank = {s.value: s.rank for s in Severity}
     findings = sorted(run.findings, key=lambda f: (f.indicator, -rank[f.severity.value], f.id))
     rows = []
@@ -104,16 +129,16 @@ def write_run_lists(run: RunData, root: Path, write: Callable[[Path, bytes], Non
             f.message_zh, f.message_en,
         ])
     write(root / "problem_list.csv", _csv_bytes([zh for _, zh in PROBLEM_HEADERS], rows))
-    entries = [layer_entry("problem-list", kind="table", path="problem_list.csv", fmt="csv", version=None, crs=None,
-                           extent_wgs84=None, time_range=None, feature_count=len(rows), legend=None,
-                           run_id=run.run_id)]
-    if run.measurements:
-        header = ["指标代码", "空间单元", "层级", "时期", "数值", "单位", "阈值", "是否达标"]
-        mrows = [[m.indicator, m.unit_id, m.level, m.period, "" if m.value is None else f"{m.value:g}", m.unit,
-                  "" if m.threshold is None else f"{m.threshold:g}", "" if m.passed is None else ("是" if m.passed else "否")]
-                 for m in sorted(run.measurements, key=lambda m: (m.indicator, m.unit_id, m.period))]
-        write(root / "measurements.csv", _csv_bytes(header, mrows))
-        entries.append(layer_entry("measurements", kind="table", path="measurements.csv", fmt="csv", version=None,
-                                   crs=None, extent_wgs84=None, time_range=None, feature_count=len(mrows), legend=None,
-                                   run_id=run.run_id))
-    return entries
+    return layer_entry("problem-list", kind="table", path="problem_list.csv", fmt="csv", version=None, crs=None,
+                       extent_wgs84=None, time_range=None, feature_count=len(rows), legend=None, run_id=run.run_id)
+
+
+def _measurements_csv(run: RunData, root: Path, write: Callable[[Path, bytes], None]) -> dict[str, Any]:
+    """measurements.csv: every indicator value per spatial unit of the run."""
+    header = ["指标代码", "空间单元", "层级", "时期", "数值", "单位", "阈值", "是否达标"]
+    rows = [[m.indicator, m.unit_id, m.level, m.period, "" if m.value is None else f"{m.value:g}", m.unit,
+             "" if m.threshold is None else f"{m.threshold:g}", "" if m.passed is None else ("是" if m.passed else "否")]
+            for m in sorted(run.measurements, key=lambda m: (m.indicator, m.unit_id, m.period))]
+    write(root / "measurements.csv", _csv_bytes(header, rows))
+    return layer_entry("measurements", kind="table", path="measurements.csv", fmt="csv", version=None, crs=None,
+                       extent_wgs84=None, time_range=None, feature_count=len(rows), legend=None, run_id=run.run_id)

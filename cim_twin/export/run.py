@@ -16,24 +16,37 @@ from ..model import CheckRun, Measurement, ProblemPoint
 from ..serialization import loads
 from .features import BuildingRunInfo
 
-__all__ = ["RunData", "findings_by_object", "load_run", "run_info_for"]
+__all__ = ["RunData", "findings_by_object", "latest_actions", "load_run", "run_info_for"]
 
 
 @dataclass
 class RunData:
-    """Everything of a run the export needs."""
+    """Everything of a run the export needs. Close it (or use it as a context manager) when the
+    export is written: a run from the catalog keeps the catalog open for the list writers."""
 
     run_id: str
     findings: list[ProblemPoint]
     measurements: list[Measurement] = field(default_factory=list)
     run: CheckRun | None = None
-    #: building id -> (action, reason) from the catalog's 留改拆 rules
-    actions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: building id -> (action, reason, project id) from the catalog's 留改拆 rules
+    actions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     catalog: Any = None
 
     @property
     def indicator_codes(self) -> list[str]:
         return sorted({f.indicator for f in self.findings})
+
+    def close(self) -> None:
+        """Close the catalog the run came from (if any)."""
+        if self.catalog is not None:
+            self.catalog.close()
+            self.catalog = None
+
+    def __enter__(self) -> RunData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _parse_findings(items: list[Any], path: Path) -> list[ProblemPoint]:
@@ -58,14 +71,14 @@ def _load_folder(path: Path) -> RunData:
         raise FormatError(f"not JSON: {exc}", path=findings_file) from exc
     run = None
     measurements: list[Measurement] = []
-    actions: dict[str, tuple[str, str]] = {}
+    actions: dict[str, tuple[str, str, str]] = {}
     if isinstance(data, dict):
         items = data.get("findings", [])
         if isinstance(data.get("run"), dict):
             run = CheckRun.model_validate(data["run"])
         measurements = [Measurement.model_validate(m) for m in data.get("measurements", [])]
         for a in data.get("actions", []):
-            actions[str(a["building_id"])] = (str(a["action"]), str(a.get("reason", "")))
+            actions[str(a["building_id"])] = (str(a["action"]), str(a.get("reason", "")), str(a.get("project_id", "")))
     elif isinstance(data, list):
         items = data
     else:
@@ -100,25 +113,42 @@ def load_run(spec: str, *, catalog_path: Path | None = None) -> RunData:
 
 
 def _load_catalog(spec: str, catalog_path: Path) -> RunData:
-    """A run from the catalog: findings, measurements, the run itself and the 留改拆 actions of the
-    projects generated from it."""
+    """A run from the catalog (opened read-only): findings, measurements, the run itself and the
+    留改拆 actions (see :func:`latest_actions`)."""
     from ..catalog import Catalog
 
-    cat = Catalog.open(catalog_path, create=False)
-    run_id = cat.resolve_run(spec)
-    findings = list(cat.findings(run_id))
-    measurements = list(cat.measurements(run_id))
-    run = cat.get_run(run_id)
-    actions: dict[str, tuple[str, str]] = {}
+    cat = Catalog.open(catalog_path, create=False, readonly=True)
+    try:
+        run_id = cat.resolve_run(spec)
+        findings = list(cat.findings(run_id))
+        measurements = list(cat.measurements(run_id))
+        run = cat.get_run(run_id)
+        actions = latest_actions(cat, run_id)
+    except BaseException:
+        cat.close()
+        raise
+    return RunData(run_id, findings, measurements, run, actions, cat)
+
+
+def latest_actions(catalog: Any, run_id: str) -> dict[str, tuple[str, str, str]]:
+    """Building id -> (action, reason, project id): for every building, the action of the latest
+    project that names it, among the projects generated from the exported run or from any run
+    before it (runs in the catalog's order: period, then start time; cancelled projects do not
+    count). Exporting 2024 thus shows the 留改拆 decided on the 2023 run unless a 2024 project
+    decided again, and never an action decided on a later run."""
     try:
         from ..catalog.projects import list_projects
-    except ImportError:  # an older catalog without projects
-        list_projects = None  # type: ignore[assignment]
-    if list_projects is not None:
-        for project in list_projects(cat, run=run_id):
-            for act in project.actions:
-                actions[str(act.building_id)] = (str(act.action), str(act.reason_zh or act.reason_en or ""))
-    return RunData(run_id, findings, measurements, run, actions, cat)
+    except ImportError:  # a catalog without the project library
+        return {}
+    order = {r.id: i for i, r in enumerate(catalog.runs())}
+    limit = order.get(run_id, len(order))
+    projects = [p for p in list_projects(catalog)
+                if p.status != "cancelled" and order.get(p.run_id, limit + 1) <= limit]
+    actions: dict[str, tuple[str, str, str]] = {}
+    for project in sorted(projects, key=lambda p: (order[p.run_id], p.id)):
+        for act in project.actions:
+            actions[str(act.building_id)] = (str(act.action), str(act.reason_zh or act.reason_en or ""), project.id)
+    return actions
 
 
 def findings_by_object(run: RunData) -> dict[str, list[int]]:
@@ -153,5 +183,5 @@ def run_info_for(obj: Any, run: RunData, index: dict[str, list[int]]) -> Buildin
             best[f.indicator] = f.score
             info.indicators[f.indicator] = float(f.value)
     if action is not None:
-        info.action, info.action_reason = action
+        info.action, info.action_reason, info.action_project = action
     return info

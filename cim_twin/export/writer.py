@@ -257,18 +257,36 @@ def finish_export(root: Path, *, run: RunData | None, crs: Any, frame: Any, vers
         layers.extend(_write_problem_layers(crs, run, root, frame, versions, options, extras, time_range))
     if run is not None:
         layers.extend(_write_lists(run, root))
-    audit = {
-        **summary,
-        "max_position_error_m": max((a["max_position_error_m"] or 0.0) for a in audits.values()) if audits else None,
-        "passed": all(a["passed"] for a in audits.values()) if audits else None,
-        "tilesets": audits,
-    }
-    if options.audit:
-        _writer(root / "audit.json", dumps_pretty(audit))
-    doc = manifest(layers, source=source, run_id=run_id, audit=audit if options.audit else None,
-                   georeference=georeference)
+    audit = audit_summary(summary, audits) if options.audit else {
+        **summary, "max_position_error_m": None, "passed": None, "tilesets": {},
+        "status": "not run", "warnings": ["the audit was not run (--no-audit)"]}
+    _writer(root / "audit.json", dumps_pretty(audit))
+    doc = manifest(layers, source=source, run_id=run_id, audit=audit, georeference=georeference)
     _writer(root / "layers.json", dumps_pretty(doc))
     return doc
+
+
+def audit_summary(summary: dict[str, Any], audits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """audit.json (and layers.json ``audit``): the counts, the worst figures over the tilesets, each
+    tileset's report, and ``warnings`` naming every check that could not run (never silently)."""
+    warnings = []
+    for name, report in sorted(audits.items()):
+        reader = report.get("reader_round_trip") or {}
+        if reader.get("status") != "ok":
+            warnings.append(f"{name}: reader round trip {reader.get('status', 'not run')}: "
+                            f"{reader.get('reason', 'unknown')}")
+    passed = all(a["passed"] for a in audits.values()) if audits else None
+    return {
+        **summary,
+        "max_position_error_m": max((a["max_position_error_m"] or 0.0) for a in audits.values()) if audits else None,
+        "reader_max_position_error_m": max(
+            (a["reader_max_position_error_m"] for a in audits.values() if a.get("reader_max_position_error_m") is not None),
+            default=None),
+        "passed": passed,
+        "status": "passed" if passed else "failed",
+        "warnings": warnings,
+        "tilesets": audits,
+    }
 
 
 def _heights_statement(crs: Any) -> str:

@@ -21,7 +21,7 @@ def boxes():
 @pytest.fixture(scope="session")
 def box_run(boxes) -> RunData:
     findings = findings_for(boxes)
-    actions = {"BLDG_0003": ("renovate", "建成年代早于1990年"), "BLDG_0004": ("retain", "历史建筑")}
+    actions = {"BLDG_0003": ("renovate", "建成年代早于1990年", "P-0001"), "BLDG_0004": ("retain", "历史建筑", "P-0002")}
     return RunData("2025-test", findings, actions=actions)
 
 

@@ -109,27 +109,39 @@ def run(args: argparse.Namespace) -> int:
         tiling=TilingOptions(max_features=args.max_features, max_triangles=args.max_triangles,
                              coarse_max_features=max(2 * args.max_features, 1)),
     )
-    if stream is not None:
-        from ...export.writer import export_citygml
+    try:
+        if stream is not None:
+            from ...export.writer import export_citygml
 
-        doc = export_citygml(stream, args.out, run=run_data, options=options, crs=stream_crs)
-    else:
-        doc = export_folder(load_scene(), args.out, run=run_data, options=options)
+            doc = export_citygml(stream, args.out, run=run_data, options=options, crs=stream_crs)
+        else:
+            doc = export_folder(load_scene(), args.out, run=run_data, options=options)
+    finally:
+        if run_data is not None:
+            run_data.close()
+    audit = doc.get("audit") or {}
+    for warning in audit.get("warnings", []):
+        print(f"warning: audit: {warning}", file=sys.stderr)
     if args.json:
         sys.stdout.buffer.write(dumps_pretty(doc))
         return 0
-    audit = doc.get("audit") or {}
     buildings: dict[str, Any] = next((layer for layer in doc["layers"] if layer["kind"] == "buildings"), {})
     exported = audit.get("exported_features", buildings.get("feature_count", "?"))
     total = audit.get("input_objects")
     print(f"exported {exported}{'' if total is None else f' of {total}'} buildings to {args.out}")
+    width_id = max(len(layer["id"]) for layer in doc["layers"])
+    width_path = max(len(layer["path"]) for layer in doc["layers"])
     for layer in doc["layers"]:
         count = layer.get("feature_count")
-        print(f"  {layer['id']:<20} {layer['path']:<32} {layer['format']} {layer.get('format_version') or ''}"
-              + (f"  {count} features" if count is not None else ""))
+        print(f"  {layer['id']:<{width_id}}  {layer['path']:<{width_path}}  {layer['format']} "
+              f"{layer.get('format_version') or ''}" + (f"  {count} features" if count is not None else ""))
     if audit.get("source_warnings"):
         print(f"source warnings: {audit['source_warnings']} (see audit.json), e.g. {audit['source_warning_examples'][0]}")
-    if audit.get("max_position_error_m") is not None:
-        print(f"audit: max round-trip position error {audit['max_position_error_m'] * 1000:.3f} mm, "
-              f"{'passed' if audit.get('passed') else 'FAILED'}")
+    if audit.get("status") == "not run":
+        print("audit: not run (--no-audit)")
+    elif audit.get("max_position_error_m") is not None:
+        reader = audit.get("reader_max_position_error_m")
+        print(f"audit: max round-trip position error {audit['max_position_error_m'] * 1000:.3f} mm"
+              + ("" if reader is None else f" (through the 3D Tiles reader {reader * 1000:.3f} mm)")
+              + f", {'passed' if audit.get('passed') else 'FAILED (see audit.json)'}")
     return 0
