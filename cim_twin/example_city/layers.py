@@ -96,7 +96,7 @@ def write_layers(layout: DistrictLayout, out_dir: str | os.PathLike[str], year: 
     all_plans = list(layout.iter_buildings(None))  # every year's: parks must avoid them all
     plans = [p for p in all_plans if p.alive_in(year)]  # the same order as iter_buildings(year)
     parks = _parks(layout, all_plans, year)
-    pois = _pois(layout, plans, parks, year)
+    pois = _pois(layout, plans, parks, year, all_plans)
     residents = _population(layout, plans, year)
     _write_points(layout, folder / "poi.geojson", "poi", pois, gcj02=True)
     _write_polygons(layout, folder / "parks.geojson", "parks", parks)
@@ -277,7 +277,8 @@ def _park(pid: str, name: str, kind: str, b: tuple[float, float, float, float], 
 _FACILITY_TYPES = ("primary_school", "kindergarten", "fire_station", "clinic", "elderly_care", "market", "toilet")
 
 
-def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park], year: int) -> list[dict[str, Any]]:
+def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park], year: int,
+          all_plans: list[BuildingPlan] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     # public buildings: one POI per facility and community (the school's wing is not a second school)
     best: dict[tuple[str, str], BuildingPlan] = {}
@@ -298,6 +299,15 @@ def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park],
         if facility == "elderly_care":
             row["capacity"] = 60
         rows.append(row)
+    # schools and kindergartens of the catchments the model's public buildings leave out
+    everyone = all_plans if all_plans is not None else plans
+    for facility, radius, label in (("primary_school", 500.0, "小学"), ("kindergarten", 300.0, "幼儿园")):
+        have = [p.centroid for (_, f), p in best.items() if f == facility]
+        for site in _catchment_sites(layout, everyone, parks, have, facility, radius):
+            if site.opened > year:
+                continue
+            rows.append({"id": f"{'PS' if facility == 'primary_school' else 'KG'}-{site.key}", "name": f"{site.name}{label}",
+                         "type": facility, "building_id": site.building_id, "opened": site.opened, "_xy": site.xy})
     # community elderly-care stations (社区养老服务站) in the ground floor of a dwelling
     rng = layout.random_for("care-stations")
     homes_by_unit: dict[str, list[BuildingPlan]] = {}
@@ -341,17 +351,91 @@ def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park],
     for road in layout.roads:
         if road.road_class not in ("primary", "secondary"):
             continue
-        n = max(1, int(road.length_m // 700))
+        n = max(1, int(road.length_m // 900))
         for k in range(n):
             r = rng.random()
-            opened = 2015 if r < 0.5 else (2024 if r < 0.65 else (2025 if r < 0.8 else None))
+            opened = 2015 if r < 0.3 else (2024 if r < 0.5 else (2025 if r < 0.7 else None))
             if opened is None or opened > year:
                 continue
+            # behind the sidewalk on the block side, where a street toilet stands
             x, y = _along(road.coords, (k + 0.5) / n)
+            x2, y2 = _along(road.coords, min(1.0, (k + 0.5) / n + 0.01))
+            dx, dy = x2 - x, y2 - y
+            norm = math.hypot(dx, dy) or 1.0
+            off = 0.5 * road.width_m + road.sidewalk_width_m + 4.0
             rows.append({"id": f"WC-{road.id}-{k + 1}", "name": f"{road.name}公厕", "type": "toilet", "opened": opened,
-                         "_xy": (x + 0.5 * road.width_m, y + 0.5 * road.width_m)})
+                         "_xy": (x - dy / norm * off, y + dx / norm * off)})
     rows.sort(key=lambda r: r["id"])
     return rows
+
+
+@dataclass(frozen=True)
+class _Site:
+    """A school or kindergarten placed by :func:`_catchment_sites`."""
+
+    key: str
+    name: str
+    xy: tuple[float, float]
+    building_id: str | None
+    opened: int
+
+
+#: What happens to the catchments that no school of the model reaches, in turn: most have an
+#: older school in a building of another use, some get one in 2024 or 2025, some never (the gap
+#: the check keeps pointing at).
+_CATCHMENT_OUTCOMES = {
+    "primary_school": (1995, 2025, None, 1995, 1995, 2024),
+    "kindergarten": (2008, 2024, 2008, None, 2025, 2008, 2008),
+}
+
+
+def _catchment_sites(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park], have: list[tuple[float, float]],
+                     facility: str, radius: float) -> list[_Site]:
+    """Facilities of ``facility`` for the catchments (square cells of 1.6 × ``radius``) whose homes
+    no facility of ``have`` reaches, decided once for all years.
+
+    Each catchment's facility stands on the non-residential building nearest to the centre of its
+    homes that is no park's, else (kindergartens only: 配套幼儿园 in an estate) on the nearest
+    dwelling; a catchment with neither stays without.
+    """
+    homes = [p for p in plans if p.residential]
+    if not homes:
+        return []
+    cell = 1.6 * radius
+    x0, y0, _, _ = layout.bounds
+    by_cell: dict[tuple[int, int], list[BuildingPlan]] = {}
+    for p in homes:
+        cx, cy = p.centroid
+        by_cell.setdefault((int((cx - x0) // cell), int((cy - y0) // cell)), []).append(p)
+    # hosts stand in every epoch (a school opened in 1995 is not in a house built in 2024)
+    lasting = [p for p in plans if p.demolished_year is None and p.year_built < 2023]
+    others = [p for p in lasting if not p.residential and p.facility not in ("fire_station", "toilet")]
+    park_boxes = [(min(q[0] for q in k.ring), min(q[1] for q in k.ring), max(q[0] for q in k.ring), max(q[1] for q in k.ring))
+                  for k in parks]
+    have_xy = np.array(have) if have else np.zeros((0, 2))
+    rng = layout.random_for("catchments", facility)
+    outcomes = _CATCHMENT_OUTCOMES[facility]
+    start = rng.randrange(len(outcomes))
+    out: list[_Site] = []
+    k = 0
+    for (i, j), members in sorted(by_cell.items()):
+        centre = (sum(p.centroid[0] for p in members) / len(members), sum(p.centroid[1] for p in members) / len(members))
+        if len(have_xy) and float(np.min(np.hypot(have_xy[:, 0] - centre[0], have_xy[:, 1] - centre[1]))) <= radius:
+            continue
+        opened = outcomes[(start + k) % len(outcomes)]
+        k += 1
+        if opened is None:
+            continue
+        candidates = [p for p in others if math.dist(p.centroid, centre) <= 0.8 * radius
+                      and not any(b[0] <= p.centroid[0] <= b[2] and b[1] <= p.centroid[1] <= b[3] for b in park_boxes)]
+        if not candidates and facility == "kindergarten":
+            candidates = [p for p in members if p in lasting]
+        if not candidates:
+            continue
+        host = min(candidates, key=lambda p: (math.dist(p.centroid, centre), p.id))
+        name = layout.unit(host.community_id).name.removesuffix("社区")
+        out.append(_Site(f"{i:02d}{j:02d}", name, host.centroid, host.id, opened))
+    return out
 
 
 def _along(coords: Sequence[tuple[float, float]], t: float) -> tuple[float, float]:

@@ -4,9 +4,9 @@ They are plugins like any other: each module below registers its indicators thro
 ``register_indicators`` hook and is found through an entry point of group ``cim_twin`` (see
 pyproject.toml), never imported by the core.
 
-``national``    national health-check indicators (codes ``N-``): service-radius coverage, fire
+``national``    indicators of the national health-check list (codes ``N-``): service-radius coverage, fire
                 5-minute coverage, new residential over 80 m, road density, waterlogging
-``nanping``     Nanping local indicators (``L-``): nursing beds, public toilets, old housing
+``nanping``     local indicators (codes ``L-``, as the modules below): nursing beds, public toilets, old housing
 ``streets``     street height-to-width ratio from the 3D model
 ``streetview``  green view index and relative sidewalk width from street-view samples
 ``vitality``    public-space vitality from crowd heat maps

@@ -22,6 +22,7 @@ from ._spatial import (
     strings,
     sums,
     unit_ids,
+    unit_position,
 )
 from .coverage import FacilityClass, RadiusCoverage
 
@@ -75,7 +76,7 @@ class NursingBeds(SharedTableIndicator):
             "default": Threshold(value=22.0, unit="beds/1000",
                                  source=LOCAL + ": 40 care beds per 1,000 older residents × 55 % nursing-type"),
             "nursing_share": Threshold(value=0.55, unit="ratio",
-                                       source="《“十四五”国家老龄事业发展和养老服务体系规划》: nursing-type beds ≥ 55 % of care-home beds"),
+                                       source="《“十四五”国家老龄事业发展和养老服务体系规划》(国务院, 2021): nursing-type beds 55 % of care-home beds by 2025"),
         },
         data_needed=("poi: type=nursing_home, beds, nursing_beds", "population: elderly", "districts: county"),
         description_en="Nursing-type beds of care homes over older residents (60+) × 1,000, per county; also the share "
@@ -151,13 +152,14 @@ class ToiletCoverage(RadiusCoverage):
         unit="ratio",
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=LOCAL),
-            "radius_m": Threshold(value=500.0, unit="m", source=LOCAL + " (sanitation standards space public toilets 400-600 m apart on everyday streets)"),
-            "density_per_km2": Threshold(value=3.0, unit="1/km2", source="GB/T 50337-2018 城市环境卫生设施规划标准: residential land 3-5 per km²"),
+            "radius_m": Threshold(value=500.0, unit="m", source=LOCAL + ": half the 750-1,000 m spacing that municipal toilet rules give for ordinary streets "
+                               "(300-500 m on busy streets)"),
+            "density_per_km2": Threshold(value=3.0, unit="1/km2", source="GB/T 50337-2018 城市环境卫生设施规划标准: 3-5 public toilets per km² of residential land"),
         },
         data_needed=("buildings", "poi: type=toilet", "communities", "districts (density)"),
         description_en="Floor area of all buildings within 500 m of a public toilet, over all floor area, per community; "
-        "and public toilets per km² per district.",
-        description_zh="公厕500米服务半径覆盖的建筑面积占比（按社区），及每平方公里公厕数量（按城区）。",
+        "and public toilets per km² per district (a finding below 3 per km²).",
+        description_zh="公厕500米服务半径覆盖的建筑面积占比（按社区），及每平方公里公厕数量（按城区，低于3座为问题）。",
     )
     weight = "floor_area"
     residential_only = False
@@ -170,16 +172,24 @@ class ToiletCoverage(RadiusCoverage):
             ctx.layer("poi")
         return [FacilityClass("public toilet", "公厕", poi, ctx.threshold(self, "radius_m"))]  # type: ignore[arg-type]
 
-    def unit_details(self, ctx: CheckContext, level: str, unit_ids: list[str]) -> dict[str, dict[str, object]]:
-        """Per district: public toilets per km² against the density target."""
+    def _density(self, ctx: CheckContext) -> dict[str, dict[str, object]]:
+        """Per district: public toilets, area and toilets per km² against the density target.
+
+        A toilet on the street between two districts (outside every polygon) counts for the
+        nearest district within 50 m."""
         import shapely
 
         districts = ctx.units("district")
-        if level != "district" or districts is None:
+        if districts is None:
             return {}
         toilets = self.facility_classes(ctx)[0].layer
         ids = [str(v) for v in districts.column("id")]
-        _, codes = group_index(ctx.unit_ids_at(toilets.xy(), "district"), ids)
+        xy = toilets.xy()
+        where = ctx.unit_ids_at(xy, "district")
+        outside = np.array([w is None for w in where], dtype=bool)
+        if outside.any():
+            where[outside] = ctx.nearest_unit_ids(xy[outside], "district", 50.0)[0]
+        _, codes = group_index(where, ids)
         counts = np.bincount(codes[codes >= 0], minlength=len(ids))[: len(ids)]
         km2 = shapely.area(districts.geometries) / 1e6
         target = ctx.threshold(self, "density_per_km2")
@@ -190,13 +200,43 @@ class ToiletCoverage(RadiusCoverage):
                          "density_target": target, "density_passed": None if density is None else density >= target}
         return out
 
+    def unit_details(self, ctx: CheckContext, level: str, unit_ids: list[str]) -> dict[str, dict[str, object]]:
+        """Per district: the toilet density of :meth:`_density`."""
+        return self._density(ctx) if level == "district" else {}
+
+    def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
+        yield from super().evaluate(ctx)
+        table = building_table(ctx)
+        for unit, d in self._density(ctx).items():
+            density, target = d["toilets_per_km2"], float(d["density_target"])  # type: ignore[arg-type]
+            if density is None or density >= target:
+                continue
+            area = float(d["area_km2"])  # type: ignore[arg-type]
+            need = int(np.ceil(target * area)) - int(d["toilets"])  # type: ignore[call-overload]
+            yield ctx.problem(
+                self, None, position=unit_position(ctx, "district", unit, table), unit_id=unit, unit_level="district",
+                subject=f"density:{unit}", value=float(density), threshold=target,  # type: ignore[arg-type]
+                severity="medium" if density < target / 2 else "low",  # type: ignore[operator]
+                message_en=f"District {unit} has {d['toilets']} public toilets on {area:.2f} km² "
+                f"({density:.1f} per km², below {target:g}); about {need} more needed",
+                message_zh=f"城区{unit}公厕{d['toilets']}座、面积{area:.2f}平方公里（每平方公里{density:.1f}座，低于{target:g}座），缺口约{need}座",
+                evidence={"toilets": d["toilets"], "area_km2": area, "toilets_needed": need},
+            )
+
     def uncovered_severity(self, distance_m: float, radius_m: float) -> str:
         # a missing toilet is an inconvenience, not a danger: low, medium when very far
         return "medium" if not np.isfinite(distance_m) or distance_m > 2 * radius_m else "low"
 
 
 # --- 8. old housing ------------------------------------------------------------------------------
-_DANGER_SEVERITY = {"A": "low", "B": "low", "C": "high", "D": "critical"}
+#: Severity of an old house by its danger grade (危房等级, JGJ 125): A and B are safe or need
+#: minor repair, C and D are dangerous; a house without a grade needs one (low).
+_DANGER_SEVERITY = {"A": "info", "B": "low", "C": "high", "D": "critical"}
+#: A weak structure (brick-wood, wood, earth) raises an A or B grade or a missing grade one step.
+_RAISED = {"info": "low", "low": "medium"}
+#: Chinese names of the structure codes models use in English (for the Chinese messages).
+_STRUCTURE_ZH = {"brick_wood": "砖木", "brick-wood": "砖木", "brick_concrete": "砖混", "brick-concrete": "砖混", "wood": "木",
+                 "adobe": "土木", "frame": "框架", "shear_wall": "剪力墙", "steel": "钢"}
 _WEAK_STRUCTURES = ("砖木", "木", "土", "wood", "brick-wood", "brick_wood", "masonry-wood", "adobe")
 
 
@@ -242,12 +282,12 @@ class OldHousing(SharedTableIndicator):
             danger = str(obj.get("danger_level") or obj.get("危房等级") or "").strip().upper()[:1]
             structure = str(obj.get("structure") or obj.get("结构") or "")
             severity = _DANGER_SEVERITY.get(danger, "low")
-            weak = any(w in structure.lower() for w in _WEAK_STRUCTURES)
-            if severity == "low" and weak:
-                severity = "medium"
+            if any(w in structure.lower() for w in _WEAK_STRUCTURES):
+                severity = _RAISED.get(severity, severity)
             year = int(table.year_built[i])
-            extra_en = (f", danger grade {danger}" if danger else "") + (f", {structure} structure" if structure else "")
-            extra_zh = (f"，危房等级{danger}级" if danger else "") + (f"，{structure}结构" if structure else "")
+            extra_en = (f", danger grade {danger}" if danger else "") + (f", {structure.replace('_', '-')} structure" if structure else "")
+            structure_zh = _STRUCTURE_ZH.get(structure.lower(), structure)
+            extra_zh = (f"，危房等级{danger}级" if danger else "") + (f"，{structure_zh}结构" if structure else "")
             yield in_unit(ctx.problem(
                 self, obj, position=table.roof_position(i), value=float(year), threshold=before, severity=severity, unit_id=table.community[i],
                 message_en=f"Residential building {obj.id} built in {year} (before {int(before)}) is on the housing check list{extra_en}",

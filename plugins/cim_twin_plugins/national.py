@@ -47,8 +47,10 @@ __all__ = [
 ]
 
 GB50180 = "GB 50180-2018 城市居住区规划设计标准"
-GUIDE = "《城市体检评估技术指南》/ 住房和城乡建设部城市体检指标体系"
+#: The national indicator list whose definitions these indicators follow (住房和城乡建设部, 2021).
+GUIDE = "《2021年城市体检指标体系》(住房和城乡建设部)"
 LOCAL = "local choice"
+FIRE_STANDARD = "《城市消防站建设标准》(建标152-2017)"
 
 
 # --- 1. park service-radius coverage -------------------------------------------------------------
@@ -63,11 +65,11 @@ class ParkCoverage(RadiusCoverage):
         direction=Direction.HIGHER_IS_BETTER,
         national=True,
         thresholds={
-            "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 % (the health-check plan of each city sets its target)"),
-            "small_park_m2": Threshold(value=2000.0, unit="m2", source=f"{GUIDE}, indicator explanation: parks of 2,000-5,000 m² serve 300 m"),
-            "large_park_m2": Threshold(value=5000.0, unit="m2", source=f"{GUIDE}, indicator explanation: parks over 5,000 m² serve 500 m"),
-            "small_radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: 5-minute walk 300 m"),
-            "large_radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: 10-minute walk 500 m"),
+            "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 %; the national list gives the definition, not a target"),
+            "small_park_m2": Threshold(value=2000.0, unit="m2", source=f"{GUIDE}, 公园绿地服务半径覆盖率: parks of 2,000-5,000 m² serve 300 m"),
+            "large_park_m2": Threshold(value=5000.0, unit="m2", source=f"{GUIDE}, 公园绿地服务半径覆盖率: parks of 5,000 m² and more serve 500 m"),
+            "small_radius_m": Threshold(value=300.0, unit="m", source=f"{GUIDE}, 公园绿地服务半径覆盖率 (= the 5-minute walk of {GB50180})"),
+            "large_radius_m": Threshold(value=500.0, unit="m", source=f"{GUIDE}, 公园绿地服务半径覆盖率 (= the 10-minute walk of {GB50180})"),
         },
         data_needed=("buildings: function, height/storeys", "parks (polygons)", "communities"),
         description_en="Residential floor area within 300 m of a park of 2,000-5,000 m² or within 500 m of a "
@@ -106,8 +108,9 @@ class ElderlyCareCoverage(RadiusCoverage):
         national=True,
         thresholds={
             "default": Threshold(value=1.0, unit="ratio",
-                                 source="《完整居住社区建设标准(试行)》(建科规〔2020〕7号): every community has an elderly service station"),
-            "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: 5-minute walk 300 m"),
+                                 source=LOCAL + ": every dwelling within reach, as 《完整居住社区建设标准(试行)》(建科规〔2020〕7号) asks one elderly "
+                                 "service station per community"),
+            "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: 5-minute life circle, 300 m walk"),
         },
         data_needed=("buildings: function", "poi: type=elderly_care", "population: elderly", "communities"),
         description_en="Older residents (60+) within 300 m of a community elderly-care facility, over all older residents, per community.",
@@ -148,7 +151,7 @@ class KindergartenCoverage(_SchoolCoverage):
         national=True,
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 %"),
-            "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: kindergarten in the 5-minute life circle, 300 m"),
+            "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: kindergarten service radius not over 300 m (5-minute life circle)"),
         },
         data_needed=("buildings: function", "poi: type=kindergarten", "population: residents", "communities"),
         description_en="Residents within 300 m of a kindergarten, over all residents, per community.",
@@ -170,7 +173,7 @@ class PrimarySchoolCoverage(_SchoolCoverage):
         national=True,
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 %"),
-            "radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: primary school in the 10-minute life circle, 500 m"),
+            "radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: primary school service radius not over 500 m (10-minute life circle)"),
         },
         data_needed=("buildings: function", "poi: type=primary_school", "population: residents", "communities"),
         description_en="Residents within 500 m of a primary school, over all residents, per community.",
@@ -192,11 +195,11 @@ class FireStation5Min(SharedTableIndicator):
         unit="ratio",
         national=True,
         thresholds={
-            "default": Threshold(value=1.0, unit="ratio", source="《城市消防站建设标准》(建标152-2017): reach the edge of the station's area within 5 minutes"),
-            "minutes": Threshold(value=5.0, unit="min", source="《城市消防站建设标准》(建标152-2017)"),
-            "turnout_min": Threshold(value=1.0, unit="min", source=LOCAL + ": 1 min of the 5 for turnout (fire-station planning practice, GB 51080-2015)"),
-            "speed_kmh": Threshold(value=30.0, unit="km/h", source=LOCAL + ": 30 km/h engine speed in town (planning practice: 30-35 km/h)"),
-            "detour_factor": Threshold(value=1.4, unit="", source="local choice: network/straight-line ratio without a road layer"),
+            "default": Threshold(value=1.0, unit="ratio", source=FIRE_STANDARD + ": every part of a station's area within reach"),
+            "minutes": Threshold(value=5.0, unit="min", source=FIRE_STANDARD + ": the crew reaches the edge of its area within 5 min of the dispatch order"),
+            "turnout_min": Threshold(value=1.0, unit="min", source=LOCAL + ": 1 min of the 5 to turn out, 4 to drive (usual planning split)"),
+            "speed_kmh": Threshold(value=30.0, unit="km/h", source=LOCAL + ": 30 km/h engine speed in town (usual planning figure: 30-35 km/h)"),
+            "detour_factor": Threshold(value=1.4, unit="", source=LOCAL + ": network/straight-line distance ratio without a road layer"),
             "high_rise_m": Threshold(value=27.0, unit="m", source="GB 50016-2014 建筑设计防火规范: residential over 27 m is high-rise"),
         },
         data_needed=("buildings: height, function", "poi: type=fire_station", "roads (optional: network distance)", "districts"),
@@ -281,13 +284,16 @@ class NewResidentialOver80m(SharedTableIndicator):
         direction=Direction.LOWER_IS_BETTER,
         national=True,
         thresholds={
-            "default": Threshold(value=0.0, unit="buildings", source=f"{GUIDE}: bottom line, none allowed"),
-            "height_m": Threshold(value=80.0, unit="m", source=f"{GUIDE}: 新建住宅建筑高度超过80米的数量"),
-            "since_year": Threshold(value=2021.0, unit="year", source=LOCAL + ": built since the 2021 notice"),
+            "default": Threshold(value=0.0, unit="buildings", source=f"{GUIDE}, 新建住宅建筑高度超过80米的数量: bottom-line indicator, none"),
+            "height_m": Threshold(value=80.0, unit="m", source=f"{GUIDE}: new residential buildings kept below 80 m (roof to outdoor ground)"),
+            "since_year": Threshold(value=2021.0, unit="year", source=LOCAL + ": the national figure counts the check year's new buildings; "
+                                    "the list keeps every one since the 2021 indicator list"),
         },
         data_needed=("buildings: function, yearOfConstruction, height",),
-        description_en="Residential buildings built in or after the configured year whose height exceeds 80 m, counted per district.",
-        description_zh="统计年份以来新建的高度超过80米的住宅建筑数量。",
+        description_en="Residential buildings over 80 m completed from the configured year (2021) up to the check year, "
+        "counted per district; the check year's own (the national figure, detail built_in_period) are critical, earlier ones high.",
+        description_zh="自设定年份（2021年）至体检年度新建的高度超过80米的住宅建筑数量，按城区统计；"
+        "体检当年新建的（国家指标口径）为极严重，往年的为严重。",
     )
 
     def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
@@ -298,17 +304,24 @@ class NewResidentialOver80m(SharedTableIndicator):
         new = (table.year_built >= since) & (table.year_built <= until)
         hit = table.residential & new & (table.height_m > limit)
         keys, codes = group_index(table.district, unit_ids(ctx, "district", table))
+        this_year = hit & (table.year_built == until)
         counts = np.bincount(codes[(codes >= 0) & hit], minlength=len(keys))[: len(keys)]
+        counts_now = np.bincount(codes[(codes >= 0) & this_year], minlength=len(keys))[: len(keys)]
         for k, unit in enumerate(keys):
             ctx.measure(self, unit, float(counts[k]), threshold=ctx.threshold(self),
-                        details={"height_m": limit, "since_year": int(since)})
+                        details={"height_m": limit, "since_year": int(since), "built_in_period": int(counts_now[k])})
         for i in np.nonzero(hit)[0]:
             obj = table.objects[i]
             h = float(table.height_m[i])
+            year = int(table.year_built[i])
+            # the check year's own breaches are what the national figure counts; earlier ones stay
+            # on the list (high) until a later check no longer finds them
             yield in_unit(ctx.problem(
-                self, obj, position=table.roof_position(i), value=h, threshold=limit, severity="critical", unit_id=table.community[i],
-                message_en=f"New residential building {obj.id} (built {int(table.year_built[i])}) is {h:.1f} m high, over the {limit:.0f} m bottom line",
-                message_zh=f"新建住宅{obj.id}（{int(table.year_built[i])}年建成）高{h:.1f}米，超过{limit:.0f}米底线",
+                self, obj, position=table.roof_position(i), value=h, threshold=limit,
+                severity="critical" if this_year[i] else "high", unit_id=table.community[i],
+                message_en=f"New residential building {obj.id} (built {year}) is {h:.1f} m high, "
+                f"{h - limit:.1f} m over the {limit:.0f} m bottom line",
+                message_zh=f"新建住宅{obj.id}（{year}年建成）高{h:.1f}米，超过{limit:.0f}米底线{h - limit:.1f}米",
                 evidence={"height_m": round(h, 2), "year_built": int(table.year_built[i]),
                           "storeys": None if not np.isfinite(table.storeys[i]) else int(table.storeys[i])},
             ), "m")
@@ -326,7 +339,8 @@ class RoadNetworkDensity(SharedTableIndicator):
         national=True,
         thresholds={
             "default": Threshold(value=8.0, unit="km/km2",
-                                 source="《中共中央 国务院关于进一步加强城市规划建设管理工作的若干意见》(2016): 8 km/km²"),
+                                 source="《中共中央 国务院关于进一步加强城市规划建设管理工作的若干意见》(2016): built-up areas' "
+                                 "average road network density up to 8 km/km² by 2020"),
         },
         data_needed=("roads (centrelines, class)", "districts (polygons)", "blocks (optional)"),
         description_en="Length of road centrelines inside each district (km) over its area (km²); blocks are measured too.",

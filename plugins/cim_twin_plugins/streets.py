@@ -144,14 +144,13 @@ def cross_sections(
 
 class StreetHeightWidth(SharedTableIndicator):
     spec = IndicatorSpec(
-        code="N-STREET-HW",
+        code="L-STREET-HW",
         name_zh="街道高宽比",
         name_en="Street height-to-width ratio",
         category="风貌特色",
         level="block",
         unit="ratio",
         direction=Direction.IN_BAND,
-        national=True,
         thresholds={
             "default": Threshold(low=0.25, high=2.0, unit="H/W",
                                  source=LOCAL + ": below 0.25 the street loses enclosure (Ashihara, D/H > 4); above 2 it is a deep canyon "

@@ -193,15 +193,14 @@ class _PerRoad(SharedTableIndicator):
 
 class GreenView(_PerRoad):
     spec = IndicatorSpec(
-        code="N-GREEN-VIEW",
+        code="L-GREEN-VIEW",
         name_zh="街道绿视率",
         name_en="Street green view index",
         category="生态宜居",
         level="block",
         unit="ratio",
-        national=True,
         thresholds={
-            "default": Threshold(value=0.25, unit="ratio", source=LOCAL + ": 25 % is where a street is perceived as green (Aoki 1987)"),
+            "default": Threshold(value=0.25, unit="ratio", source=LOCAL + ", after Aoki (1987): from about 25 % green view a street is perceived as green"),
             "exg_threshold": Threshold(value=0.1, unit="ExG", source="Woebbecke et al. 1995, excess-green index"),
         },
         data_needed=("streetview: green (segmentation) or photo", "roads", "blocks"),
@@ -218,13 +217,12 @@ class GreenView(_PerRoad):
 
 class SidewalkWidth(_PerRoad):
     spec = IndicatorSpec(
-        code="N-SIDEWALK-WIDTH",
+        code="L-SIDEWALK-WIDTH",
         name_zh="人行道相对宽度",
         name_en="Relative sidewalk width",
         category="交通便捷",
         level="block",
         unit="ratio",
-        national=True,
         thresholds={
             "default": Threshold(value=0.25, unit="ratio", source=LOCAL + ": sidewalk at least a quarter of the paved street seen"),
             "min_width_m": Threshold(value=2.0, unit="m", source="CJJ 37-2012 城市道路工程设计规范: sidewalk minimum 2.0 m"),

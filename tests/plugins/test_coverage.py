@@ -117,6 +117,13 @@ def test_toilet_coverage_counts_all_buildings_and_density(tiny):
     assert d.details["toilets_per_km2"] == pytest.approx(1 / 1.0) and d.details["density_passed"] is False
     shop = next(p for p in problems if p.object_ids == ("shop",))
     assert shop.severity.value == "low"  # 705 m: inconvenient, not dangerous
+    # 1 toilet on 1 km² against 3 per km²: a district finding asking for 2 more
+    dens = next(p for p in problems if "toilets_needed" in p.evidence)
+    assert dens.value == pytest.approx(1.0) and dens.severity.value == "medium" and dens.evidence["toilets_needed"] == 2
+    # a toilet on the street just outside the district still counts for it
+    poi2 = tiny.layer("poi", "poi", tiny.points((0, 0), (-120, 0)), id=["T1", "T2"], type=["toilet", "toilet"])
+    _, measures = tiny.run(ToiletCoverage(), tiny.context(buildings, [poi2, units, districts]))
+    assert measures[("district", "D01")].details["toilets"] == 2
 
 
 def test_missing_layer_and_column_are_clear(tiny):

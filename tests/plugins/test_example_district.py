@@ -46,8 +46,8 @@ def test_every_indicator_runs_and_finds_the_planted_problems(runs):
         status = result.run.indicators
         assert codes <= set(status) and all(status[c].status == "ok" for c in codes), {c: status[c] for c in codes}
     found = {c: [f for f in runs[2023].findings if f.indicator == c] for c in codes}
-    for code in ("N-PARK-COVER", "N-ELDERLY-CARE-COVER", "L-NURSING-BEDS", "L-OLD-HOUSING", "N-STREET-HW", "N-GREEN-VIEW",
-                 "N-SIDEWALK-WIDTH", "N-WATERLOGGING", "L-PUBLIC-VITALITY", "L-REPORTED", "N-NEW-RES-80M"):
+    for code in ("N-PARK-COVER", "N-ELDERLY-CARE-COVER", "L-NURSING-BEDS", "L-OLD-HOUSING", "L-STREET-HW", "L-GREEN-VIEW",
+                 "L-SIDEWALK-WIDTH", "N-WATERLOGGING", "L-PUBLIC-VITALITY", "L-REPORTED", "N-NEW-RES-80M"):
         assert found[code], f"no finding of {code} in the example district"
     # findings are placed: unit, lon/lat, messages in both languages
     for f in runs[2023].findings:

@@ -59,13 +59,18 @@ def test_new_residential_over_80m(tiny):
         tiny.box("R3", 100, 0, h=79, year=2023),
         tiny.box("O1", 150, 0, h=100, year=2023, function="1120"),
         tiny.box("R4", 200, 0, h=90, year=2026),  # after the 2025 period
+        tiny.box("R5", 250, 0, h=82, year=2025),  # the check year's own breach
     ]
     problems, measures = tiny.run(NewResidentialOver80m(), tiny.context(buildings, [districts]))
-    assert measures[("district", "D01")].value == 1 and measures[("district", "D01")].passed is False
-    assert [p.object_ids for p in problems] == [("R1",)] and problems[0].severity.value == "critical"
-    assert problems[0].z == pytest.approx(85.0)  # pinned on the roof
+    m = measures[("district", "D01")]
+    assert m.value == 2 and m.passed is False and m.details["built_in_period"] == 1
+    by_id = {p.object_ids[0]: p for p in problems}
+    assert sorted(by_id) == ["R1", "R5"]
+    assert by_id["R5"].severity.value == "critical" and by_id["R1"].severity.value == "high"
+    assert by_id["R1"].z == pytest.approx(85.0)  # pinned on the roof
+    assert "5.0 m over the 80 m" in by_id["R1"].message_en
     _, measures = tiny.run(NewResidentialOver80m(), tiny.context(buildings, [districts], thresholds={"N-NEW-RES-80M": {"since_year": 2010}}))
-    assert measures[("district", "D01")].value == 2
+    assert measures[("district", "D01")].value == 3
 
 
 def test_old_housing_list_and_share(tiny):

@@ -48,7 +48,7 @@ def test_street_hw_band_problems_and_block_share(tiny):
     assert set(by_road["R2"].object_ids) == {"R2", "N2", "S2"} and "老街" in by_road["R2"].message_zh
     assert by_road["R3"].severity.value == "low" and by_road["R3"].threshold == 0.25
     # a planner who accepts deep canyons up to 6
-    problems, _ = tiny.run(StreetHeightWidth(), _street_case(tiny, thresholds={"N-STREET-HW": {"high": 6, "low": 0.05}}))
+    problems, _ = tiny.run(StreetHeightWidth(), _street_case(tiny, thresholds={"L-STREET-HW": {"high": 6, "low": 0.05}}))
     assert problems == []
 
 
@@ -81,7 +81,7 @@ def test_green_view_per_road_with_photo_fallback(tiny, test_data):
     assert set(by_road) == {"R2", "R3"}
     assert by_road["R2"].value == pytest.approx(0.075) and by_road["R2"].severity.value == "medium"
     assert by_road["R2"].evidence["samples"] == 2 and by_road["R2"].evidence["sample_ids"] == ["S4", "S5"]
-    problems, _ = tiny.run(GreenView(), _view_case(tiny, test_data, thresholds={"N-GREEN-VIEW": {"default": 0.05}}))
+    problems, _ = tiny.run(GreenView(), _view_case(tiny, test_data, thresholds={"L-GREEN-VIEW": {"default": 0.05}}))
     assert {p.evidence["road_id"] for p in problems} == {"R3"}
 
 
