@@ -6,8 +6,11 @@ of its conditions does. A condition is ``NAME``, ``NAME OP VALUE`` or ``NAME in 
 * building facts: ``protected``, ``historic``, ``illegal`` (true when set to 1/true/yes/是),
   ``danger_level`` (A-D, 危房等级), ``year_built``, ``height_m``, ``storeys``, ``structure``, any
   other attribute of the building by name;
-* from the building's findings: ``findings`` (how many), ``severity`` (highest, compared by rank:
-  ``severity >= high``), ``finding:CODE`` (has a finding of indicator CODE).
+* from the building's findings: ``findings`` (how many concern the building itself: indicators at
+  building level or of the categories 安全韧性 and 风貌特色 — a school out of reach is no reason to
+  renovate a house), ``all_findings`` (every finding naming the building), ``severity`` (highest of
+  its own findings, compared by rank: ``severity >= high``), ``finding:CODE`` (has a finding of
+  indicator CODE).
 
 Default rules (a project file can replace them, see docs/catalog.md)::
 
@@ -31,6 +34,7 @@ from ..model import Severity
 __all__ = [
     "ACTION_ZH",
     "DEFAULT_RULES",
+    "OWN_FINDING_CATEGORIES",
     "ActionRule",
     "BuildingAction",
     "BuildingFacts",
@@ -51,6 +55,10 @@ ATTRIBUTE_ALIASES: dict[str, tuple[str, ...]] = {
     "structure": ("structure", "结构", "structure_type"),
 }
 _TRUE = {"1", "true", "yes", "y", "是", "t"}
+#: Categories whose findings on a building concern the building itself (its safety, its height or
+#: townscape), besides every building-level indicator; the others (services out of reach, green
+#: space) are deficits of the area that a building's 留改拆 does not answer.
+OWN_FINDING_CATEGORIES = frozenset({"安全韧性", "风貌特色"})
 _CONDITION = re.compile(r"^\s*(?P<name>[^\s<>=!]+)\s*(?:(?P<op>==|!=|<=|>=|<|>|\bin\b)\s*(?P<value>.+?))?\s*$")
 _SEVERITY_RANK = {s.value: s.rank for s in Severity}
 
@@ -94,9 +102,13 @@ class BuildingFacts:
     attributes: dict[str, Any] = field(default_factory=dict)
     finding_codes: list[str] = field(default_factory=list)
     max_severity: str | None = None
+    #: The codes of the findings that concern the building itself (see the module docstring).
+    own_finding_codes: list[str] = field(default_factory=list)
 
     def value(self, name: str) -> Any:
         if name == "findings":
+            return len(self.own_finding_codes)
+        if name == "all_findings":
             return len(self.finding_codes)
         if name == "severity":
             return self.max_severity
@@ -104,7 +116,8 @@ class BuildingFacts:
 
     def to_dict(self) -> dict[str, Any]:
         return {**{k: v for k, v in sorted(self.attributes.items()) if v is not None},
-                "findings": sorted(set(self.finding_codes)), "max_severity": self.max_severity}  # fmt: skip
+                "findings": sorted(set(self.finding_codes)), "own_findings": sorted(set(self.own_finding_codes)),
+                "max_severity": self.max_severity}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,9 +149,10 @@ def _normalise(name: str, value: Any) -> Any:
     return value
 
 
-def facts_from_object(obj: Any, finding_codes: Sequence[str] = (), severities: Sequence[str] = ()) -> BuildingFacts:
+def facts_from_object(obj: Any, finding_codes: Sequence[str] = (), severities: Sequence[str] = (),
+                      own: Sequence[bool] | None = None) -> BuildingFacts:  # fmt: skip
     """Facts of a scene :class:`~cim_twin.scene.CityObject` plus the codes and severities of its
-    findings."""
+    findings; ``own`` flags the findings that concern the building itself (all when None)."""
     attributes: dict[str, Any] = {}
     for fact, names in ATTRIBUTE_ALIASES.items():
         for name in names:
@@ -153,11 +167,11 @@ def facts_from_object(obj: Any, finding_codes: Sequence[str] = (), severities: S
     attributes["function"] = obj.function
     for name, value in {**obj.generic_attributes}.items():
         attributes.setdefault(name, value if isinstance(value, (str, int, float, bool)) else str(value))
-    return BuildingFacts(obj.id, attributes, list(finding_codes), _max_severity(severities))
+    return _facts(obj.id, attributes, finding_codes, severities, own)
 
 
 def facts_from_evidence(building_id: str, evidence: Iterable[Mapping[str, Any]], finding_codes: Sequence[str] = (),
-                        severities: Sequence[str] = ()) -> BuildingFacts:  # fmt: skip
+                        severities: Sequence[str] = (), own: Sequence[bool] | None = None) -> BuildingFacts:  # fmt: skip
     """Facts when the model is not at hand: what the findings' evidence recorded of the building."""
     attributes: dict[str, Any] = {}
     for ev in evidence:
@@ -168,7 +182,23 @@ def facts_from_evidence(building_id: str, evidence: Iterable[Mapping[str, Any]],
         for name in ("year_built", "yearOfConstruction", "height_m", "storeys"):
             if name in ev and ev[name] is not None:
                 attributes.setdefault("year_built" if name == "yearOfConstruction" else name, ev[name])
-    return BuildingFacts(building_id, attributes, list(finding_codes), _max_severity(severities))
+    return _facts(building_id, attributes, finding_codes, severities, own)
+
+
+def _facts(building_id: str, attributes: dict[str, Any], codes: Sequence[str], severities: Sequence[str],
+           own: Sequence[bool] | None) -> BuildingFacts:  # fmt: skip
+    flags = [True] * len(codes) if own is None else list(own)
+    own_codes = [c for c, mine in zip(codes, flags, strict=True) if mine]
+    own_severities = [s for s, mine in zip(severities, flags, strict=True) if mine]
+    return BuildingFacts(building_id, attributes, list(codes), _max_severity(own_severities), own_codes)
+
+
+def concerns_building(spec: Any) -> bool:
+    """Whether an indicator's findings on a building concern the building itself (building level,
+    or a category of :data:`OWN_FINDING_CATEGORIES`); True for an unknown indicator."""
+    if spec is None:
+        return True
+    return getattr(spec, "level", None) == "building" or getattr(spec, "category", None) in OWN_FINDING_CATEGORIES
 
 
 def _max_severity(severities: Sequence[str]) -> str | None:

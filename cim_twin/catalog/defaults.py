@@ -8,4 +8,6 @@ from __future__ import annotations
 MATCH_RADIUS_M = 30.0
 #: Findings of one block and category closer than this (m) form one project.
 PROJECT_RADIUS_M = 100.0
+#: A project wider than this (m, bounding-box diagonal) is split by community.
+PROJECT_MAX_EXTENT_M = 300.0
 PROJECT_STATUSES = ("candidate", "approved", "in_progress", "done", "cancelled")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,11 @@ PROJECT_COLUMNS: tuple[Column, ...] = (
 
 
 # --- writers ---------------------------------------------------------------------------------------
+#: Created/modified date of a workbook that has no better date.
+FIXED_STAMP = "2000-01-01T00:00:00Z"
+_W3CDTF = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -110,9 +118,12 @@ def _sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
-def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[Column], Sequence[dict[str, Any]]]]) -> Path:
+def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[Column], Sequence[dict[str, Any]]]], *,
+               stamp: str = FIXED_STAMP) -> Path:  # fmt: skip
     """An XLSX workbook: one sheet per ``(title, columns, rows)``, bold frozen header, autofilter,
-    column widths fitted to the content; written atomically."""
+    column widths fitted to the content; written atomically and deterministically: the same sheets
+    and ``stamp`` (W3C date-time, the document's created/modified date, e.g. the run's end) give
+    the same bytes, since openpyxl's own clock and the zip entry times are replaced."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -139,10 +150,37 @@ def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[Column], Sequenc
         wb.create_sheet("空")
 
     def write(tmp: Path) -> None:
-        wb.save(tmp)
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        tmp.write_bytes(_stable_zip(buffer.getvalue(), stamp))
 
     _atomic(path, write)
     return path
+
+
+def _stable_zip(data: bytes, stamp: str) -> bytes:
+    """The XLSX ``data`` with fixed zip entry times and ``stamp`` as its created/modified date."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            entry = zin.read(info)
+            if info.filename == "docProps/core.xml":
+                entry = _W3CDTF.sub(rb"\g<1>" + stamp.encode() + rb"\g<2>", entry)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            zout.writestr(fixed, entry)
+    return out.getvalue()
+
+
+def _w3c(when: datetime | str | None) -> str:
+    """``2024-05-01T08:00:00Z`` from a time or a stored ISO time (the fixed stamp for None)."""
+    if not when:
+        return FIXED_STAMP
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _display_width(text: str) -> int:
@@ -288,6 +326,8 @@ def write_lists(
         raise ConfigError(f"cannot group lists by {by!r}", hint="use district, county or none")
     units = units or UnitDirectory()
     out = Path(out_dir)
+    the_run = catalog.get_run(catalog.resolve_run(run))
+    stamp = _w3c(the_run.finished_at or the_run.started_at)
     problems = problem_rows(catalog, run, units)
     tasks, actions = task_rows(catalog, run, units)
 
@@ -309,12 +349,12 @@ def write_lists(
         if "xlsx" in formats:
             sheets: list[tuple[str, Sequence[Column], Sequence[dict[str, Any]]]] = [("汇总", *_summary(prob))]
             sheets += [(cat, PROBLEM_COLUMNS, _renumber(rows)) for cat, rows in _by_category(prob)]
-            written.append(write_xlsx(out / f"problem_list{suffix}.xlsx", sheets))
+            written.append(write_xlsx(out / f"problem_list{suffix}.xlsx", sheets, stamp=stamp))
             task_sheets: list[tuple[str, Sequence[Column], Sequence[dict[str, Any]]]] = [
                 (cat, TASK_COLUMNS, _renumber(rows)) for cat, rows in _by_category(task)
             ]
             task_sheets.append(("留改拆", ACTION_COLUMNS, act))
-            written.append(write_xlsx(out / f"task_list{suffix}.xlsx", task_sheets))
+            written.append(write_xlsx(out / f"task_list{suffix}.xlsx", task_sheets, stamp=stamp))
         if "csv" in formats:
             written.append(write_csv(out / f"problem_list{suffix}.csv", PROBLEM_COLUMNS, prob))
             written.append(write_csv(out / f"task_list{suffix}.csv", TASK_COLUMNS, task))
@@ -346,7 +386,8 @@ def export_projects(catalog: Catalog, path: str | os.PathLike[str]) -> Path:
     rows = _project_table(catalog)
     if path.suffix.lower() == ".csv":
         return write_csv(path, PROJECT_COLUMNS, rows)
-    return write_xlsx(path, [("项目库", PROJECT_COLUMNS, rows)])
+    latest = catalog.conn.execute("SELECT max(updated_at) FROM projects").fetchone()[0]
+    return write_xlsx(path, [("项目库", PROJECT_COLUMNS, rows)], stamp=_w3c(latest))
 
 
 _ID_HEADERS = ("项目编号", "project_id", "id")

@@ -2,8 +2,9 @@
 buildings' 留改拆 and their evaluation in a later run.
 
 Generation (连片谋划): the open findings of a run are grouped by block (街区) and category, and
-within a group into clusters of findings closer than a radius to one another (scipy cKDTree pairs + connected
-components), so that nearby problems become one project. Each project gets a footprint (the union
+within a group into clusters of findings closer than a radius to one another (scipy cKDTree pairs +
+connected components), so that nearby problems become one project. A cluster wider than a maximum
+extent (chains of findings across a whole block) is split by community, then by contiguity again. Each project gets a footprint (the union
 of its buildings' footprints and of buffers round its points; the convex hull when that falls
 apart), its findings, a category, and suggested measures from a per-indicator table.
 
@@ -32,11 +33,12 @@ from .actions import (
     DEFAULT_RULES,
     ActionRule,
     BuildingAction,
+    concerns_building,
     facts_from_evidence,
     facts_from_object,
     recommend,
 )
-from .defaults import PROJECT_RADIUS_M, PROJECT_STATUSES
+from .defaults import PROJECT_MAX_EXTENT_M, PROJECT_RADIUS_M, PROJECT_STATUSES
 from .store import FINDINGS_SRS, Catalog, CatalogError, FindingArrays
 from .units import block_of
 
@@ -169,6 +171,24 @@ def _clusters(x: np.ndarray, y: np.ndarray, radius_m: float) -> np.ndarray:
     return labels
 
 
+def _split_wide(x: np.ndarray, y: np.ndarray, units: np.ndarray, radius_m: float, max_extent_m: float) -> list[np.ndarray]:
+    """Positions (into x/y) of the parts of one cluster: the cluster itself when its bounding box
+    diagonal is within ``max_extent_m``, else its findings per community, each split by
+    contiguity again (a community's findings may still lie apart)."""
+    every = np.arange(len(x))
+    if len(x) < 2 or float(np.hypot(np.ptp(x), np.ptp(y))) <= max_extent_m:
+        return [every]
+    parts = []
+    for unit in sorted(set(units.tolist()), key=lambda u: u or ""):
+        members = every[units == unit]
+        labels = _clusters(x[members], y[members], radius_m)
+        parts += [members[labels == lab] for lab in np.unique(labels)]
+    if len(parts) == 1:
+        return parts
+    # Largest first, then west to east: stable and meaningful numbering.
+    return sorted(parts, key=lambda m: (-len(m), float(x[m].min()), float(y[m].min())))
+
+
 def _footprint(x: np.ndarray, y: np.ndarray, building_footprints: Sequence[Any], buffer_m: float) -> Any:
     import shapely
 
@@ -190,6 +210,7 @@ def generate_projects(
     run: str,
     *,
     radius_m: float = DEFAULT_RADIUS_M,
+    max_extent_m: float = PROJECT_MAX_EXTENT_M,
     min_severity: str = "low",
     buffer_m: float = 20.0,
     scene: Any = None,
@@ -207,7 +228,9 @@ def generate_projects(
     run:
         The run (reference as in :meth:`Catalog.resolve_run`).
     radius_m:
-        Findings of one block closer than this (scene CRS metres) join one project.
+        Findings of one block and measure closer than this (scene CRS metres) join one project.
+    max_extent_m:
+        A project wider than this (bounding-box diagonal, m) is split by community.
     min_severity:
         Leave out findings below this severity.
     buffer_m:
@@ -247,7 +270,7 @@ def generate_projects(
         )
         rows = np.flatnonzero(eligible)
         # One block and one category make a group (a renovation is planned by one department);
-        # contiguity splits a group into projects.
+        # contiguity splits a group into projects, and a group too wide is split by community.
         groups = np.array([f"{block_of(u) or NO_UNIT}\x1f{getattr(specs.get(c), 'category', None) or '未分类'}"
                            for u, c in zip(arrays.unit_id[rows].tolist(), arrays.indicator[rows].tolist(), strict=True)],
                           dtype=object)  # fmt: skip
@@ -269,9 +292,11 @@ def generate_projects(
             # Largest clusters first so that numbering is stable and meaningful.
             order = sorted(set(labels.tolist()), key=lambda lab: (-int((labels == lab).sum()), float(arrays.x[in_block][labels == lab].min())))
             for lab in order:
-                members = in_block[labels == lab]
-                projects.append(_make_project(arrays, members, by_object, block, run_id, period, specs, measures,
-                                              unit_names, scene, rules, buffer_m, taken))  # fmt: skip
+                cluster = in_block[labels == lab]
+                for part in _split_wide(arrays.x[cluster], arrays.y[cluster], arrays.unit_id[cluster], radius_m,
+                                        max_extent_m):  # fmt: skip
+                    projects.append(_make_project(arrays, cluster[part], by_object, block, run_id, period, specs,
+                                                  measures, unit_names, scene, rules, buffer_m, taken))  # fmt: skip
         _store_projects(catalog, projects, run_id, crs=catalog.get_run(run_id).crs)
     projects.sort(key=lambda p: -p.priority)
     return projects
@@ -321,26 +346,31 @@ def _make_project(arrays: FindingArrays, members: np.ndarray, by_object: Mapping
         frows = by_object.get(bid, [])
         fcodes = [arrays.indicator[r] for r in frows]
         sev = [arrays.extra["severity"][r] for r in frows]
+        own = [concerns_building(specs.get(c)) for c in fcodes]
         if bid in buildings:
-            facts = facts_from_object(buildings[bid], fcodes, sev)
+            facts = facts_from_object(buildings[bid], fcodes, sev, own)
         elif scene is not None and scene.get(bid) is not None:
             continue  # a part or non-building object
         else:
-            facts = facts_from_evidence(bid, [loads(arrays.extra["evidence"][r]) for r in frows], fcodes, sev)
+            facts = facts_from_evidence(bid, [loads(arrays.extra["evidence"][r]) for r in frows], fcodes, sev, own)
         actions.append(recommend(facts, rules))
     units = Counter(arrays.unit_id[members].tolist())
     main_unit = units.most_common(1)[0][0] if units else None
+    # A project within one community is named and filed after it, otherwise after its block.
+    community = main_unit if len(units) == 1 and main_unit and main_unit.count("-") >= 2 else None
     n = 1
     while f"P{period}-{block}-{n:02d}" in taken:
         n += 1
     pid = f"P{period}-{block}-{n:02d}"
     taken.add(pid)
     place = unit_names.get(block) or block
+    if community:
+        place += unit_names.get(community) or community.rsplit("-", 1)[-1]
     first = measure_list[0] if measure_list else {"zh": "综合整治提升", "en": "general improvement"}
     centre = shape.centroid
     return Project(
         id=pid, name=f"{place if block != NO_UNIT else '未分区'} {first['zh']}项目", run_id=run_id, period=period,
-        unit_id=block if block != NO_UNIT else main_unit, district_id=(block.split("-")[0] if block != NO_UNIT else None), category=category_weight.most_common(1)[0][0],
+        unit_id=community or (block if block != NO_UNIT else main_unit), district_id=(block.split("-")[0] if block != NO_UNIT else None), category=category_weight.most_common(1)[0][0],
         indicators=ranked_codes, measure_zh=first["zh"], measure_en=first["en"], measures=measure_list,
         finding_ids=arrays.id[members].tolist(), footprint=shape, area_m2=round(float(shape.area), 1),
         priority=round(float(scores.sum()), 3), x=round(float(centre.x), 3), y=round(float(centre.y), 3),
@@ -640,6 +670,8 @@ def _effect(catalog: Catalog, project: Project, new_id: str, new: FindingArrays,
         "SELECT DISTINCT unit_id FROM project_findings WHERE project_id = ? AND unit_id IS NOT NULL", (project.id,))}  # fmt: skip
     if project.unit_id:
         units.add(project.unit_id)
+    # The blocks they lie in too: block-level indicators are measured there.
+    units |= {block for block in map(block_of, list(units)) if block}
     specs = catalog.specs(new_id) or catalog.specs()
     inside = np.zeros(len(new), dtype=bool)
     if project.footprint is not None and len(new):

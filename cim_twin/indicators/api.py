@@ -335,6 +335,26 @@ class CheckContext:
         out[point_idx[first]] = ids[unit_idx[first]]
         return out
 
+    def nearest_unit_ids(self, xy: np.ndarray, level: str, max_distance_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """For each point of ``xy`` (n, 2), the id of the nearest unit of ``level`` within
+        ``max_distance_m`` and the distance to it (None and NaN beyond it, or without such units).
+        One vectorised STRtree query; for points that :meth:`unit_ids_at` leaves outside every
+        unit, e.g. findings on a street between two blocks."""
+        import shapely
+
+        ids_out = np.full(len(xy), None, dtype=object)
+        dist_out = np.full(len(xy), np.nan)
+        units = self.units(level)
+        if units is None or not len(xy):
+            return ids_out, dist_out
+        ids = units.column("id")
+        pts = shapely.points(np.asarray(xy)[:, :2])
+        (point_idx, unit_idx), dist = units.tree.query_nearest(pts, max_distance=max_distance_m, return_distance=True,
+                                                               all_matches=False)  # fmt: skip
+        ids_out[point_idx] = ids[unit_idx]
+        dist_out[point_idx] = dist
+        return ids_out, dist_out
+
     def unit_of(self, obj_or_xy: CityObject | Sequence[float], level: str = "community") -> str | None:
         """The id of the unit of ``level`` containing an object (its footprint centre) or a point."""
         if hasattr(obj_or_xy, "centroid"):

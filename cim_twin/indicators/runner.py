@@ -358,6 +358,10 @@ def evaluate_indicator(indicator: Indicator, ctx: CheckContext, *, timeout_s: fl
 
 
 # --- placing findings ----------------------------------------------------------------------------
+#: How far (m) outside every spatial unit a finding may lie and still be given the nearest one.
+NEAREST_UNIT_MAX_M = 250.0
+
+
 def place_findings(findings: Sequence[ProblemPoint], ctx: CheckContext) -> list[ProblemPoint]:
     """Fill lon/lat/ellipsoidal height (one transform for all findings) and the spatial unit of
     findings that have none (one index query per unit level, finest level first)."""
@@ -378,9 +382,20 @@ def place_findings(findings: Sequence[ProblemPoint], ctx: CheckContext) -> list[
         if not len(missing):
             break
         units[missing] = ctx.unit_ids_at(xyz[missing, :2], level)
+    # A finding outside every unit (a street between two blocks, a site just beyond the edge)
+    # belongs to the nearest unit of the finest level, so that it reaches a district's lists; its
+    # evidence says so. Beyond NEAREST_UNIT_MAX_M it stays without a unit.
+    nearest_m = np.full(len(findings), np.nan)
+    missing = np.flatnonzero(units == None)  # noqa: E711
+    if len(missing) and ctx.unit_levels:
+        found, dist = ctx.nearest_unit_ids(xyz[missing, :2], ctx.unit_levels[0], NEAREST_UNIT_MAX_M)
+        units[missing] = found
+        nearest_m[missing] = dist
     out = []
     for i, f in enumerate(findings):
         update: dict[str, Any] = {}
+        if f.unit_id is None and units[i] is not None and np.isfinite(nearest_m[i]):
+            update["evidence"] = {**f.evidence, "unit_assigned": "nearest", "unit_distance_m": round(float(nearest_m[i]), 1)}
         if lon is not None and f.lon is None and np.isfinite(lon[i]):
             update.update(lon=round(float(lon[i]), 9), lat=round(float(lat[i]), 9),  # type: ignore[index]
                           height=round(float(height[i]), 4))  # type: ignore[index]

@@ -127,3 +127,19 @@ def test_report_with_map_update(three_years: Catalog) -> None:
     md = render_markdown(build_report(three_years, "2025", map_update=update))
     assert "地图更新 Map update 2024 → 2025" in md
     assert "| 1 | 0 | 0 | 8 |" in md
+
+
+def test_workbooks_do_not_depend_on_the_clock(tmp_path: Path) -> None:
+    import zipfile
+
+    from cim_twin.catalog.lists import write_xlsx
+
+    sheet = [("问题", [("编号", "id"), ("描述", "text")], [{"id": "F1", "text": "公园缺口"}])]
+    first = write_xlsx(tmp_path / "a.xlsx", sheet, stamp="2024-06-30T08:00:00Z").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as z:
+        assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+    assert core.count("2024-06-30T08:00:00Z") == 2  # created and modified: the stamp, not now
+    assert write_xlsx(tmp_path / "b.xlsx", sheet, stamp="2024-06-30T08:00:00Z").read_bytes() == first
+    wb = load_workbook(tmp_path / "a.xlsx")
+    assert wb.properties.created.year == 2024 and wb["问题"]["B2"].value == "公园缺口"

@@ -21,7 +21,7 @@ from cim_twin.catalog.projects import (
 )
 from cim_twin.errors import ConfigError
 
-from .conftest import SPECS, scene_of, write_year
+from .conftest import SPECS, finding, run_of, scene_of, write_year
 
 
 def _statuses(cat: Catalog, run: str) -> dict[str, str]:
@@ -211,3 +211,32 @@ def test_docs_example_settings_work(tmp_path: Path) -> None:
     ctx = locate(project=tmp_path)
     assert ctx.catalog_path == (tmp_path / "catalog.gpkg").resolve()
     assert ctx.section("projects")["radius_m"] == 80
+
+
+def test_a_wide_cluster_is_split_by_community(catalog: Catalog) -> None:
+    # A chain of park findings 60 m apart across two communities of one block: one contiguous
+    # cluster 570 m wide, too wide for one project.
+    chain = [finding("T-PARK-COVER", f"p{k}", 2023, 60.0 * k, 0.0, unit_id=f"D01-B01-C0{1 if k < 5 else 2}")
+             for k in range(10)]  # fmt: skip
+    catalog.write_run(run_of(2023), chain, [])
+    one = generate_projects(catalog, "2023", max_extent_m=1000.0)
+    assert [p.findings_count for p in one] == [10] and one[0].unit_id == "D01-B01"
+    split = generate_projects(catalog, "2023", max_extent_m=300.0, unit_names={"D01-B01": "中山街区", "D01-B01-C02": "府前社区"})
+    assert sorted(p.findings_count for p in split) == [5, 5]
+    assert {p.unit_id for p in split} == {"D01-B01-C01", "D01-B01-C02"}
+    assert any(p.name.startswith("中山街区府前社区 ") for p in split)
+    assert len(list_projects(catalog)) == 2  # the wide candidate was replaced
+
+
+def test_service_findings_alone_do_not_call_for_renovation() -> None:
+    from cim_twin.catalog.actions import concerns_building, facts_from_evidence
+
+    park, old = SPECS[2], SPECS[0]
+    assert not concerns_building(park) and concerns_building(old) and concerns_building(None)
+    # a new house short of a park within reach: the area lacks a park, the house stays
+    facts = facts_from_evidence("h1", [{"year_built": 2015}], ["T-PARK-COVER"], ["high"], [False])
+    kept = recommend(facts)
+    assert kept.action == "retain" and kept.facts["findings"] == ["T-PARK-COVER"] and kept.facts["own_findings"] == []
+    assert facts.value("all_findings") == 1 and facts.value("findings") == 0 and facts.max_severity is None
+    own = recommend(facts_from_evidence("h2", [{"year_built": 2015}], ["T-OLD-HOUSING"], ["medium"], [True]))
+    assert own.action == "renovate" and "findings >= 1" in own.reason_en

@@ -377,6 +377,25 @@ def test_unit_lookup_is_one_query_and_borders_belong_to_the_first_unit(scene) ->
     assert ctx.layers_of("units") == [units]
 
 
+def test_a_finding_outside_every_unit_gets_the_nearest_within_reach(scene) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from cim_twin.indicators.runner import NEAREST_UNIT_MAX_M, place_findings
+
+    units = units_layer("community", {"C01": (0, 0, 100, 100), "C02": (120, 0, 200, 100)})
+    ctx = make_context(scene, layers=[units])
+    street = Indicator.__new__(Indicator)
+    street.spec = _spec("T-STREET")  # type: ignore[misc]
+    x0, y0 = 500000.0, 2988000.0
+    at = [(x0 + 50, y0 + 50), (x0 + 112, y0 + 50), (x0 + 50, y0 + 100 + NEAREST_UNIT_MAX_M + 50)]
+    placed = place_findings([ctx.problem(street, position=xy, subject=str(k)) for k, xy in enumerate(at)], ctx)
+    assert [f.unit_id for f in placed] == ["C01", "C02", None]  # the street between: the nearer side
+    assert "unit_assigned" not in placed[0].evidence
+    assert placed[1].evidence == {"unit_assigned": "nearest", "unit_distance_m": 8.0}
+    ids, dist = ctx.nearest_unit_ids(np.array(at), "community", 10.0)
+    assert list(ids) == ["C01", "C02", None] and dist[0] == 0.0
+
+
 def test_runs_within_one_second_get_distinct_ids(project, scene, host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from cim_twin.indicators import runner
 

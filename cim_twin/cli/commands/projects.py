@@ -14,6 +14,7 @@ from typing import Any
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from ...catalog.defaults import PROJECT_RADIUS_M as DEFAULT_RADIUS_M
+    from ...catalog.defaults import PROJECT_MAX_EXTENT_M
     from ...catalog.defaults import PROJECT_STATUSES
     from ...catalog.locate import add_catalog_options
 
@@ -38,6 +39,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("--radius", type=float, default=None, metavar="M",
                    help=f"findings of one block closer than M metres form one project (default {DEFAULT_RADIUS_M:g}, "
                    "or [projects] radius_m)")
+    g.add_argument("--max-extent", type=float, default=None, metavar="M",
+                   help=f"split a project wider than M metres by community (default {PROJECT_MAX_EXTENT_M:g}, "
+                   "or [projects] max_extent_m)")
     g.add_argument("--min-severity", default=None, help="leave out findings below this severity (default low)")
     g.add_argument("--no-scene", action="store_true", help="do not read the run's city model (faster; 留改拆 from findings only)")
     g.set_defaults(func=run_generate)
@@ -85,6 +89,7 @@ def _print_json(value: Any) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from ...catalog.actions import rules_from_config
     from ...catalog.locate import load_run_scene, open_catalog
+    from ...catalog.defaults import PROJECT_MAX_EXTENT_M
     from ...catalog.projects import DEFAULT_RADIUS_M, generate_projects
 
     catalog, ctx = open_catalog(args)
@@ -97,6 +102,8 @@ def run_generate(args: argparse.Namespace) -> int:
         projects = generate_projects(
             catalog, run_id,
             radius_m=args.radius if args.radius is not None else float(settings.get("radius_m", DEFAULT_RADIUS_M)),
+            max_extent_m=args.max_extent if args.max_extent is not None
+            else float(settings.get("max_extent_m", PROJECT_MAX_EXTENT_M)),
             min_severity=args.min_severity or str(settings.get("min_severity", "low")),
             scene=scene, rules=rules, measures=settings.get("measures"), unit_names=units.names,
         )  # fmt: skip
