@@ -97,6 +97,10 @@ def test_project_with_catalog_run(district: Path, tmp_path: Path, capsys) -> Non
     assert any(n.startswith("indicator.") for n in names)
     manifest = json.loads((out / "layers.json").read_text("utf-8"))
     assert manifest["audit"]["passed"] and manifest["source"]["crs"] == "EPSG:4548"
+    assert manifest["audit"]["reader_max_position_error_m"] < 0.01 and manifest["audit"]["warnings"] == []
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "layers.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(manifest)
     from cim_twin.export.audit import read_leaf_features
 
     props = [p for _, p in read_leaf_features(out / "buildings" / "tileset.json").values()]
@@ -125,6 +129,10 @@ def test_third_party_tileset(shared_data: Path, tmp_path: Path) -> None:
     assert main(["export", str(src), "--out", str(out), "--tiles-version", "both"]) == 0
     manifest = json.loads((out / "layers.json").read_text("utf-8"))
     assert manifest["audit"]["passed"] and manifest["audit"]["max_position_error_m"] < 0.001
+    # the scene CRS is a local ENU frame: the reader round trip still runs (compared in ECEF)
+    for report in manifest["audit"]["tilesets"].values():
+        assert report["reader_round_trip"]["status"] == "ok", report["reader_round_trip"]
+        assert report["reader_max_position_error_m"] < 0.001
 
 
 def test_run_folder_and_unknown_color(district: Path, tmp_path: Path, capsys) -> None:
@@ -145,3 +153,11 @@ def test_source_without_crs_asks_for_one(shared_data: Path, tmp_path: Path, caps
     err = capsys.readouterr().err
     assert "--crs" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_no_audit_is_stated(district: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cim"
+    assert main(["export", str(district), "--out", str(out), "--no-audit"]) == 0
+    assert "audit: not run" in capsys.readouterr().out
+    audit = json.loads((out / "layers.json").read_text("utf-8"))["audit"]
+    assert audit["status"] == "not run" and audit["passed"] is None and audit["warnings"]
