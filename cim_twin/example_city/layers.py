@@ -407,11 +407,15 @@ def _catchment_sites(layout: DistrictLayout, plans: list[BuildingPlan], parks: l
     for p in homes:
         cx, cy = p.centroid
         by_cell.setdefault((int((cx - x0) // cell), int((cy - y0) // cell)), []).append(p)
-    # hosts stand in every epoch (a school opened in 1995 is not in a house built in 2024)
-    lasting = [p for p in plans if p.demolished_year is None and p.year_built < 2023]
-    others = [p for p in lasting if not p.residential and p.facility not in ("fire_station", "toilet")]
+    # hosts stand in every epoch (a school opened in 1995 is not in a house built in 2024) and
+    # not inside a park
     park_boxes = [(min(q[0] for q in k.ring), min(q[1] for q in k.ring), max(q[0] for q in k.ring), max(q[1] for q in k.ring))
                   for k in parks]
+    hosts = [p for p in plans if p.demolished_year is None and p.year_built < 2023
+             and not any(b[0] <= p.centroid[0] <= b[2] and b[1] <= p.centroid[1] <= b[3] for b in park_boxes)]
+    others = [p for p in hosts if not p.residential and p.facility not in ("fire_station", "toilet")]
+    others_xy = np.array([p.centroid for p in others]) if others else np.zeros((0, 2))
+    host_ids = {p.id for p in hosts}
     have_xy = np.array(have) if have else np.zeros((0, 2))
     rng = layout.random_for("catchments", facility)
     outcomes = _CATCHMENT_OUTCOMES[facility]
@@ -426,10 +430,10 @@ def _catchment_sites(layout: DistrictLayout, plans: list[BuildingPlan], parks: l
         k += 1
         if opened is None:
             continue
-        candidates = [p for p in others if math.dist(p.centroid, centre) <= 0.8 * radius
-                      and not any(b[0] <= p.centroid[0] <= b[2] and b[1] <= p.centroid[1] <= b[3] for b in park_boxes)]
+        near = np.hypot(others_xy[:, 0] - centre[0], others_xy[:, 1] - centre[1]) <= 0.8 * radius
+        candidates = [others[q] for q in np.nonzero(near)[0]]
         if not candidates and facility == "kindergarten":
-            candidates = [p for p in members if p in lasting]
+            candidates = [p for p in members if p.id in host_ids]
         if not candidates:
             continue
         host = min(candidates, key=lambda p: (math.dist(p.centroid, centre), p.id))

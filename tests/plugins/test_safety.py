@@ -136,13 +136,25 @@ def test_road_density(tiny):
     districts = tiny.units("districts", "district", {"D01": (0, 0, 1000, 1000)})
     blocks = tiny.units("blocks", "block", {"D01-B01": (0, 0, 500, 1000), "D01-B02": (500, 0, 1000, 1000)})
     problems, measures = tiny.run(RoadNetworkDensity(), tiny.context([tiny.box("a", 10, 10)], [roads, districts, blocks]))
-    assert measures[("district", "D01")].value == pytest.approx(2.0)
-    assert measures[("block", "D01-B01")].value == pytest.approx(1.5 / 0.5)
-    assert measures[("block", "D01-B02")].value == pytest.approx(0.5 / 0.5)
+    # R1 leaves the district on both sides: its first 30 m outside count half (15 m each side)
+    assert measures[("district", "D01")].value == pytest.approx(2.03)
+    assert measures[("block", "D01-B01")].value == pytest.approx(1.515 / 0.5)
+    assert measures[("block", "D01-B02")].value == pytest.approx(0.515 / 0.5)
     assert len(problems) == 1 and problems[0].severity.value == "high" and problems[0].unit_id == "D01"
     _, measures = tiny.run(RoadNetworkDensity(), tiny.context([tiny.box("a", 10, 10)], [roads, districts],
                                                                thresholds={"N-ROAD-DENSITY": {"default": 1.5}}))
     assert measures[("district", "D01")].passed is True
+
+
+def test_road_density_shares_the_road_between_two_units(tiny):
+    # two 1 km × 0.5 km districts 40 m apart, a road in the gap and one inside D01
+    roads = tiny.layer("roads", "roads", [shapely.LineString([(0, 520), (1000, 520)]), shapely.LineString([(0, 250), (1000, 250)])],
+                       id=["gap", "inner"])
+    districts = tiny.units("districts", "district", {"D01": (0, 0, 1000, 500), "D02": (0, 540, 1000, 1040)})
+    _, measures = tiny.run(RoadNetworkDensity(), tiny.context([tiny.box("a", 10, 10)], [roads, districts]))
+    assert measures[("district", "D01")].value == pytest.approx((1.0 + 0.5) / 0.5)
+    assert measures[("district", "D02")].value == pytest.approx(0.5 / 0.5)
+    assert measures[("district", "D01")].numerator == pytest.approx(1.5)
 
 
 def test_road_graph_joins_an_alley_that_stops_short(tiny):
