@@ -148,6 +148,7 @@ class Viewer:
         self._proxy_actors: dict[str, Any] = {}
         self._coarse_on = False
         self._draw_layers()
+        self._draw_ground()
         self._draw_problems()
         self._draw_color_key()
         self.set_camera(state.camera_preset(options.camera if options.camera in CAMERA_PRESETS else "oblique"))
@@ -181,6 +182,13 @@ class Viewer:
                 )
                 actor.SetVisibility(False)
                 self._proxy_actors[lm.key] = actor
+
+    def _draw_ground(self) -> None:
+        for lines in self.state.ground:
+            self.actors[lines.key] = self.plotter.add_mesh(
+                lines.to_polydata(), color=tuple(c / 255.0 for c in lines.rgb), line_width=lines.width,
+                lighting=False, name=lines.key, pickable=False, reset_camera=False, show_scalar_bar=False,
+            )
 
     def coarse(self, on: bool) -> None:
         """Swap the layers for their roof proxies (``on``) or back, keeping hidden layers hidden."""
@@ -218,8 +226,16 @@ class Viewer:
                 proxy.cell_data["colors"] = rgb[cells]
                 proxy.Modified()
 
-    def _legend_box(self, title: str, rows: list[tuple[str, tuple[int, int, int]]], top: float) -> float:
-        """A legend box at the right edge; returns the bottom of the box (normalised)."""
+    def _legend_width(self, title: str, rows: list[tuple[str, tuple[int, int, int]]]) -> float:
+        """Width (normalised) a legend box needs for its longest label at the row height."""
+        entries = [title, *(text for text, _ in rows)]
+        longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) for text in entries)
+        return float(np.clip((longest * 6.5 + 36) / float(self.state.options.window_size[0]), 0.12, 0.45))
+
+    def _legend_box(self, title: str, rows: list[tuple[str, tuple[int, int, int]]], top: float,
+                    width: float | None = None) -> float:
+        """A legend box at the right edge, ``width`` wide (default: as its labels need); returns the
+        bottom of the box (normalised)."""
         from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor
 
         # Colour squares as icons with the entry colour unset: the text then keeps the text
@@ -235,8 +251,7 @@ class Viewer:
         box.SetBackgroundColor(1.0, 1.0, 1.0)
         box.SetBackgroundOpacity(0.85)
         # Wide enough for the longest label at the row height (VTK shrinks text to fit the box).
-        longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) for text, _ in entries)
-        width = float(np.clip((longest * 6.5 + 36) / float(self.state.options.window_size[0]), 0.12, 0.45))
+        width = width if width is not None else self._legend_width(title, rows)
         # Rows of a fixed pixel height: VTK scales the text to the box, so a box sized in viewport
         # fractions would shrink its text in small windows.
         row = 17.0 / float(self.state.options.window_size[1])
@@ -284,8 +299,8 @@ class Viewer:
             # Horizontal along the bottom right: long bilingual titles have room there.
             bar.SetOrientationToHorizontal()
             bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-            bar.GetPositionCoordinate().SetValue(0.60, 0.065)  # above the key help line
-            bar.SetWidth(0.38)
+            bar.GetPositionCoordinate().SetValue(0.42, 0.065)  # above the key help line
+            bar.SetWidth(0.56)
             bar.SetHeight(0.12)
             self.plotter.add_actor(bar, reset_camera=False, name="scalar-bar")
             self._scalar_bar = bar
@@ -293,12 +308,21 @@ class Viewer:
                 top = self._legend_box("", coloring.legend_rows(self.bilingual), top)
         else:
             top = self._legend_box(title, coloring.legend_rows(self.bilingual), top)
+        # Boxes under the colour key share one width, so that their edges line up.
+        boxes: list[tuple[str, list[tuple[str, tuple[int, int, int]]]]] = []
         if len(self.state.problems) and coloring.mode != "severity":
             from ..model import Severity
             from .colors import SEVERITY_COLORS, SEVERITY_LABELS
 
             rows = [(label(SEVERITY_LABELS[s], self.bilingual), SEVERITY_COLORS[s]) for s in reversed(list(Severity))]
-            self._legend_box(label(("问题点", "problem points"), self.bilingual), rows, top)
+            boxes.append((label(("问题点", "problem points"), self.bilingual), rows))
+        if self.state.ground:
+            rows = [(label(lines.label, self.bilingual), lines.rgb) for lines in self.state.ground]
+            boxes.append((label(("底图", "context"), self.bilingual), rows))
+        if boxes:
+            width = max(self._legend_width(box_title, rows) for box_title, rows in boxes)
+            for box_title, rows in boxes:
+                top = self._legend_box(box_title, rows, top, width)
 
     def _update_text(self) -> None:
         from vtkmodules.vtkRenderingCore import vtkTextActor

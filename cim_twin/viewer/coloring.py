@@ -183,9 +183,14 @@ def _clim(values: np.ndarray) -> tuple[float, float]:
     return (lo, hi if hi > lo else lo + 1.0)
 
 
-def _higher_is_better(code: str, problems: ProblemSet, spec: IndicatorSpec | None) -> bool:
-    """The indicator's direction: from its spec (stored with the run, or registered by an installed
-    plugin), else from its findings (values below their threshold mean a minimum was missed)."""
+def _higher_is_better(code: str, problems: ProblemSet, spec: IndicatorSpec | None, rows: np.ndarray) -> bool:
+    """Whether higher values of the findings ``rows`` are better: from the findings themselves when
+    they state thresholds (values below their threshold mean a minimum was missed), else from the
+    indicator's spec (stored with the run, or registered by an installed plugin)."""
+    diff = problems.value[rows] - problems.threshold[rows]
+    diff = diff[np.isfinite(diff) & (diff != 0)]
+    if len(diff):
+        return float(np.median(diff)) < 0
     if spec is not None:
         return spec.direction.value == "higher_is_better"
     try:
@@ -196,10 +201,7 @@ def _higher_is_better(code: str, problems: ProblemSet, spec: IndicatorSpec | Non
         indicator = None
     if indicator is not None:
         return str(getattr(indicator.spec.direction, "value", indicator.spec.direction)) == "higher_is_better"
-    sel = problems.of_indicator(code)
-    diff = problems.value[sel] - problems.threshold[sel]
-    diff = diff[np.isfinite(diff)]
-    return bool(len(diff)) and float(np.median(diff)) < 0
+    return False
 
 
 def object_attribute(obj: CityObject, name: str) -> object:
@@ -264,12 +266,19 @@ def resolve_coloring(
     if key in problems.indicators:
         values = links.indicator_value(key, mask)
         spec = (specs or {}).get(key)
-        reverse = _higher_is_better(key, problems, spec)
-        units = {problems.findings[i].unit for i in np.flatnonzero(problems.of_indicator(key))} - {None}
+        # Scale, unit and direction from the findings that colour objects (of every year, so that
+        # the colours keep their meaning along the year slider). An indicator may also report
+        # whole units in another quantity (a coverage ratio beside per-building distances): those
+        # findings are drawn as glyphs, not coloured, and must not stretch the scale.
+        of_key = problems.indicator[links.finding] == key if len(links.finding) else np.zeros(0, dtype=bool)
+        rows = np.unique(links.finding[of_key])
+        if not len(rows):
+            rows = np.flatnonzero(problems.of_indicator(key))
+        reverse = _higher_is_better(key, problems, spec, rows)
+        units = {problems.findings[i].unit for i in rows} - {None}
         unit = units.pop() if len(units) == 1 else ""
-        all_values = problems.value[problems.of_indicator(key)]
         title = (spec.name_zh, f"{spec.name_en} ({key})") if spec else (key, key)
-        return Coloring(mode="indicator", title=title, object_values=values, clim=_clim(all_values),
+        return Coloring(mode="indicator", title=title, object_values=values, clim=_clim(problems.value[rows]),
                         cmap="ylorrd", reverse=reverse, unit=unit or "",
                         legend=[(NO_FINDING_LABEL, NAN_COLOR)])
     names = set(attribute_names or []) | set(DERIVED_ATTRIBUTES)

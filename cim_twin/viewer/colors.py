@@ -34,10 +34,12 @@ __all__ = [
 
 RGB = tuple[int, int, int]
 
-#: Surface colours a planner reads at a glance: red roofs, pale walls, dark ground, glass blue.
+#: Surface colours a planner reads at a glance: a pale "white model" (白模) -- slate roofs, pale
+#: walls, dark ground, glass blue -- so that the warm severity colours of the problem points are
+#: the only strong colours in the picture.
 SEMANTIC_COLORS: dict[SurfaceType, RGB] = {
     SurfaceType.UNKNOWN: (196, 196, 196),
-    SurfaceType.ROOF: (196, 78, 64),
+    SurfaceType.ROOF: (140, 152, 172),
     SurfaceType.WALL: (236, 231, 220),
     SurfaceType.GROUND: (105, 105, 105),
     SurfaceType.CLOSURE: (214, 214, 230),

@@ -7,14 +7,17 @@ order, the colouring, which layers are on, picking answers and camera poses.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..indicators.api import AuxLayer
 from ..scene import Scene
 from .coloring import Coloring, ObjectFindings, resolve_coloring
 from .colors import SEVERITY_LABELS, label
 from .describe import describe_finding, describe_object
+from .ground import GroundLines, build_ground_lines
 from .problems import ProblemGlyphs, ProblemSet, RunFindings
 from .scene_mesh import LAYER_LABELS, SceneMeshes, build_scene_meshes, round_origin
 
@@ -101,6 +104,9 @@ class ViewerState:
         The run whose findings to show (None: the scene only).
     options:
         View options.
+    context:
+        Project layers in the scene CRS; those of kind ``roads`` and ``units`` are drawn as lines
+        on the ground (see :mod:`.ground`).
 
     Raises
     ------
@@ -108,7 +114,8 @@ class ViewerState:
         for a ``color_by`` that is neither a mode, an indicator of the run nor an attribute.
     """
 
-    def __init__(self, scene: Scene, run: RunFindings | None = None, options: ViewOptions | None = None) -> None:
+    def __init__(self, scene: Scene, run: RunFindings | None = None, options: ViewOptions | None = None,
+                 context: Iterable[AuxLayer] = ()) -> None:
         self.options = options or ViewOptions()
         self.scene = scene
         self.meshes: SceneMeshes = build_scene_meshes(scene, self.options.lod)
@@ -146,7 +153,12 @@ class ViewerState:
                 if len(near):
                     lo, hi = np.minimum(lo, near.min(axis=0)), np.maximum(hi, near.max(axis=0))
         self.bounds = (lo, hi)
-        #: Glyph radius (m) of a score-0.5 finding: a fifth of a typical building's width, so that
+        # Roads and boundaries: at the lowest base of the model; not part of the framing (a road
+        # network usually reaches far beyond the buildings loaded).
+        self.ground: list[GroundLines] = build_ground_lines(context, self.meshes.origin, float(lo[2]))
+        for lines in self.ground:
+            self.visible[lines.key] = True
+        #: Glyph radius (m) of a score-0.5 finding: a quarter of a typical building's width, so that
         #: dense old-town findings do not merge into one carpet, yet visible from the overview.
         self.glyph_radius = _glyph_radius(self.meshes, float(np.linalg.norm((hi - lo)[:2])))
         self.mask = np.ones(len(self.problems), dtype=bool)
@@ -263,10 +275,8 @@ class ViewerState:
         bearing, elevation, _, _ = CAMERA_PRESETS[name]
         lo, hi = self.bounds
         centre = (lo + hi) / 2.0
-        radius = max(float(np.linalg.norm(hi - lo)) / 2.0, 5.0)
-        # The bounding sphere fits any view direction; 0.8 of it still frames a city, which is
-        # flatter than its sphere, without wasting most of the window on sky.
-        distance = 0.8 * radius / math.sin(math.radians(_VIEW_ANGLE_DEG / 2.0))
+        width, height = self.options.window_size
+        distance = _fit_distance(lo, hi, bearing, elevation, width / max(height, 1))
         return _pose(centre, distance, bearing, elevation)
 
     def camera_for_finding(self, row: int) -> CameraPose:
@@ -302,13 +312,16 @@ class ViewerState:
     def layer_label(self, key: str, bilingual: bool = True) -> str:
         if key == PROBLEMS_LAYER:
             return label(("问题点", "problem points"), bilingual)
+        for lines in self.ground:
+            if lines.key == key:
+                return label(lines.label, bilingual)
         layer, _, lod = key.partition("/")
         return f"{label(LAYER_LABELS.get(layer, (layer, layer)), bilingual)} {lod.upper()}"
 
 
 def _glyph_radius(meshes: SceneMeshes, diagonal: float) -> float:
-    """A fifth of the median building width (xy), at least a three-hundredth of the scene so that
-    glyphs stay visible in the overview of a large district, and between 0.8 m and 6 m."""
+    """A quarter of the median building width (xy), at least a two-hundredth of the scene so that
+    glyphs stay visible in the overview of a district, and between 0.8 m and 10 m."""
     widths = []
     for lm in meshes.layers:
         if lm.layer != "buildings" or not lm.n_triangles:
@@ -320,7 +333,31 @@ def _glyph_radius(meshes: SceneMeshes, diagonal: float) -> float:
         hi = np.maximum.reduceat(xs, order_starts)
         widths.append(hi - lo)
     typical = float(np.median(np.concatenate(widths))) if widths else 10.0
-    return float(np.clip(max(0.2 * typical, diagonal / 300.0), 0.8, 6.0))
+    return float(np.clip(max(0.25 * typical, diagonal / 200.0), 0.8, 10.0))
+
+
+def _fit_distance(lo: np.ndarray, hi: np.ndarray, bearing_deg: float, elevation_deg: float, aspect: float) -> float:
+    """Camera distance from the box centre at which the whole box ``lo``-``hi`` fills the view.
+
+    A city is much flatter than its bounding sphere, so fitting the sphere would leave most of an
+    oblique view empty: the box's eight corners are fitted in the camera frame instead, with
+    margins for the panel and the legends.
+    """
+    pose = _pose(np.zeros(3), 1.0, bearing_deg, elevation_deg)
+    forward = -np.asarray(pose.position)  # unit vector from the camera towards the centre
+    right = np.cross(forward, pose.view_up)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    half = (np.asarray(hi, dtype=np.float64) - np.asarray(lo, dtype=np.float64)) / 2.0
+    half = np.maximum(half, 2.5)  # a single small object still gets some room around it
+    corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half
+    # Margins: 15 % above and below, 30 % at the sides (the legends stand at the right edge).
+    tan_v = math.tan(math.radians(_VIEW_ANGLE_DEG / 2.0))
+    tan_h = tan_v * aspect / 1.3
+    tan_v /= 1.15
+    depth = corners @ forward  # positive: farther than the centre
+    needed = np.maximum(np.abs(corners @ right) / tan_h, np.abs(corners @ up) / tan_v) - depth
+    return float(max(needed.max(), 10.0))
 
 
 def _pose(centre: np.ndarray, distance: float, bearing_deg: float, elevation_deg: float) -> CameraPose:

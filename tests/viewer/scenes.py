@@ -104,3 +104,21 @@ def sample_findings(scene: Scene) -> list[ProblemPoint]:
         finding(b[2], "X-OLD", "medium", value=1955, threshold=1980, unit="year"),
         finding(b[10], "X-OLD", "high", value=1950, threshold=1980, year=2025, unit="year"),
     ]
+
+
+def context_layers(nx: int = 4, ny: int = 3, spacing: float = 30.0) -> list:
+    """Roads between the rows of :func:`box_scene` and one community around it, as a project's
+    ``roads`` and ``units`` layers would give them."""
+    import shapely
+
+    from cim_twin.indicators.api import AuxLayer
+
+    y_roads = [ORIGIN_Y - 6.0 + j * spacing for j in range(ny + 1)]
+    x0, x1 = ORIGIN_X - 10.0, ORIGIN_X + nx * spacing
+    roads = np.array([shapely.LineString([(x0, y), (x1, y)]) for y in y_roads], dtype=object)
+    community = shapely.box(x0 - 5.0, y_roads[0] - 5.0, x1 + 5.0, y_roads[-1] + 5.0)
+    return [
+        AuxLayer("roads", "roads", roads, {"id": np.array([f"R{j}" for j in range(len(roads))], dtype=object)}),
+        AuxLayer("communities", "units", np.array([community], dtype=object), {"id": np.array(["C1"], dtype=object)},
+                 level="community"),
+    ]

@@ -165,6 +165,30 @@ def test_severity_and_indicator_colouring(scene: Scene, run: RunFindings) -> Non
     assert old.reverse  # values below the threshold: higher is better
 
 
+def test_indicator_colouring_ignores_unit_level_findings_of_another_quantity(scene: Scene) -> None:
+    """A coverage indicator reports per-building distances (m, too far) and a community's ratio
+    (below its target): the colours follow the distances alone."""
+    from zoneinfo import ZoneInfo
+
+    from cim_twin.model import ProblemPoint
+
+    b = scene.buildings()
+    far = [finding(b[i], "X-PARK", "medium", value=v, threshold=300.0) for i, v in ((1, 340.0), (4, 520.0))]
+    tz = ZoneInfo("Asia/Shanghai")
+    community = ProblemPoint(
+        id="X-PARK|C1|2024", key="X-PARK|C1", indicator="X-PARK", severity=Severity.HIGH, score=0.7, value=0.68,
+        threshold=0.9, unit="ratio", x=float(b[0].roof_centre[0]), y=float(b[0].roof_centre[1]), z=0.0,
+        unit_id="C1", period="2024", observed_at=datetime(2024, 6, 30, tzinfo=tz),
+        valid_from=datetime(2024, 1, 1, tzinfo=tz),
+    )
+    meshes = build_scene_meshes(scene)
+    problems = ProblemSet([*far, community])
+    links = ObjectFindings(meshes, problems)
+    park = resolve_coloring("X-PARK", meshes, links, problems.valid_in_year(2024))
+    assert park.clim == (340.0, 520.0) and park.unit == "m"
+    assert not park.reverse  # farther is worse, whatever the community ratio says
+
+
 def test_attribute_colouring_and_unknown_choice(scene: Scene, run: RunFindings) -> None:
     meshes = build_scene_meshes(scene)
     problems = ProblemSet(run.findings)
@@ -405,3 +429,25 @@ def test_year_range_end_is_exclusive(scene: Scene) -> None:
     one = finding(scene.buildings()[0], "X", "low", value=1.0, threshold=0.0, year=2024, until=2025)
     assert ProblemSet([one]).year_range() == (2024, 2024)
     assert ProblemSet([]).year_range() is None
+
+
+def test_roads_and_unit_boundaries_become_ground_lines(scene: Scene, run: RunFindings) -> None:
+    from .scenes import context_layers
+
+    layers = context_layers()
+    state = ViewerState(scene, run, ViewOptions(year=2024), layers)
+    roads, community = state.ground
+    assert roads.key == "ground/roads" and len(roads) == 4 and community.label[1] == "community boundaries"
+    # Two vertices a road: VTK connectivity [2, i, j] per line; the ring of the community closes.
+    assert roads.lines.tolist()[:6] == [2, 0, 1, 2, 2, 3] and len(community.points) == 5
+    # On the ground under the buildings, in the display frame (origin subtracted).
+    assert np.allclose(roads.points[:, 2], state.bounds[0][2] + 0.3)
+    assert np.allclose(roads.points[0, :2] + state.meshes.origin[:2], layers[0].geometries[0].coords[0], atol=1e-2)
+    assert state.visible["ground/roads"] and state.layer_label("ground/communities", False) == "community boundaries"
+    # Other layer kinds (points of interest) draw nothing.
+    import shapely
+
+    from cim_twin.indicators.api import AuxLayer
+
+    poi = AuxLayer("poi", "poi", np.array([shapely.Point(0, 0)], dtype=object))
+    assert ViewerState(scene, run, ViewOptions(year=2024), [poi]).ground == []

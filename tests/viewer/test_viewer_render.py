@@ -20,7 +20,7 @@ from cim_twin.viewer.problems import RunFindings
 from cim_twin.viewer.screenshot import render_image
 from cim_twin.viewer.state import ViewerState, ViewOptions
 
-from .scenes import box_scene, sample_findings
+from .scenes import box_scene, context_layers, sample_findings
 
 pytestmark = pytest.mark.viewer
 
@@ -51,19 +51,20 @@ def compare_with_reference(image: np.ndarray, name: str, tmp_path: Path) -> None
         pytest.fail(f"{name}: differs from reference (rms {rms:.2f}, changed {changed:.4f}); actual image: {actual}")
 
 
-def _render(color_by: str | None = None, year: int | None = 2024, camera: str = "oblique", focus: int = 0) -> np.ndarray:
+def _render(color_by: str | None = None, year: int | None = 2024, camera: str = "oblique", focus: int = 0,
+            context: bool = False) -> np.ndarray:
     scene = box_scene()
     run = RunFindings(sample_findings(scene), "demo")
     options = ViewOptions(color_by=color_by, year=year, window_size=SIZE, camera=camera, font_file=None,
                           widgets=False, title="cim-twin test")
-    return render_image(ViewerState(scene, run, options), focus=focus)
+    return render_image(ViewerState(scene, run, options, context_layers() if context else ()), focus=focus)
 
 
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [
         ("semantic_oblique", {}),
-        ("severity_top", {"color_by": "severity", "camera": "top"}),
+        ("severity_top", {"color_by": "severity", "camera": "top", "context": True}),
         ("indicator_scalar_bar", {"color_by": "X-TALL"}),
         ("attribute_categories_2025", {"color_by": "function", "year": 2025, "camera": "south"}),
         ("focus_worst_problem", {"color_by": "severity", "focus": 1}),
@@ -241,3 +242,23 @@ def test_empty_scene_renders() -> None:
 
     image = render_image(ViewerState(Scene(), None, ViewOptions(window_size=SIZE, font_file=None, widgets=False)))
     assert image.shape == (SIZE[1], SIZE[0], 3)
+
+
+def test_screenshot_without_a_display_prints_no_vtk_warning(shared_data: Path, tmp_path: Path) -> None:
+    """VTK's Linux wheels try X first and log a warning before falling back; off-screen renders go
+    straight to EGL, so the command line prints its one result line and nothing else."""
+    import subprocess
+    import sys
+
+    tileset = shared_data / "3d-tiles-tools" / "specs" / "data" / "migration" / "input" / "Batched" / "BatchedWithBatchTable"
+    if not tileset.is_dir():
+        pytest.skip("sample tileset not in the shared data")
+    out = tmp_path / "batched.png"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "VTK_DEFAULT_OPENGL_WINDOW")}
+    code = "import sys; from cim_twin.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", code, "view", str(tileset), "--screenshot", str(out),
+                           "--window-size", "320x240"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith(f"wrote {out}")
+    assert out.stat().st_size > 1000

@@ -40,6 +40,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--focus", type=int, default=0, metavar="N",
                    help="with --screenshot: fly to the N-th worst problem first")
     p.add_argument("--crs", help="CRS for sources that state none (or to override), e.g. EPSG:4547")
+    p.add_argument("--no-context", dest="context", action="store_false",
+                   help="do not draw a project's roads and unit boundaries on the ground")
     p.set_defaults(func=run)
 
 
@@ -57,15 +59,18 @@ def parse_window_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def load_view_scene(source: Path, crs: str | None = None, year: int | None = None) -> tuple[Any, Path | None, str]:
+def load_view_scene(
+    source: Path, crs: str | None = None, year: int | None = None, context: bool = True
+) -> tuple[Any, Path | None, str, list[Any]]:
     """The scene of ``source`` (a model file, tileset or project), the project's catalog path (None
-    without a project) and a title."""
+    without a project), a title, and the project's roads and units layers to draw on the ground
+    (empty without a project or with ``context`` False)."""
     from ...io import read_scene
     from ...project import Project, find_project_file
 
     project_file = find_project_file(source)
     if project_file is None:
-        return read_scene(source, crs=crs), None, source.name
+        return read_scene(source, crs=crs), None, source.name, []
     project = Project.load(project_file)
     # Sources may be per epoch (city_{period}.gml): show the epoch of --year, else the project's period.
     period = project.period(year)
@@ -83,7 +88,31 @@ def load_view_scene(source: Path, crs: str | None = None, year: int | None = Non
         for root in list(part.roots):
             scene.add(root)
     catalog = project.config.project.catalog
-    return scene, (project.resolve(catalog) if catalog else None), project.name
+    layers = load_context_layers(project, period, scene) if context and scene is not None else []
+    return scene, (project.resolve(catalog) if catalog else None), project.name, layers
+
+
+def load_context_layers(project: Any, period: Any, scene: Any) -> list[Any]:
+    """The project's roads and units layers in the scene CRS; one that is missing or broken is a
+    warning on stderr (the view still opens without it)."""
+    from ...errors import CimTwinError
+    from ...io.layers import load_layer
+    from ...viewer.ground import GROUND_KINDS
+
+    layers = []
+    for name, config in project.config.layers.items():
+        if config.kind not in GROUND_KINDS:
+            continue
+        path = project.layer_path(name, period)
+        if not path.exists():
+            if config.required:
+                print(f"cim-twin: warning: {path}: layer {name!r} not drawn: file not found", file=sys.stderr)
+            continue
+        try:
+            layers.append(load_layer(name, config, path, scene.crs))
+        except CimTwinError as exc:
+            print(f"cim-twin: warning: layer {name!r} not drawn: {exc}", file=sys.stderr)
+    return layers
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     from ...viewer.problems import load_findings
     from ...viewer.state import ViewerState, ViewOptions
 
-    scene, project_catalog, title = load_view_scene(args.source, args.crs, args.year)
+    scene, project_catalog, title, context = load_view_scene(args.source, args.crs, args.year, args.context)
     catalog = args.catalog or project_catalog
     run_data = None
     if args.run:
@@ -122,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         color_by=args.color_by, year=args.year, lod=args.lod, window_size=window_size, camera=args.camera,
         widgets=interactive, title=f"cim-twin · {title}",
     )
-    state = ViewerState(scene, run_data, options)
+    state = ViewerState(scene, run_data, options, context)
     if not len(state.meshes.objects):
         print(f"cim-twin: warning: {args.source} holds no geometry to show", file=sys.stderr)
     for message in state.warnings:
