@@ -18,8 +18,10 @@ from lxml import etree
 from ...scene import CityObject, Lifespan, SurfaceType
 from .appearance import AppearanceStore
 from .attributes import (
+    _GEN_TYPES,
     GENERIC_ELEMENTS,
     LIST_PROPERTIES,
+    _convert_generic,
     complex_value,
     generic_attribute,
     local_name,
@@ -100,6 +102,8 @@ KIND_SURFACE: dict[str, SurfaceType] = {
     "WaterBody": SurfaceType.WATER_SURFACE,
 }
 
+#: Generic attribute elements of the simple ``<gen:intAttribute name="n"><gen:value>`` form.
+_SIMPLE_GENERIC = {name: kind for name, kind in _GEN_TYPES.items() if kind != "set"}
 _LIFESPAN = {"creationDate": "creation_date", "terminationDate": "termination_date",
              "validFrom": "valid_from", "validTo": "valid_to"}
 _SKIP_PROPERTIES = frozenset({"boundedBy", "metaDataProperty", "location"})
@@ -446,9 +450,11 @@ class FeatureWalker:
         lifespan: dict[str, Any] = {}
         hint_kind = int(KIND_SURFACE.get(obj.kind, SurfaceType.UNKNOWN))
         relief_lod: int | None = None
-        classify = self._classify
+        cache = self._prop_cache
+        generics = obj.generic_attributes
         for prop in el:
-            code, name, lod, hint = classify(prop)
+            found = cache.get(prop.tag)
+            code, name, lod, hint = found if found is not None else self._classify(prop)
             if code == _GEOMETRY and not len(prop) and prop.get(XLINK_HREF) is None:
                 code, name = _OTHER, self._attr_name(prop, name)  # an lodN... value, not geometry
             if code == _OTHER:
@@ -483,9 +489,15 @@ class FeatureWalker:
                 else:
                     _append(attributes, name, complex_value(prop))
             elif code == _GENERIC:
+                attr = prop.get("name")
+                kind = _SIMPLE_GENERIC.get(name)
+                if attr is not None and kind is not None and len(prop) == 1:
+                    # the CityGML 1.0/2.0 simple form, as generic_attribute reads it
+                    generics[attr] = _convert_generic(kind, prop[0])
+                    continue
                 generic = generic_attribute(prop)
                 if generic is not None:
-                    obj.generic_attributes[generic[0]] = generic[1]
+                    generics[generic[0]] = generic[1]
             elif code == _GEOMETRY:
                 self._geometry(prop, fp, index, lod, -1, hint or hint_kind)
             elif code == _BOUNDARY:
@@ -534,11 +546,19 @@ class FeatureWalker:
             stype = self._surface_types[name] = int(surface_type_of(name))
         surface = SurfaceRow(sid, stype, parent_row, {})
         rows.append(surface)
-        classify = self._classify
+        cache = self._prop_cache
         for prop in el:
-            code, pname, lod, _hint = classify(prop)
-            if code == _GEOMETRY and not len(prop) and prop.get(XLINK_HREF) is None:
-                code, pname = _OTHER, self._attr_name(prop, pname)
+            found = cache.get(prop.tag)
+            code, pname, lod, _hint = found if found is not None else self._classify(prop)
+            if code == _GEOMETRY:
+                if len(prop) and not self.bounds_only:
+                    # inline geometry, the common case: straight to the collector
+                    fp.lods.add(lod)
+                    fp.collector.parse_property(prop, GeometryContext(owner, lod, row, False, fp.srs,
+                                                                      self.default_dim, 0))
+                    continue
+                if prop.get(XLINK_HREF) is None:
+                    code, pname = _OTHER, self._attr_name(prop, pname)
             if code == _GEOMETRY:
                 self._geometry(prop, fp, owner, lod, row)
             elif code == _GML_TEXT:

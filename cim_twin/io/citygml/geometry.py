@@ -98,19 +98,37 @@ class GeometryCollector:
     issues: list[tuple[str, int | None, str | None]] = field(default_factory=list)
     _in_solid: int = 0
     _tags: tuple[str, str, str] = ("", "", "")
+    _polygon_tag: str = ""
+    _aggregate_tags: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         ns = self.gml_id_attr[: -len("id")]
         self._tags = (ns + "exterior", ns + "LinearRing", ns + "posList")
+        self._polygon_tag = ns + "Polygon"
+        self._aggregate_tags = frozenset(
+            ns + name for name in SURFACE_AGGREGATES | SOLID_AGGREGATES | GEOMETRY_AGGREGATES)
 
     # --- entry point -----------------------------------------------------------------------------
     def parse_property(self, prop: etree._Element, ctx: GeometryContext) -> None:
         """Parse a geometry property (``lod2Solid``, ``surfaceMember``, ``tin``, ...): either an
         xlink:href to geometry elsewhere or inline geometry children."""
-        href = prop.get(XLINK_HREF)
-        if href is not None and len(prop) == 0:
-            self.refs.append(Ref(href.lstrip("#"), ctx, prop.sourceline, self._in_solid > 0))
+        n = len(prop)
+        if n == 0:
+            href = prop.get(XLINK_HREF)
+            if href is not None:
+                self.refs.append(Ref(href.lstrip("#"), ctx, prop.sourceline, self._in_solid > 0))
             return
+        if n == 1:
+            # the usual lodNMultiSurface/MultiSurface (or CompositeSurface ...) without its own
+            # srsName: straight to its members
+            child = prop[0]
+            if child.tag in self._aggregate_tags and child.get("srsName") is None and child.get("srsDimension") is None:
+                gid = child.get(self.gml_id_attr)
+                start = len(self.polygons)
+                self._members(child, ctx)
+                if gid is not None:
+                    self.by_id[gid] = (start, len(self.polygons))
+                return
         for child in prop:
             if isinstance(child.tag, str):
                 self.parse_geometry(child, ctx)
@@ -131,9 +149,7 @@ class GeometryCollector:
         if name in POLYGON_LIKE:
             self._polygon(el, ctx, gid)
         elif name in SURFACE_AGGREGATES or name in GEOMETRY_AGGREGATES or name in SOLID_AGGREGATES:
-            for member in el:
-                if isinstance(member.tag, str):
-                    self.parse_property(member, ctx)
+            self._members(el, ctx)
         elif name == "Solid":
             self.solids.add((ctx.owner, ctx.lod))
             self._in_solid += 1
@@ -159,11 +175,29 @@ class GeometryCollector:
         if gid is not None and name not in POLYGON_LIKE:
             self.by_id[gid] = (start, len(self.polygons))
 
-    # --- leaves ----------------------------------------------------------------------------------
-    @property
-    def _polygon_tag(self) -> str:
-        return self.gml_id_attr[: -len("id")] + "Polygon"
+    def _members(self, aggregate: etree._Element, ctx: GeometryContext) -> None:
+        """The member properties of an aggregate. The two shapes that make up nearly all real
+        data, a member holding one gml:Polygon and an empty member with an xlink:href, are handled
+        here without the general property/geometry dispatch (the same result, fewer calls per
+        polygon)."""
+        polygon_tag = self._polygon_tag
+        refs = self.refs
+        for member in aggregate:
+            n = len(member)
+            if n == 1:
+                child = member[0]
+                if child.tag == polygon_tag:
+                    self._fast_polygon(child, ctx)
+                    continue
+            elif n == 0:
+                href = member.get(XLINK_HREF)
+                if href is not None and isinstance(member.tag, str):
+                    refs.append(Ref(href.lstrip("#"), ctx, member.sourceline, self._in_solid > 0))
+                continue
+            if isinstance(member.tag, str):
+                self.parse_property(member, ctx)
 
+    # --- leaves ----------------------------------------------------------------------------------
     def _fast_polygon(self, el: etree._Element, ctx: GeometryContext) -> None:
         """The common case, Polygon/exterior/LinearRing/posList without holes or attributes other
         than ids, without the general dispatch; anything else goes to :meth:`_polygon`."""
@@ -352,17 +386,37 @@ def resolve_refs(collector: GeometryCollector) -> list[Ref]:
     """
     unresolved: list[Ref] = []
     polys = collector.polygons
-    present: set[tuple[int, int, int]] = set()  # (poly index, owner, lod) already materialised
-    for i, p in enumerate(polys):
-        present.add((i, p.owner, p.lod))
+    by_id = collector.by_id
+    # (poly index, owner, lod) materialised by this resolution; spans only ever name polygons
+    # parsed in the feature itself, so polygon i is also present for its own owner and LOD
+    added: set[tuple[int, int, int]] = set()
     for ref in collector.refs:
-        span = collector.by_id.get(ref.target)
+        span = by_id.get(ref.target)
         if span is None:
             unresolved.append(ref)
             continue
-        add_polygons(collector, range(*span), ref, present)
+        ctx = ref.ctx
+        owner, lod = ctx.owner, ctx.lod
+        for i in range(*span):
+            p = polys[i]
+            if (p.owner == owner and p.lod == lod) or (i, owner, lod) in added:
+                if ctx.row >= 0 and p.row < 0:
+                    p.row = ctx.row
+                if ref.in_solid:
+                    p.in_solid = True
+                continue
+            polys.append(_copy_for(p, ref))
+            added.add((i, owner, lod))
     collector.refs = []
     return unresolved
+
+
+def _copy_for(p: Polygon, ref: Ref) -> Polygon:
+    """Polygon ``p`` materialised for the object/LOD of ``ref`` (geometry shared, not copied)."""
+    ctx = ref.ctx
+    return Polygon(p.rings, ctx.owner, ctx.lod, ctx.row if ctx.row >= 0 else p.row if p.owner == ctx.owner else -1,
+                   p.flip != ctx.flip, p.srs if p.srs is not None else ctx.srs, p.gid, p.ring_ids, p.line,
+                   ctx.hint or p.hint, ref.in_solid)
 
 
 def add_polygons(collector: GeometryCollector, indices: Any, ref: Ref,
@@ -379,10 +433,6 @@ def add_polygons(collector: GeometryCollector, indices: Any, ref: Ref,
             if ref.in_solid:
                 p.in_solid = True
             continue
-        polys.append(
-            Polygon(p.rings, ctx.owner, ctx.lod, ctx.row if ctx.row >= 0 else p.row if p.owner == ctx.owner else -1,
-                    p.flip != ctx.flip, p.srs if p.srs is not None else ctx.srs, p.gid, p.ring_ids, p.line,
-                    ctx.hint or p.hint, ref.in_solid)
-        )
+        polys.append(_copy_for(p, ref))
         if source is None and present is not None:
             present.add((i, ctx.owner, ctx.lod))

@@ -423,6 +423,8 @@ class CityGMLReader:
         store = self.appearances
         groups: list[tuple[FeatureParse, int, int, list[Polygon]]] = []
         all_rings: list[list[np.ndarray]] = []
+        # polygons (indices into all_rings) by converter: converted with one call per batch
+        to_convert: dict[Callable[[np.ndarray], np.ndarray], list[int]] = {}
         for fp in fps:
             collector = fp.collector
             if not store.empty:
@@ -457,10 +459,11 @@ class CityGMLReader:
                 polys = [p for p, _ in pairs]
                 groups.append((fp, owner, lod, polys))
                 for poly, conv in pairs:
-                    rs = poly.rings if conv is _identity else [conv(r) for r in poly.rings]
-                    if poly.flip:
-                        rs = [r[::-1] for r in rs]
-                    all_rings.append(rs)
+                    if conv is not _identity:
+                        to_convert.setdefault(conv, []).append(len(all_rings))
+                    all_rings.append([r[::-1] for r in poly.rings] if poly.flip else poly.rings)
+        for conv, indices in to_convert.items():
+            _convert_rings(all_rings, indices, conv)
         if all_rings:
             batch = PolygonBatch.from_rings(all_rings)
             tri = triangulate(batch)
@@ -771,6 +774,23 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _convert_rings(all_rings: list[list[np.ndarray]], indices: list[int],
+                   conv: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Replace the rings of the polygons ``indices`` by their converted points, with one call of
+    ``conv`` (a point-wise CRS conversion) for all of them: pyproj's cost is mostly per call."""
+    rings = [r for i in indices for r in all_rings[i]]
+    if not rings:
+        return
+    counts = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    converted = conv(np.concatenate(rings))
+    parts = np.split(converted, np.cumsum(counts)[:-1])
+    k = 0
+    for i in indices:
+        n = len(all_rings[i])
+        all_rings[i] = parts[k : k + n]
+        k += n
 
 
 def _identity(points: np.ndarray) -> np.ndarray:
