@@ -275,6 +275,9 @@ def _park(pid: str, name: str, kind: str, b: tuple[float, float, float, float], 
 
 # --- POIs ------------------------------------------------------------------------------------------
 _FACILITY_TYPES = ("primary_school", "kindergarten", "fire_station", "clinic", "elderly_care", "market", "toilet")
+#: What an unnamed facility of the model is called on the map (after its community's name).
+_FACILITY_ZH = {"primary_school": "小学", "kindergarten": "幼儿园", "fire_station": "消防救援站", "clinic": "卫生服务站",
+                "elderly_care": "居家养老服务照料中心", "market": "农贸市场", "toilet": "公厕"}
 
 
 def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park], year: int,
@@ -294,7 +297,8 @@ def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park],
     for (_, facility), p in sorted(best.items()):
         if facility == "fire_station" and p.district_id == newest_station and year < 2025:
             continue
-        row: dict[str, Any] = {"id": f"POI-{p.id}", "name": p.name or facility, "type": facility, "building_id": p.id,
+        name = p.name or f"{layout.unit(p.community_id).name.removesuffix('社区')}{_FACILITY_ZH.get(facility, '')}"
+        row: dict[str, Any] = {"id": f"POI-{p.id}", "name": name, "type": facility, "building_id": p.id,
                                "opened": p.year_built, "_xy": p.centroid}
         if facility == "elderly_care":
             row["capacity"] = 60
@@ -322,7 +326,7 @@ def _pois(layout: DistrictLayout, plans: list[BuildingPlan], parks: list[_Park],
         if opened is None or opened > year or not homes:
             continue
         h = homes[int(pick * len(homes))]
-        rows.append({"id": f"CARE-{u.id}", "name": f"{u.name}社区养老服务站", "type": "elderly_care", "building_id": h.id,
+        rows.append({"id": f"CARE-{u.id}", "name": f"{u.name.removesuffix('社区')}社区养老服务站", "type": "elderly_care", "building_id": h.id,
                      "capacity": 20, "opened": opened, "_xy": h.centroid})
     # nursing homes: one per county and district group, beds by county; 延平区 gains one in 2025
     elderly_by_county: dict[str, float] = {}

@@ -39,6 +39,7 @@ __all__ = [
     "in_unit",
     "nearest_within",
     "road_network",
+    "unit_label",
     "unit_position",
 ]
 
@@ -354,6 +355,19 @@ def unit_ids(ctx: CheckContext, level: str, table: BuildingTable) -> list[str]:
     if layer is not None:
         return [str(v) for v in layer.column("id")]
     return sorted({str(u) for u in table.units(level) if u is not None})
+
+
+def unit_label(ctx: CheckContext, level: str, unit_id: str) -> str:
+    """How messages name a unit: ``"滨江社区 (D01-B02-C02)"`` when the unit layer gives a name,
+    else the id."""
+    layer = ctx.units(level)
+    if layer is not None and "name" in layer.columns:
+        hit = np.nonzero(layer.column("id") == unit_id)[0]
+        if len(hit):
+            name = layer.column("name")[hit[0]]
+            if name is not None and str(name).strip() and str(name) != unit_id:
+                return f"{name} ({unit_id})"
+    return unit_id
 
 
 def unit_position(ctx: CheckContext, level: str, unit_id: str, table: BuildingTable | None = None) -> tuple[float, float, float]:

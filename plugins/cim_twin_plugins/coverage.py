@@ -28,6 +28,7 @@ from ._spatial import (
     strings,
     sums,
     unit_ids,
+    unit_label,
     unit_position,
 )
 
@@ -135,12 +136,13 @@ class RadiusCoverage(SharedTableIndicator):
                 # the planner's unit of action is the community: district figures are for the report
                 if level == "community" and rate is not None and rate < target:
                     x, y, z = unit_position(ctx, level, unit, table)
+                    label = unit_label(ctx, level, unit)
                     yield ctx.problem(
                         self, None, position=(x, y, z), unit_id=unit, subject=f"unit:{unit}",
                         value=rate, threshold=target, severity=coverage_severity(rate, target),
-                        message_en=f"{self.spec.name_en} of community {unit} is {rate:.0%}, below the target {target:.0%} "
+                        message_en=f"{self.spec.name_en} of community {label} is {rate:.0%}, below the target {target:.0%} "
                         f"({int(count_all[k] - count_cov[k])} of {int(count_all[k])} buildings uncovered)",
-                        message_zh=f"社区{unit}{self.spec.name_zh}为{rate:.0%}，低于目标{target:.0%}"
+                        message_zh=f"{label}{self.spec.name_zh}为{rate:.0%}，低于目标{target:.0%}"
                         f"（{int(count_all[k] - count_cov[k])}/{int(count_all[k])}栋建筑未覆盖）",
                         evidence={"covered_weight": round(float(got[k]), 1), "total_weight": round(float(total[k]), 1),
                                   "weight": self.weight},

@@ -22,6 +22,7 @@ from ._spatial import (
     strings,
     sums,
     unit_ids,
+    unit_label,
     unit_position,
 )
 from .coverage import FacilityClass, RadiusCoverage
@@ -217,9 +218,9 @@ class ToiletCoverage(RadiusCoverage):
                 self, None, position=unit_position(ctx, "district", unit, table), unit_id=unit, unit_level="district",
                 subject=f"density:{unit}", value=float(density), threshold=target,  # type: ignore[arg-type]
                 severity="medium" if density < target / 2 else "low",  # type: ignore[operator]
-                message_en=f"District {unit} has {d['toilets']} public toilets on {area:.2f} km² "
+                message_en=f"District {unit_label(ctx, 'district', unit)} has {d['toilets']} public toilets on {area:.2f} km² "
                 f"({density:.1f} per km², below {target:g}); about {need} more needed",
-                message_zh=f"城区{unit}公厕{d['toilets']}座、面积{area:.2f}平方公里（每平方公里{density:.1f}座，低于{target:g}座），缺口约{need}座",
+                message_zh=f"城区{unit_label(ctx, 'district', unit)}公厕{d['toilets']}座、面积{area:.2f}平方公里（每平方公里{density:.1f}座，低于{target:g}座），缺口约{need}座",
                 evidence={"toilets": d["toilets"], "area_km2": area, "toilets_needed": need},
             )
 

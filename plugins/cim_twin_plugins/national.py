@@ -31,6 +31,7 @@ from ._spatial import (
     strings,
     sums,
     unit_ids,
+    unit_label,
     unit_position,
 )
 from .coverage import FacilityClass, RadiusCoverage, coverage_severity
@@ -413,8 +414,10 @@ class RoadNetworkDensity(SharedTableIndicator):
                     yield ctx.problem(
                         self, None, position=(x, y, z), unit_id=unit, subject=f"unit:{unit}", unit_level=level,
                         value=density, threshold=target, severity=coverage_severity(density / target, 1.0),
-                        message_en=f"Road network density of district {unit} is {density:.1f} km/km², below the target {target:g}",
-                        message_zh=f"城区{unit}道路网密度为{density:.1f}公里/平方公里，低于目标{target:g}",
+                        message_en=f"Road network density of district {unit_label(ctx, level, unit)} is {density:.1f} km/km² "
+                        f"({km[k]:.1f} km of roads on {km2[k]:.2f} km²), below the target {target:g}",
+                        message_zh=f"城区{unit_label(ctx, level, unit)}道路网密度为{density:.1f}公里/平方公里"
+                        f"（道路{km[k]:.1f}公里、面积{km2[k]:.2f}平方公里），低于目标{target:g}",
                         evidence={"road_km": round(float(km[k]), 3), "area_km2": round(float(km2[k]), 4)},
                     )
 

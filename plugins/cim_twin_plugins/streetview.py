@@ -173,7 +173,7 @@ class _PerRoad(SharedTableIndicator):
             z = float(ground_z_at(table, np.array([[x, y]]))[0])
             label = names[r] or road_ids[r]
             severity = "medium" if (value is not None and value < 0.6 * target) or extra else "low"
-            parts_en = [f"{self.what_en} {value:.0%} below {target:.0%} ({len(idx)} samples)"] if below else []
+            parts_en = [f"{self.what_en} {value:.0%} below {target:.0%} ({len(idx)} sample{'s' if len(idx) != 1 else ''})"] if below else []
             parts_zh = [f"{self.what_zh}{value:.0%}，低于{target:.0%}（{len(idx)}个采样点）"] if below else []
             if extra:
                 parts_en.append(extra_en)

@@ -55,7 +55,7 @@ def points(*xy: tuple[float, float]) -> list[Any]:
     return [shapely.Point(x, y) for x, y in xy]
 
 
-def square_units(name: str, level: str, boxes: dict[str, tuple[float, float, float, float]], **columns: Sequence[Any]) -> AuxLayer:
+def square_units(name: str, level: str, boxes: dict[str, tuple[float, float, float, float]], /, **columns: Sequence[Any]) -> AuxLayer:
     ids = list(boxes)
     return layer(name, "units", [shapely.box(*b) for b in boxes.values()], level=level, id=ids, **columns)
 

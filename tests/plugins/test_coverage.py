@@ -20,7 +20,7 @@ from cim_twin.errors import ConfigError
 def _park_case(tiny, **kw):
     parks = tiny.layer("parks", "parks", [shapely.box(0, 0, 100, 100), shapely.box(800, 800, 850, 850), shapely.box(500, 0, 530, 30)],
                        id=["P-big", "P-small", "P-pocket"], name=["大公园", "小游园", "口袋公园"])
-    units = tiny.units("communities", "community", {"C1": (0, 0, 1000, 1000)})
+    units = tiny.units("communities", "community", {"C1": (0, 0, 1000, 1000)}, name=["滨江社区"])
     buildings = [
         tiny.box("A", 300, 50, storeys=3),   # 205 m from the big park
         tiny.box("B", 590, 50, storeys=3),   # 495 m from the big park, 65 m from the pocket park (too small)
@@ -47,6 +47,8 @@ def test_park_coverage_by_hand(tiny):
     unit = by_subject["unit:C1"]
     assert unit.severity.value == "medium" and unit.value == pytest.approx(0.75) and unit.unit_id == "C1"
     assert unit.unit == "ratio" and m.unit == "ratio"
+    assert "滨江社区 (C1)" in unit.message_en and "75%" in unit.message_en and "90%" in unit.message_en
+    assert unit.message_zh.startswith("滨江社区 (C1)公园绿地服务半径覆盖率为75%，低于目标90%")
 
 
 def test_park_radius_overridden_by_profile(tiny):
