@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ExportError
+from ..indicators.api import AuxLayer
 from ..scene import Scene
 from ..serialization import atomic_write_bytes
 from .problems import RunFindings
@@ -40,6 +42,7 @@ def render_screenshot(
     options: ViewOptions | None = None,
     *,
     focus: int = 0,
+    context: Iterable[AuxLayer] = (),
 ) -> Path:
     """Render a scene (and a run's findings) off-screen and write a PNG atomically.
 
@@ -52,6 +55,8 @@ def render_screenshot(
         The PNG to write.
     focus:
         Fly to the ``focus``-th worst finding before taking the picture (0: overview).
+    context:
+        Project layers; roads and units are drawn as lines on the ground.
 
     Returns
     -------
@@ -63,7 +68,7 @@ def render_screenshot(
     ExportError
         when the PNG cannot be written.
     """
-    state = ViewerState(scene, run, options)
+    state = ViewerState(scene, run, options, context)
     return write_png(path, render_image(state, focus=focus))
 
 
