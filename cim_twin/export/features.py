@@ -28,6 +28,7 @@ Types: a property whose values are all booleans (on every building) is BOOLEAN; 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,14 @@ def _scalar(value: Any) -> Any:
 
 
 def _flatten_into(out: dict[str, Any], units: dict[str, str], prefix: str, value: Any) -> None:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # most values: no conversion at all
+        out[prefix] = value
+        return
+    if kind is float:
+        if math.isfinite(value):
+            out[prefix] = value
+        return
     if isinstance(value, Address):
         for key, part in value.to_dict().items():
             out[f"{prefix}.{key}"] = part
@@ -144,7 +153,7 @@ def _flatten_into(out: dict[str, Any], units: dict[str, str], prefix: str, value
         return
     if isinstance(value, Measure) and value.uom:
         units.setdefault(prefix, value.uom)  # the first unit seen names the column's unit
-    if isinstance(value, float) and not np.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return
     out[prefix] = _scalar(value)
 
@@ -161,6 +170,9 @@ def flatten_object(obj: CityObject, units: dict[str, str] | None = None) -> dict
         name = f"generic.{key}" if key in thematic else key
         _flatten_into(out, units, name, value)
     return out
+
+
+_KIND_OF_TYPE: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
 
 
 class ColumnStats:
@@ -180,17 +192,17 @@ class ColumnStats:
                 self.kinds.setdefault(name, set())
                 continue
             self.present[name] = self.present.get(name, 0) + 1
-            if isinstance(v, bool):
-                kind = "bool"
-            elif isinstance(v, int):
-                kind = "int"
-                if not _INT32[0] <= v <= _INT32[1]:
-                    self.int_in_range[name] = False
-            elif isinstance(v, float):
-                kind = "float"
-            else:
-                kind = "str"
-            self.kinds.setdefault(name, set()).add(kind)
+            kind = _KIND_OF_TYPE.get(type(v))  # exact types first: one lookup for most values
+            if kind is None:
+                kind = "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else (
+                    "float" if isinstance(v, float) else "str")
+            if kind == "int" and not _INT32[0] <= v <= _INT32[1]:
+                self.int_in_range[name] = False
+            kinds = self.kinds.get(name)
+            if kinds is None:
+                self.kinds[name] = {kind}
+            elif kind not in kinds:
+                kinds.add(kind)
 
     def merge(self, other: ColumnStats) -> None:
         self.n_rows += other.n_rows
@@ -255,7 +267,8 @@ class PropertyTable:
             fill = col.no_data if col.no_data is not None else 0
             dtype = np.int32 if col.component_type == "INT32" else np.float64
             return np.array([fill if v is None else v for v in raw], dtype=dtype)
-        return ["" if v is None else _text(v) for v in raw]
+        # most values of a STRING column are str already: skip the conversion call for them
+        return [v if type(v) is str else ("" if v is None else _text(v)) for v in raw]
 
     def json_values(self, col: PropertyColumn, rows: Iterable[int]) -> list[Any]:
         """Values for a JSON batch table: numbers/bools/str, ``None`` where missing."""

@@ -99,11 +99,14 @@ def encode_property_table(builder: GlbBuilder, table: PropertyTable, rows: Seque
     for col in table.columns:
         values = table.values(col, rows)
         if col.type == "STRING":
-            encoded = [v.encode("utf-8") for v in values]
-            offsets = np.zeros(len(encoded) + 1, dtype=np.uint32)
-            np.cumsum([len(b) for b in encoded], out=offsets[1:])
+            joined = "".join(values)
+            offsets = np.zeros(len(values) + 1, dtype=np.uint32)
+            if joined.isascii():  # one byte per character: lengths without encoding every value
+                np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+            else:
+                np.cumsum([len(v.encode("utf-8")) for v in values], out=offsets[1:])
             properties[col.id] = {
-                "values": builder.view(b"".join(encoded)),
+                "values": builder.view(joined.encode("utf-8")),
                 "stringOffsets": builder.view(offsets.tobytes()),
                 "stringOffsetType": "UINT32",
             }
