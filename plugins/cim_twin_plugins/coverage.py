@@ -20,6 +20,7 @@ from ._spatial import (
     BuildingTable,
     SharedTableIndicator,
     building_table,
+    facility_points,
     fmt_m,
     fmt_m_zh,
     group_index,
@@ -63,9 +64,25 @@ class RadiusCoverage(SharedTableIndicator):
     residential_only: bool = True
     facility_en: str = "facility"
     facility_zh: str = "设施"
+    #: POI type of the facilities of the default :meth:`facility_classes` (option ``types``
+    #: overrides it); empty for indicators that define their own classes
+    poi_type: str = ""
 
     def facility_classes(self, ctx: CheckContext) -> list[FacilityClass]:
-        raise NotImplementedError
+        """The facilities and their radii: by default one class, the POIs of :attr:`poi_type`
+        (or of option ``types``) within threshold ``radius_m``.
+
+        Raises
+        ------
+        ConfigError: the project has no POI layer (or it lacks the ``type`` column).
+        """
+        if not self.poi_type:
+            raise NotImplementedError(f"{type(self).__name__} sets poi_type or defines facility_classes")
+        poi = facility_points(ctx, ctx.option(self, "types", [self.poi_type]))
+        if poi is None:
+            ctx.layer("poi")  # raises the clear "no layer" error
+        assert poi is not None
+        return [FacilityClass(self.facility_en, self.facility_zh, poi, ctx.threshold(self, "radius_m"))]
 
     def weights(self, table: BuildingTable) -> np.ndarray:
         if self.weight == "residents":

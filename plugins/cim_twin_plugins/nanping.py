@@ -25,7 +25,7 @@ from ._spatial import (
     unit_label,
     unit_position,
 )
-from .coverage import FacilityClass, RadiusCoverage
+from .coverage import RadiusCoverage
 
 __all__ = ["NursingBeds", "OldHousing", "ToiletCoverage"]
 
@@ -166,12 +166,7 @@ class ToiletCoverage(RadiusCoverage):
     residential_only = False
     facility_en = "public toilet"
     facility_zh = "公厕"
-
-    def facility_classes(self, ctx: CheckContext) -> list[FacilityClass]:
-        poi = facility_points(ctx, ctx.option(self, "types", ["toilet"]))
-        if poi is None:
-            ctx.layer("poi")
-        return [FacilityClass("public toilet", "公厕", poi, ctx.threshold(self, "radius_m"))]  # type: ignore[arg-type]
+    poi_type = "toilet"
 
     def _density(self, ctx: CheckContext) -> dict[str, dict[str, object]]:
         """Per district: public toilets, area and toilets per km² against the density target.

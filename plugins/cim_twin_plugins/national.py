@@ -120,66 +120,42 @@ class ElderlyCareCoverage(RadiusCoverage):
     weight = "elderly"
     facility_en = "elderly-care facility"
     facility_zh = "社区养老服务设施"
-
-    def facility_classes(self, ctx: CheckContext) -> list[FacilityClass]:
-        types = ctx.option(self, "types", ["elderly_care"])
-        poi = facility_points(ctx, types)
-        if poi is None:
-            ctx.layer("poi")  # raises the clear "no layer" error
-        return [FacilityClass("elderly-care facility", "养老服务设施", poi, ctx.threshold(self, "radius_m"))]  # type: ignore[arg-type]
+    poi_type = "elderly_care"
 
 
 # --- 5. kindergarten and primary school coverage -------------------------------------------------
-class _SchoolCoverage(RadiusCoverage):
-    weight = "residents"
-    poi_type = ""
-
-    def facility_classes(self, ctx: CheckContext) -> list[FacilityClass]:
-        poi = facility_points(ctx, ctx.option(self, "types", [self.poi_type]))
-        if poi is None:
-            ctx.layer("poi")
-        return [FacilityClass(self.facility_en, self.facility_zh, poi, ctx.threshold(self, "radius_m"))]  # type: ignore[arg-type]
-
-
-class KindergartenCoverage(_SchoolCoverage):
-    spec = IndicatorSpec(
-        code="N-KINDERGARTEN-COVER",
-        name_zh="幼儿园服务半径覆盖率",
-        name_en="Kindergarten service-radius coverage",
+def _school_spec(code: str, what_zh: str, what_en: str, poi_type: str, radius_m: float, circle: str) -> IndicatorSpec:
+    """The spec of a school service-radius coverage indicator (kindergartens, primary schools)."""
+    return IndicatorSpec(
+        code=code,
+        name_zh=f"{what_zh}服务半径覆盖率",
+        name_en=f"{what_en.capitalize()} service-radius coverage",
         category="健康舒适",
         level="community",
         unit="ratio",
         national=True,
         thresholds={
             "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 %"),
-            "radius_m": Threshold(value=300.0, unit="m", source=f"{GB50180}: kindergarten service radius not over 300 m (5-minute life circle)"),
+            "radius_m": Threshold(value=radius_m, unit="m",
+                                  source=f"{GB50180}: {what_en} service radius not over {radius_m:.0f} m ({circle} life circle)"),
         },
-        data_needed=("buildings: function", "poi: type=kindergarten", "population: residents", "communities"),
-        description_en="Residents within 300 m of a kindergarten, over all residents, per community.",
-        description_zh="幼儿园300米服务半径覆盖的居住人口占比。",
+        data_needed=("buildings: function", f"poi: type={poi_type}", "population: residents", "communities"),
+        description_en=f"Residents within {radius_m:.0f} m of a {what_en}, over all residents, per community.",
+        description_zh=f"{what_zh}{radius_m:.0f}米服务半径覆盖的居住人口占比。",
     )
+
+
+class KindergartenCoverage(RadiusCoverage):
+    spec = _school_spec("N-KINDERGARTEN-COVER", "幼儿园", "kindergarten", "kindergarten", 300.0, "5-minute")
+    weight = "residents"
     poi_type = "kindergarten"
     facility_en = "kindergarten"
     facility_zh = "幼儿园"
 
 
-class PrimarySchoolCoverage(_SchoolCoverage):
-    spec = IndicatorSpec(
-        code="N-PRIMARY-SCHOOL-COVER",
-        name_zh="小学服务半径覆盖率",
-        name_en="Primary school service-radius coverage",
-        category="健康舒适",
-        level="community",
-        unit="ratio",
-        national=True,
-        thresholds={
-            "default": Threshold(value=0.9, unit="ratio", source=LOCAL + ": 90 %"),
-            "radius_m": Threshold(value=500.0, unit="m", source=f"{GB50180}: primary school service radius not over 500 m (10-minute life circle)"),
-        },
-        data_needed=("buildings: function", "poi: type=primary_school", "population: residents", "communities"),
-        description_en="Residents within 500 m of a primary school, over all residents, per community.",
-        description_zh="小学500米服务半径覆盖的居住人口占比。",
-    )
+class PrimarySchoolCoverage(RadiusCoverage):
+    spec = _school_spec("N-PRIMARY-SCHOOL-COVER", "小学", "primary school", "primary_school", 500.0, "10-minute")
+    weight = "residents"
     poi_type = "primary_school"
     facility_en = "primary school"
     facility_zh = "小学"
