@@ -448,7 +448,8 @@ def render_html(data: dict[str, Any]) -> str:
         "<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
         f"<title>城市体检报告 {e(r['scope'])} {e(r['period'])}</title>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0 1.5em}"
-        "td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px}th{background:#ddebf7}"
+        "td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px;vertical-align:top}th{background:#ddebf7}"
+        "th,td.n{white-space:nowrap}"
         ".charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>",
         f"<h1>城市体检报告 {e(r['scope'])} {e(r['period'])}</h1><ul>",
     ]  # fmt: skip
@@ -460,7 +461,9 @@ def render_html(data: dict[str, Any]) -> str:
             out.append("<p>(无 none)</p>")
             continue
         out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr>")
-        out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
+        # Short cells (a severity, a number, a code) never break inside a word.
+        out += ["<tr>" + "".join(f'<td class="n">{e(c)}</td>' if len(str(c)) <= 16 else f"<td>{e(c)}</td>" for c in row)
+                + "</tr>" for row in rows]  # fmt: skip
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)

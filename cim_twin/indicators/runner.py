@@ -456,6 +456,9 @@ def load_scene(project: Project, period: Period, sources: Sequence[Path] | None 
             scene.add(root)
         scene.warnings.extend(more.warnings)
         scene.sources.extend(more.sources)
+    if scene.epoch is None:
+        # Readers do not know the survey date; the project's sources are those of the period.
+        scene.epoch = period.start.date()
     return scene
 
 

@@ -520,3 +520,16 @@ def test_project_plugin_files(tmp_path: Path, scene) -> None:  # type: ignore[no
     (tmp_path / "a" / "twin.toml").write_text('[plugins]\npaths = ["missing.py"]\n')
     with pytest.raises(PluginError, match=r"\[plugins\] paths: file not found"):
         load_project_plugins(Project.load(tmp_path / "a"), host)
+
+
+def test_the_scene_of_a_period_carries_its_epoch(tmp_path, test_data) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from cim_twin.indicators.runner import load_scene
+    from cim_twin.model import Period
+
+    shutil.copy(test_data / "citygml" / "edge_cases_v2.gml", tmp_path / "city_2024.gml")
+    project = Project.from_dict({"project": {"name": "t", "period": 2024, "catalog": ""},
+                                 "scene": {"sources": ["city_{period}.gml"]}}, path=tmp_path / "twin.toml")  # fmt: skip
+    scene = load_scene(project, Period.year(2024))
+    assert str(scene.epoch) == "2024-01-01" and len(scene.roots) > 0
