@@ -9,10 +9,12 @@
     Point facilities in **GCJ-02** (as Chinese map services give them, declared
     ``crs = "GCJ-02"``): the public buildings of the model (primary schools, kindergartens, fire
     stations, clinics, markets, toilets, elderly-care centres) plus community elderly-care
-    stations, nursing homes (``beds``, ``nursing_beds``) and street toilets. Columns ``id``,
-    ``name``, ``type``, ``beds``, ``nursing_beds``, ``capacity``, ``building_id``, ``opened``.
-    Care stations, toilets and a nursing home are added in 2024 and 2025; the fire station of the
-    last district enters service in 2025.
+    stations, nursing homes (``beds``, ``nursing_beds``), street toilets, and the primary schools
+    and kindergartens of the catchments no school of the model reaches (in buildings of other
+    use). Columns ``id``, ``name``, ``type``, ``beds``, ``nursing_beds``, ``capacity``,
+    ``building_id``, ``opened``. Care stations, toilets, a school, kindergartens and a nursing
+    home are added in 2024 and 2025, some catchments stay without; the fire station of the last
+    district enters service in 2025.
 ``layers/<Y>/population.csv``
     ``building_id``, ``residents``, ``elderly`` (aged 60+) for every dwelling.
 ``layers/<Y>/streetview.geojson``
