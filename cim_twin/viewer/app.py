@@ -301,7 +301,7 @@ class Viewer:
             bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
             bar.GetPositionCoordinate().SetValue(0.42, 0.065)  # above the key help line
             bar.SetWidth(0.56)
-            bar.SetHeight(0.12)
+            bar.SetHeight(0.1)
             self.plotter.add_actor(bar, reset_camera=False, name="scalar-bar")
             self._scalar_bar = bar
             if coloring.legend:

@@ -351,10 +351,11 @@ def _fit_distance(lo: np.ndarray, hi: np.ndarray, bearing_deg: float, elevation_
     half = (np.asarray(hi, dtype=np.float64) - np.asarray(lo, dtype=np.float64)) / 2.0
     half = np.maximum(half, 2.5)  # a single small object still gets some room around it
     corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half
-    # Margins: 15 % above and below, 30 % at the sides (the legends stand at the right edge).
+    # Margins of about a seventh of the window all round: the panel stands at the top left, the
+    # legends at the right, the scalar bar at the bottom right.
     tan_v = math.tan(math.radians(_VIEW_ANGLE_DEG / 2.0))
     tan_h = tan_v * aspect / 1.3
-    tan_v /= 1.15
+    tan_v /= 1.3
     depth = corners @ forward  # positive: farther than the centre
     needed = np.maximum(np.abs(corners @ right) / tan_h, np.abs(corners @ up) / tan_v) - depth
     return float(max(needed.max(), 10.0))
