@@ -213,13 +213,13 @@ def reader_round_trip(tileset_path: Path, source_ecef: dict[str, np.ndarray], ti
     wanted_tiles: list[str] = []
     total = 0
     for bid in sorted(source_ecef, key=sample_order):
-        uri = tile_of.get(bid)
-        if uri is None or uri in wanted_tiles:
+        tile = tile_of.get(bid)
+        if tile is None or tile in wanted_tiles:
             continue
-        if wanted_tiles and total + per_tile[uri] > READER_AUDIT_MAX_FEATURES:
+        if wanted_tiles and total + per_tile[tile] > READER_AUDIT_MAX_FEATURES:
             continue
-        wanted_tiles.append(uri)
-        total += per_tile[uri]
+        wanted_tiles.append(tile)
+        total += per_tile[tile]
     if not wanted_tiles:
         return {"status": "failed", "reason": "no sampled building is in a leaf tile"}
     subset = tileset_path.parent / f".audit-{os.getpid()}.json"

@@ -154,12 +154,7 @@ last_timings: dict[str, float] = {}
 class _ChunkResult:
     index: int
     ids: list[str]
-    lo: np.ndarray
-    hi: np.ndarray
-    triangles: np.ndarray
-    sizes: np.ndarray
-    block_errors: np.ndarray
-    block_triangles: np.ndarray
+    summary: FeatureSummary
     offsets: np.ndarray
     lengths: np.ndarray
     stats: ColumnStats
@@ -325,10 +320,11 @@ def _parse_chunk(k: int) -> _ChunkResult:
     def arr(name: str, dtype: Any, shape: tuple[int, ...] = (-1,)) -> np.ndarray:
         return np.array(cols[name], dtype=dtype).reshape(shape)
 
+    summary = FeatureSummary(lo=arr("lo", np.float64, (-1, 3)), hi=arr("hi", np.float64, (-1, 3)),
+                             triangles=arr("tri", np.int64), sizes=arr("size", np.float64),
+                             block_errors=arr("berr", np.float64), block_triangles=arr("btri", np.int64))
     return _ChunkResult(
-        k, ids, arr("lo", np.float64, (-1, 3)), arr("hi", np.float64, (-1, 3)), arr("tri", np.int64),
-        arr("size", np.float64), arr("berr", np.float64), arr("btri", np.int64), arr("off", np.int64),
-        arr("len", np.int64), stats, units, groups, source_names, color_values,
+        k, ids, summary, arr("off", np.int64), arr("len", np.int64), stats, units, groups, source_names, color_values,
         sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None,
         warnings,
     )
@@ -529,12 +525,7 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
             coloring = color_buildings(PropertyTable([col], [{col.name: v} for v in name_values]), options.color_by)
         else:
             coloring = color_buildings(PropertyTable([], [{} for _ in ids]), None)
-        summary = FeatureSummary(
-            lo=np.concatenate([r.lo for r in results]), hi=np.concatenate([r.hi for r in results]),
-            triangles=np.concatenate([r.triangles for r in results]), sizes=np.concatenate([r.sizes for r in results]),
-            block_errors=np.concatenate([r.block_errors for r in results]),
-            block_triangles=np.concatenate([r.block_triangles for r in results]),
-        )
+        summary = FeatureSummary.concatenate([r.summary for r in results])
         tree = build_tree(summary, max_features=options.tiling.max_features,
                           max_triangles=options.tiling.max_triangles,
                           coarse_max_features=options.tiling.coarse_max_features)

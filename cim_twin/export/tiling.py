@@ -183,6 +183,12 @@ class FeatureSummary:
             block_triangles=np.array([len(f.block_triangles) for f in features], dtype=np.int64),
         )
 
+    @classmethod
+    def concatenate(cls, parts: list[FeatureSummary]) -> FeatureSummary:
+        """The summaries of consecutive feature lists as one."""
+        return cls(**{name: np.concatenate([getattr(p, name) for p in parts])
+                      for name in ("lo", "hi", "triangles", "sizes", "block_errors", "block_triangles")})
+
 
 def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: int = 2000,
                max_triangles: int = 200_000, coarse_max_features: int = 4000) -> TileNode:
