@@ -46,6 +46,9 @@ class FacilityClass:
     radius_m: float
 
 
+_ONE_STEP_LOWER = {"critical": "high", "high": "medium", "medium": "low"}
+
+
 def coverage_severity(rate: float, target: float) -> str:
     """Severity of a unit below its target coverage: the larger the gap, the worse."""
     gap = target - rate
@@ -133,6 +136,7 @@ class RadiusCoverage(SharedTableIndicator):
         if self.weight in ("residents", "elderly") and table.population_estimated:
             ctx.warn(self, "no population layer: residents estimated from residential floor area "
                      "(36 m² a resident, 20 % aged 60+)")
+        passing: set[str] = set()  # communities that meet the target
         for level in ("community", "district"):
             if level == "district" and ctx.units("district") is None and not any(u is not None for u in table.district):
                 continue
@@ -150,6 +154,8 @@ class RadiusCoverage(SharedTableIndicator):
                     details={"buildings": int(count_all[k]), "buildings_covered": int(count_cov[k]),
                              "weight": self.weight, "radii_m": radii, "facilities": n_facilities, **extra.get(unit, {})},
                 )
+                if level == "community" and (rate is None or rate >= target):
+                    passing.add(str(unit))
                 # the planner's unit of action is the community: district figures are for the report
                 if level == "community" and rate is not None and rate < target:
                     x, y, z = unit_position(ctx, level, unit, table)
@@ -164,7 +170,8 @@ class RadiusCoverage(SharedTableIndicator):
                         evidence={"covered_weight": round(float(got[k]), 1), "total_weight": round(float(total[k]), 1),
                                   "weight": self.weight},
                     )
-        yield from self.building_problems(ctx, table, rows, covered, best_dist, best_fac, best_name, best_class, classes, class_dist)
+        yield from self.building_problems(ctx, table, rows, covered, best_dist, best_fac, best_name, best_class, classes, class_dist,
+                                          passing)
 
     def unit_details(self, ctx: CheckContext, level: str, unit_ids: list[str]) -> dict[str, dict[str, object]]:
         """Extra measurement details per unit of ``level`` (none by default)."""
@@ -178,9 +185,10 @@ class RadiusCoverage(SharedTableIndicator):
     def building_problems(
         self, ctx: CheckContext, table: BuildingTable, rows: np.ndarray, covered: np.ndarray,
         best_dist: np.ndarray, best_fac: np.ndarray, best_name: np.ndarray, best_class: np.ndarray,
-        classes: list[FacilityClass], class_dist: list[np.ndarray],
+        classes: list[FacilityClass], class_dist: list[np.ndarray], passing: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> Iterator[ProblemPoint]:
-        """One problem per uncovered building (severity from :meth:`uncovered_severity`)."""
+        """One problem per uncovered building: severity from :meth:`uncovered_severity`, one step
+        lower in a community of ``passing`` (one that meets the target as a whole)."""
         weights = self.weights(table)
         for j in np.nonzero(~covered)[0]:
             i = rows[j]
@@ -189,6 +197,9 @@ class RadiusCoverage(SharedTableIndicator):
             radius = classes[c].radius_m if c >= 0 else (classes[0].radius_m if classes else 0.0)
             dist = float(best_dist[j])
             severity = self.uncovered_severity(dist, radius)
+            community_passes = str(table.community[i]) in passing
+            if community_passes:
+                severity = _ONE_STEP_LOWER.get(severity, severity)
             if c >= 0 and np.isfinite(dist):
                 where_en = f"nearest {classes[c].label_en} {best_name[j] or best_fac[j]} is {fmt_m(dist)} away (radius {fmt_m(radius)})"
                 where_zh = f"最近的{classes[c].label_zh}{best_name[j] or best_fac[j]}距离{fmt_m_zh(dist)}（服务半径{fmt_m_zh(radius)}）"
@@ -202,6 +213,7 @@ class RadiusCoverage(SharedTableIndicator):
                 "radius_m": radius,
                 "weight": round(float(weights[i]), 1),
                 "weight_kind": self.weight,
+                "community_meets_target": community_passes,
             }
             for fc, d in zip(classes, class_dist, strict=True):
                 evidence[f"distance_{fc.label_en.replace(' ', '_')}_m"] = round(float(d[j]), 1) if np.isfinite(d[j]) else None

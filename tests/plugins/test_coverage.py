@@ -49,6 +49,10 @@ def test_park_coverage_by_hand(tiny):
     assert unit.unit == "ratio" and m.unit == "ratio"
     assert "滨江社区 (C1)" in unit.message_en and "75%" in unit.message_en and "90%" in unit.message_en
     assert unit.message_zh.startswith("滨江社区 (C1)公园绿地服务半径覆盖率为75%，低于目标90%")
+    assert c.evidence["community_meets_target"] is False
+    # with a 70 % target the community passes: its uncovered dwelling is one step less severe
+    problems, _ = tiny.run(ParkCoverage(), _park_case(tiny, thresholds={"N-PARK-COVER": {"default": 0.7}}))
+    assert [(p.object_ids, p.severity.value) for p in problems] == [(("C",), "low")]
 
 
 def test_park_radius_overridden_by_profile(tiny):
