@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import FormatError
-from .containers import BatchTable, Container, split_composite, split_container
+from .containers import BatchTable, Container, FeatureTable, split_composite, split_container
 from .gltf import GltfAsset, Primitive, decode_data_uri, parse_glb, parse_gltf_json
 from .metadata import PropertyTable, read_property_tables
 from .source import Location, TilesetSource
@@ -359,14 +359,7 @@ def _i3dm(data: bytes | memoryview, loc: Location, ctx: DecodeContext) -> list[C
     model_v = np.concatenate(pieces_v)
     model_t = np.concatenate(pieces_t).astype(np.int32)
 
-    positions = ft.array("POSITION", "FLOAT", 3)
-    if positions is None:
-        quantized = ft.array("POSITION_QUANTIZED", "UNSIGNED_SHORT", 3)
-        offset, scale = ft.vector("QUANTIZED_VOLUME_OFFSET"), ft.vector("QUANTIZED_VOLUME_SCALE")
-        if quantized is None or offset is None or scale is None:
-            raise FormatError("i3dm has neither POSITION nor POSITION_QUANTIZED with its volume", path=loc.label)
-        positions = quantized.astype(np.float64) / 65535.0 * scale + offset
-    positions = positions.astype(np.float64).reshape(n, 3)
+    positions = _feature_table_positions(ft, "i3dm", loc).reshape(n, 3)
     rtc = ft.vector("RTC_CENTER")
     if rtc is not None:
         positions = positions + rtc
@@ -411,6 +404,25 @@ def _i3dm(data: bytes | memoryview, loc: Location, ctx: DecodeContext) -> list[C
         props = batch_table.feature(bid) if batch_table is not None else {}
         _group(groups, key, props, None).add(ecef_v, model_t)
     return [g.feature(key) for key, g in groups.items()]
+
+
+def _feature_table_positions(ft: FeatureTable, kind: str, loc: Location) -> np.ndarray:
+    """``(n, 3)`` float64 positions of an i3dm or pnts feature table: ``POSITION``, else
+    ``POSITION_QUANTIZED`` scaled into its quantized volume.
+
+    Raises
+    ------
+    FormatError
+        when the table has neither.
+    """
+    positions = ft.array("POSITION", "FLOAT", 3)
+    if positions is not None:
+        return positions.astype(np.float64).reshape(-1, 3)
+    quantized = ft.array("POSITION_QUANTIZED", "UNSIGNED_SHORT", 3)
+    offset, scale = ft.vector("QUANTIZED_VOLUME_OFFSET"), ft.vector("QUANTIZED_VOLUME_SCALE")
+    if quantized is None or offset is None or scale is None:
+        raise FormatError(f"{kind} has neither POSITION nor POSITION_QUANTIZED with its volume", path=loc.label)
+    return (quantized.astype(np.float64) / 65535.0 * scale + offset).reshape(-1, 3)
 
 
 def _enu_axes(ecef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -466,16 +478,7 @@ def _pnts(data: bytes | memoryview, loc: Location, ctx: DecodeContext) -> list[C
         attr = cloud.get_attribute_by_unique_id(int(draco["properties"]["POSITION"]))
         positions = np.asarray(attr["data"] if attr is not None else cloud.points, dtype=np.float64).reshape(-1, 3)
     if positions is None:
-        positions = ft.array("POSITION", "FLOAT", 3)
-        if positions is not None:
-            positions = positions.astype(np.float64)
-    if positions is None:
-        quantized = ft.array("POSITION_QUANTIZED", "UNSIGNED_SHORT", 3)
-        offset, scale = ft.vector("QUANTIZED_VOLUME_OFFSET"), ft.vector("QUANTIZED_VOLUME_SCALE")
-        if quantized is None or offset is None or scale is None:
-            raise FormatError("pnts has neither POSITION nor POSITION_QUANTIZED with its volume", path=loc.label)
-        positions = quantized.astype(np.float64) / 65535.0 * scale + offset
-    positions = positions.reshape(-1, 3)
+        positions = _feature_table_positions(ft, "pnts", loc)
     if len(positions) != n:
         raise FormatError(f"pnts has {len(positions)} positions for POINTS_LENGTH {n}", path=loc.label)
     rtc = ft.vector("RTC_CENTER")
