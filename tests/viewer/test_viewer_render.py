@@ -244,9 +244,11 @@ def test_empty_scene_renders() -> None:
     assert image.shape == (SIZE[1], SIZE[0], 3)
 
 
+@pytest.mark.slow
 def test_screenshot_without_a_display_prints_no_vtk_warning(shared_data: Path, tmp_path: Path) -> None:
     """VTK's Linux wheels try X first and log a warning before falling back; off-screen renders go
-    straight to EGL, so the command line prints its one result line and nothing else."""
+    straight to EGL, so the command line prints its one result line and nothing else -- but the
+    reader's warnings about a broken tile it does print."""
     import subprocess
     import sys
 
@@ -262,3 +264,20 @@ def test_screenshot_without_a_display_prints_no_vtk_warning(shared_data: Path, t
     assert done.stderr == ""
     assert done.stdout.startswith(f"wrote {out}")
     assert out.stat().st_size > 1000
+
+    # A broken tile: the reader's warning is what the command prints, and the rest is drawn.
+    import json
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tileset, broken)
+    doc = json.loads((broken / "tileset.json").read_text())
+    doc["root"]["children"] = [{"boundingVolume": doc["root"]["boundingVolume"], "geometricError": 0,
+                                "content": {"uri": "cut.b3dm"}}]
+    (broken / "tileset.json").write_text(json.dumps(doc))
+    (broken / "cut.b3dm").write_bytes((broken / "batchedWithBatchTable.b3dm").read_bytes()[:100])
+    done = subprocess.run([sys.executable, "-c", code, "view", str(broken), "--screenshot", str(out),
+                           "--window-size", "320x240"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("\n") == 1 and "cut.b3dm" in done.stderr and done.stderr.startswith("cim-twin: warning:")
+    assert "10 objects" in done.stdout

@@ -145,7 +145,14 @@ def run(args: argparse.Namespace) -> int:
             run_data = load_findings("latest", catalog=project_catalog)
         except ConfigError:
             run_data = None  # a project without runs yet: show the city alone
-    for warning in (run_data.warnings if run_data else [])[:5]:
+    # What the readers skipped (a broken tile, an invalid polygon): the first few, and how many.
+    shown_warnings = 5
+    for warning in scene.warnings[:shown_warnings]:
+        print(f"cim-twin: warning: {warning}", file=sys.stderr)
+    if len(scene.warnings) > shown_warnings:
+        print(f"cim-twin: warning: ... and {len(scene.warnings) - shown_warnings} more "
+              f"(cim-twin info {args.source} lists them)", file=sys.stderr)
+    for warning in (run_data.warnings if run_data else [])[:shown_warnings]:
         print(f"cim-twin: warning: {warning}", file=sys.stderr)
     options = ViewOptions(
         color_by=args.color_by, year=args.year, lod=args.lod, window_size=window_size, camera=args.camera,
