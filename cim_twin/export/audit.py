@@ -113,15 +113,17 @@ def sample_order(building_id: str) -> tuple[int, str]:
     return zlib.crc32(building_id.encode()), building_id
 
 
-def audit_buildings(scene: Scene, layer: BuildingLayer, tileset_path: Path, *, sample: int = 200) -> dict[str, Any]:
-    """Audit one written building tileset against its scene (see the module docstring)."""
+def audit_buildings(scene: Scene, layer: BuildingLayer, tileset_path: Path, *, sample: int = 200,
+                    crs: Any = None) -> dict[str, Any]:
+    """Audit one written building tileset against its scene (see the module docstring); ``crs`` is
+    the scene CRS as the export placed it (default ``scene.crs``)."""
     ids = [row["id"] for row in layer.table.rows]
     picked = sorted(range(len(ids)), key=lambda i: sample_order(ids[i]))[:sample]
     samples = []
     for i in picked:
         mesh = scene[ids[i]].mesh()
         samples.append((ids[i], mesh.vertices[np.unique(mesh.triangles)], layer.table.rows[i]))
-    return audit_tileset(scene.crs, tileset_path, samples, ids, input_objects=layer.input_objects,
+    return audit_tileset(crs if crs is not None else scene.crs, tileset_path, samples, ids, input_objects=layer.input_objects,
                          skipped=layer.skipped, source_names=layer.source_attribute_names,
                          columns=layer.table.columns)
 

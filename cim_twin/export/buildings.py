@@ -123,8 +123,10 @@ def color_column(color_by: str | None, columns: list[Any]) -> Any:
 
 
 def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = None,
-                      tiling: TilingOptions = TilingOptions(), frame: LocalFrame | None = None) -> BuildingLayer:
-    """Flatten properties, place geometry in the export frame and build the tile tree.
+                      tiling: TilingOptions = TilingOptions(), frame: LocalFrame | None = None,
+                      crs: Any = None) -> BuildingLayer:
+    """Flatten properties, place geometry in the export frame and build the tile tree; ``crs`` is
+    the scene CRS as placed on the globe (default ``scene.crs``; see :func:`.georef.placed_crs`).
 
     Raises
     ------
@@ -148,16 +150,17 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
         raise ExportError("no building with geometry to export",
                           path=scene.sources[0].path if scene.sources else None,
                           hint="check the source holds buildings with LOD1-4 geometry")
-    if frame is None:
-        frame = frame_for(scene.crs, with_geometry[0][1].vertices)
-    if scene.crs is None:
+    crs = scene.crs if crs is None else crs
+    if crs is None:
         from ..errors import CRSError
 
         raise CRSError("the scene has no CRS, so it cannot be placed on the globe",
                        hint="give the CRS with --crs EPSG:n")
+    if frame is None:
+        frame = frame_for(crs, with_geometry[0][1].vertices)
     # one pyproj call for all vertices
     counts = [len(m.vertices) for _, m in with_geometry]
-    enu_all = frame.scene_to_enu(scene.crs, np.concatenate([m.vertices for _, m in with_geometry]))
+    enu_all = frame.scene_to_enu(crs, np.concatenate([m.vertices for _, m in with_geometry]))
     enu_parts = np.split(enu_all, np.cumsum(counts)[:-1])
 
     units: dict[str, str] = {}

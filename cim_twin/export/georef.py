@@ -13,13 +13,14 @@ with ENU coordinates (e, n, u) is therefore stored as glTF (e, u, -n).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..crs import SceneCRS, transformer
 from ..errors import CRSError
 
-__all__ = ["LocalFrame", "enu_to_gltf", "gltf_to_enu"]
+__all__ = ["GeoidRaisedCRS", "LocalFrame", "enu_to_gltf", "gltf_to_enu", "placed_crs"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,38 @@ class LocalFrame:
         m[:3, :3] = self.rotation.T
         m[:3, 3] = self.origin_ecef
         return [float(v) for v in m.T.reshape(-1)]
+
+
+class GeoidRaisedCRS:
+    """A scene CRS whose heights are raised by a constant geoid height N before they are used as
+    ellipsoidal heights (h = H + N, ``--geoid-height``): without geoid grids PROJ keeps orthometric
+    heights as they are, which sinks or lifts a whole city by N against terrain on the ellipsoid.
+    Everything but :meth:`to_wgs84`, :meth:`to_ecef` and :attr:`vertical_datum` is the base CRS's."""
+
+    def __init__(self, base: SceneCRS, geoid_height_m: float) -> None:
+        self.base = base
+        self.geoid_height_m = float(geoid_height_m)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.base, name)
+
+    @property
+    def vertical_datum(self) -> str:
+        return f"{self.base.vertical_datum}; raised by the geoid height {self.geoid_height_m:g} m to ellipsoidal heights"
+
+    def to_wgs84(self, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        z = np.zeros_like(np.asarray(x, dtype=np.float64)) if z is None else np.asarray(z, dtype=np.float64)
+        return self.base.to_wgs84(x, y, z + self.geoid_height_m)
+
+    def to_ecef(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return self.base.to_ecef(x, y, np.asarray(z, dtype=np.float64) + self.geoid_height_m)
+
+
+def placed_crs(crs: Any, geoid_height_m: float | None) -> Any:
+    """``crs`` as the export places it: raised by ``geoid_height_m`` when one is given (and not 0)."""
+    if crs is None or not geoid_height_m:
+        return crs
+    return GeoidRaisedCRS(crs, geoid_height_m)
 
 
 def _rows_times(d: np.ndarray, m: np.ndarray) -> np.ndarray:

@@ -83,9 +83,10 @@ def finding_positions(findings: list[ProblemPoint], scene_crs: Any) -> np.ndarra
     them, else from x/y/z in the scene CRS)."""
     out = np.zeros((len(findings), 3))
     need = [i for i, f in enumerate(findings) if f.lon is None or f.lat is None]
+    raise_by = getattr(scene_crs, "geoid_height_m", 0.0)  # the run's heights are the source's
     for i, f in enumerate(findings):
         if f.lon is not None and f.lat is not None:
-            out[i] = (f.lon, f.lat, f.height if f.height is not None else f.z)
+            out[i] = (f.lon, f.lat, (f.height if f.height is not None else f.z) + raise_by)
     if need:
         if scene_crs is None:
             from ..errors import ExportError

@@ -116,8 +116,16 @@ def _load_catalog(spec: str, catalog_path: Path) -> RunData:
     """A run from the catalog (opened read-only): findings, measurements, the run itself and the
     留改拆 actions (see :func:`latest_actions`)."""
     from ..catalog import Catalog
+    from ..catalog.store import CatalogError
 
-    cat = Catalog.open(catalog_path, create=False, readonly=True)
+    try:
+        cat = Catalog.open(catalog_path, create=False, readonly=True)
+    except CatalogError as exc:
+        if "migration" not in exc.message:
+            raise
+        # a catalog of an older cim-twin: migrate it once, as any command that writes would
+        Catalog.open(catalog_path, create=False).close()
+        cat = Catalog.open(catalog_path, create=False, readonly=True)
     try:
         run_id = cat.resolve_run(spec)
         findings = list(cat.findings(run_id))

@@ -54,7 +54,7 @@ from .buildings import (
     tileset_json,
 )
 from .features import ColumnStats, PropertyTable, property_id
-from .georef import LocalFrame
+from .georef import LocalFrame, placed_crs
 from .gltf import metadata_schema
 from .run import RunData, findings_by_object, run_info_for
 from .style import color_buildings
@@ -129,6 +129,7 @@ class _Job:
     ranges: list[tuple[int, int]]
     scratch: Path
     crs_option: str | None
+    geoid_height_m: float | None = None
     frame: LocalFrame | None = None
     run: RunData | None = None
     index: dict[str, list[int]] = field(default_factory=dict)
@@ -296,7 +297,8 @@ def _parse_chunk(k: int) -> _ChunkResult:
 
     try:
         for state, obj in _objects(job, k, chunk, warnings):
-            crs = state.scene
+            if crs is None:
+                crs = placed_crs(state.scene, job.geoid_height_m)
             for node in obj.walk():
                 counts[node.kind] = counts.get(node.kind, 0) + 1
             if obj.kind != "Building":
@@ -358,7 +360,8 @@ def _first_building(job: _Job, chunk: Path) -> tuple[LocalFrame, Any] | None:
                 continue
             mesh = obj.mesh()
             if mesh.n_triangles:
-                return frame_for(state.scene, mesh.vertices), state.scene
+                crs = placed_crs(state.scene, job.geoid_height_m)
+                return frame_for(crs, mesh.vertices), crs
     except CimTwinError as exc:
         raise _translate(exc, job, 0) from None
     finally:
@@ -469,7 +472,7 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
         head, tail, ranges = split_member_ranges(path, max(1, processes * 2))
         color_names = (("worst_severity",) if options.color_by == "severity"
                        else (f"indicator.{options.color_by}", options.color_by) if options.color_by else ())
-        job = _Job(path, head, tail, ranges, scratch, crs, run=run, color_names=color_names)
+        job = _Job(path, head, tail, ranges, scratch, crs, options.geoid_height_m, run=run, color_names=color_names)
         _JOB = job
         lap("split")
         job.frame, scene_crs = _first_frame(job)
@@ -590,9 +593,11 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
         }
         from ..io.citygml import iter_citygml
 
+        source_crs = getattr(scene_crs, "base", scene_crs)  # as the source states it
         source = {"name": path.name, "format": "citygml", "format_version": iter_citygml(path)[0].get("version"),
-                  "crs": scene_crs.name if scene_crs else None,
-                  "vertical_datum": scene_crs.vertical_datum if scene_crs else None, "counts": dict(sorted(counts.items()))}
+                  "crs": source_crs.name if source_crs else None,
+                  "vertical_datum": source_crs.vertical_datum if source_crs else None,
+                  "counts": dict(sorted(counts.items()))}
         doc = finish_export(root, run=run, crs=scene_crs, frame=frame, versions=versions, options=options,
                             extras=extras, layers=layers, audits=audits, summary=summary_audit, source=source,
                             georeference=georeference)

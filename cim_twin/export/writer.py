@@ -40,6 +40,8 @@ class ExportOptions:
     show_progress: bool | None = None
     #: worker processes for parsing (streaming path) and writing tiles (None: every core)
     processes: int | None = None
+    #: geoid height N (m) added to source heights to make them ellipsoidal (None: heights as given)
+    geoid_height_m: float | None = None
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -70,7 +72,7 @@ def _source_info(scene: Scene) -> dict[str, Any]:
         "format": src.format if src else None,
         "format_version": src.version if src else None,
         "crs": crs.name if crs else None,
-        "vertical_datum": scene.crs.vertical_datum if scene.crs else None,
+        "vertical_datum": scene.crs.vertical_datum if scene.crs else None,  # of the source, as it says
         "counts": scene.counts(),
     }
 
@@ -208,9 +210,12 @@ def building_layer_entry(folder: str, version: str, *, extent: list[float] | Non
 
 def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportOptions,
                  versions: list[str]) -> dict[str, Any]:
-    layer = prepare_buildings(scene, run=run, color_by=options.color_by, tiling=options.tiling)
+    from .georef import placed_crs
+
+    crs = placed_crs(scene.crs, options.geoid_height_m)
+    layer = prepare_buildings(scene, run=run, color_by=options.color_by, tiling=options.tiling, crs=crs)
     run_id = run.run_id if run is not None else None
-    georeference = georeference_of(scene.crs, scene.source_crs, layer.frame)
+    georeference = georeference_of(crs, scene.source_crs, layer.frame)
     extras = tileset_extras(georeference, run_id)
     layers: list[dict[str, Any]] = []
     audits: dict[str, Any] = {}
@@ -228,7 +233,7 @@ def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportO
                 coloring=layer.coloring, run_id=run_id, color_by=options.color_by, stats=stats,
                 columns=layer.table.columns))
             if options.audit:
-                audits[folder] = _audit(scene, layer, root / folder / "tileset.json", options)
+                audits[folder] = _audit(scene, crs, layer, root / folder / "tileset.json", options)
     finally:
         bar.close()
     summary = {
@@ -239,7 +244,7 @@ def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportO
         "source_warnings": len(scene.warnings),
         "source_warning_examples": [str(w) for w in scene.warnings[:10]],
     }
-    return finish_export(root, run=run, crs=scene.crs, frame=layer.frame, versions=versions, options=options,
+    return finish_export(root, run=run, crs=crs, frame=layer.frame, versions=versions, options=options,
                          extras=extras, layers=layers, audits=audits, summary=summary,
                          source=_source_info(scene), georeference=georeference)
 
@@ -290,16 +295,19 @@ def audit_summary(summary: dict[str, Any], audits: dict[str, dict[str, Any]]) ->
 
 
 def _heights_statement(crs: Any) -> str:
+    geoid = getattr(crs, "geoid_height_m", None)
+    if geoid is not None:
+        return f"source heights plus the geoid height {geoid:g} m (--geoid-height) as ellipsoidal heights"
     if crs is not None and crs.crs is not None and crs.crs.is_geographic and len(crs.crs.axis_info) >= 3:
         return "ellipsoidal heights of the source CRS"
     return ("source heights are used as ellipsoidal heights (no geoid separation applied); "
-            "add the local geoid height to place them exactly")
+            "give the local geoid height with --geoid-height to place them exactly")
 
 
-def _audit(scene: Scene, layer: BuildingLayer, tileset: Path, options: ExportOptions) -> dict[str, Any]:
+def _audit(scene: Scene, crs: Any, layer: BuildingLayer, tileset: Path, options: ExportOptions) -> dict[str, Any]:
     from .audit import audit_buildings
 
-    return audit_buildings(scene, layer, tileset, sample=options.audit_sample)
+    return audit_buildings(scene, layer, tileset, sample=options.audit_sample, crs=crs)
 
 
 def _time_range(run: RunData | None) -> dict[str, str | None] | None:

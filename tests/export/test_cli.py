@@ -161,3 +161,21 @@ def test_no_audit_is_stated(district: Path, tmp_path: Path, capsys) -> None:
     assert "audit: not run" in capsys.readouterr().out
     audit = json.loads((out / "layers.json").read_text("utf-8"))["audit"]
     assert audit["status"] == "not run" and audit["passed"] is None and audit["warnings"]
+
+
+def test_geoid_height_raises_everything_alike(district: Path, tmp_path: Path) -> None:
+    """--geoid-height N lifts buildings and problems by N on both paths (same tiles), the audit
+    still passes, and layers.json says what heights mean."""
+    plain, stream, mem = tmp_path / "plain", tmp_path / "stream", tmp_path / "mem"
+    assert main(["export", str(district), "--out", str(plain), "--run", "latest"]) == 0
+    for out, mode in ((stream, "on"), (mem, "off")):
+        assert main(["export", str(district), "--out", str(out), "--run", "latest", "--stream", mode,
+                     "--geoid-height", "12.5"]) == 0
+    for name in sorted(p.name for p in (stream / "buildings" / "tiles").iterdir()):
+        assert (stream / "buildings" / "tiles" / name).read_bytes() == (mem / "buildings" / "tiles" / name).read_bytes()
+    before, after = _layers(plain), _layers(mem)
+    for key in ("buildings", "problems"):
+        assert after[key]["extent_wgs84"][2] == pytest.approx(before[key]["extent_wgs84"][2] + 12.5, abs=1e-3)
+        assert after[key]["extent_wgs84"][0] == pytest.approx(before[key]["extent_wgs84"][0], abs=1e-9)
+    manifest = json.loads((mem / "layers.json").read_text("utf-8"))
+    assert "12.5" in manifest["georeference"]["heights"] and manifest["audit"]["passed"]

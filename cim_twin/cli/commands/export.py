@@ -29,6 +29,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--geojson-crs", default="EPSG:4326", choices=["EPSG:4326", "EPSG:4490"],
                    help="CRS of problems.geojson (default EPSG:4326; EPSG:4490 is CGCS2000)")
     p.add_argument("--crs", help="CRS of a source that states none (or to override), e.g. EPSG:4548")
+    p.add_argument("--geoid-height", type=float, metavar="METRES",
+                   help="geoid height N of the area, added to the source heights to make them ellipsoidal "
+                   "(orthometric heights such as 1985 national height datum ones sit N metres too low "
+                   "on a WGS84 globe without it); default: heights used as given")
     p.add_argument("--catalog", type=Path, help="catalog file (default: the project's)")
     p.add_argument("--period", help="period of the project's sources (default: the project's)")
     p.add_argument("--max-features", type=int, default=2000, help="buildings per leaf tile (default 2000)")
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     options = ExportOptions(
         processes=args.processes,
         tiles_version=args.tiles_version, color_by=args.color_by, overwrite=args.overwrite,
-        geojson_crs=args.geojson_crs, audit=not args.no_audit,
+        geojson_crs=args.geojson_crs, audit=not args.no_audit, geoid_height_m=args.geoid_height,
         tiling=TilingOptions(max_features=args.max_features, max_triangles=args.max_triangles,
                              coarse_max_features=max(2 * args.max_features, 1)),
     )
