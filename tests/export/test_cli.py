@@ -159,8 +159,12 @@ def test_no_audit_is_stated(district: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "cim"
     assert main(["export", str(district), "--out", str(out), "--no-audit"]) == 0
     assert "audit: not run" in capsys.readouterr().out
-    audit = json.loads((out / "layers.json").read_text("utf-8"))["audit"]
+    manifest = json.loads((out / "layers.json").read_text("utf-8"))
+    audit = manifest["audit"]
     assert audit["status"] == "not run" and audit["passed"] is None and audit["warnings"]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "layers.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(manifest)
 
 
 def test_geoid_height_raises_everything_alike(district: Path, tmp_path: Path) -> None:
