@@ -143,7 +143,20 @@ class ViewerState:
                 # Findings far outside the model mean another CRS or another area: say so, and
                 # keep framing the model rather than a continent.
                 margin = max(1000.0, 0.5 * float(np.max(hi - lo)))
-                outside = np.any((local[:, :2] < lo[:2] - margin) | (local[:, :2] > hi[:2] + margin), axis=1)
+
+                def far_away(points: np.ndarray) -> np.ndarray:
+                    return np.any((points[:, :2] < lo[:2] - margin) | (points[:, :2] > hi[:2] + margin), axis=1)
+
+                outside = far_away(local)
+                moved = _positions_from_lonlat(self.problems, scene) if outside.any() else None
+                if moved is not None:
+                    # A run checked in the project CRS shown on a tileset read in another frame
+                    # (east-north-up by default): place the findings by their longitude and latitude.
+                    moved_local = self.meshes.to_local(moved).astype(np.float64)
+                    moved_outside = far_away(moved_local)
+                    if moved_outside.sum() < outside.sum():
+                        self.problems.positions = moved
+                        local, outside = moved_local, moved_outside
                 if outside.any():
                     self.warnings.append(
                         f"{int(outside.sum())} of {len(outside)} findings lie more than {margin:.0f} m outside "
@@ -334,6 +347,24 @@ def _glyph_radius(meshes: SceneMeshes, diagonal: float) -> float:
         widths.append(hi - lo)
     typical = float(np.median(np.concatenate(widths))) if widths else 10.0
     return float(np.clip(max(0.25 * typical, diagonal / 200.0), 0.8, 10.0))
+
+
+def _positions_from_lonlat(problems: ProblemSet, scene: Scene) -> np.ndarray | None:
+    """Positions of the findings in the scene CRS from their lon, lat and height (ellipsoidal where
+    known, else their z); None when a finding lacks them or the scene is not georeferenced."""
+    from ..crs import transform_arrays, transformer
+
+    crs = scene.crs
+    findings = problems.findings
+    if crs is None or crs.is_local or crs.is_geographic or not findings:
+        return None
+    if any(f.lon is None or f.lat is None for f in findings):
+        return None
+    lon = np.array([f.lon for f in findings], dtype=np.float64)
+    lat = np.array([f.lat for f in findings], dtype=np.float64)
+    h = np.array([f.z if f.height is None else f.height for f in findings], dtype=np.float64)
+    x, y, z = transform_arrays(transformer("EPSG:4979", crs.horizontal_key), lon, lat, h)
+    return np.column_stack([x, y, z])
 
 
 def _fit_distance(lo: np.ndarray, hi: np.ndarray, bearing_deg: float, elevation_deg: float, aspect: float) -> float:

@@ -451,3 +451,19 @@ def test_roads_and_unit_boundaries_become_ground_lines(scene: Scene, run: RunFin
 
     poi = AuxLayer("poi", "poi", np.array([shapely.Point(0, 0)], dtype=object))
     assert ViewerState(scene, run, ViewOptions(year=2024), [poi]).ground == []
+
+
+def test_findings_of_another_frame_are_placed_by_lon_lat(scene: Scene, run: RunFindings) -> None:
+    """A run checked in the project CRS shown on a tileset read in east-north-up: the findings'
+    x/y mean nothing in the scene's frame, their lon/lat do."""
+    moved = []
+    for f in run.findings:
+        lo, la, _ = scene.crs.to_wgs84(np.array([f.x]), np.array([f.y]), np.array([f.z]))
+        moved.append(f.model_copy(update={"x": f.x + 2e6, "y": f.y - 3e6, "lon": float(lo[0]), "lat": float(la[0]),
+                                          "height": f.z}))
+    state = ViewerState(scene, RunFindings(moved, "elsewhere"), ViewOptions(year=2024))
+    assert not state.warnings
+    assert np.allclose(state.problems.positions[:, :2], [(f.x, f.y) for f in run.findings], atol=0.01)
+    # Without lon/lat there is nothing to go by: a warning, and the model keeps the framing.
+    bare = [f.model_copy(update={"lon": None, "lat": None}) for f in moved]
+    assert "outside the model" in ViewerState(scene, RunFindings(bare, "x"), ViewOptions(year=2024)).warnings[0]
