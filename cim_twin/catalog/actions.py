@@ -38,6 +38,7 @@ __all__ = [
     "ActionRule",
     "BuildingAction",
     "BuildingFacts",
+    "facts_from_attributes",
     "facts_from_object",
     "recommend",
     "rules_from_config",
@@ -167,7 +168,7 @@ def facts_from_object(obj: Any, finding_codes: Sequence[str] = (), severities: S
     attributes["function"] = obj.function
     for name, value in {**obj.generic_attributes}.items():
         attributes.setdefault(name, value if isinstance(value, (str, int, float, bool)) else str(value))
-    return _facts(obj.id, attributes, finding_codes, severities, own)
+    return facts_from_attributes(obj.id, attributes, finding_codes, severities, own)
 
 
 def facts_from_evidence(building_id: str, evidence: Iterable[Mapping[str, Any]], finding_codes: Sequence[str] = (),
@@ -182,11 +183,12 @@ def facts_from_evidence(building_id: str, evidence: Iterable[Mapping[str, Any]],
         for name in ("year_built", "yearOfConstruction", "height_m", "storeys"):
             if name in ev and ev[name] is not None:
                 attributes.setdefault("year_built" if name == "yearOfConstruction" else name, ev[name])
-    return _facts(building_id, attributes, finding_codes, severities, own)
+    return facts_from_attributes(building_id, attributes, finding_codes, severities, own)
 
 
-def _facts(building_id: str, attributes: dict[str, Any], codes: Sequence[str], severities: Sequence[str],
-           own: Sequence[bool] | None) -> BuildingFacts:  # fmt: skip
+def facts_from_attributes(building_id: str, attributes: dict[str, Any], codes: Sequence[str] = (),
+                          severities: Sequence[str] = (), own: Sequence[bool] | None = None) -> BuildingFacts:  # fmt: skip
+    """Facts from stored attributes (as :func:`facts_from_object` collects them) and findings."""
     flags = [True] * len(codes) if own is None else list(own)
     own_codes = [c for c, mine in zip(codes, flags, strict=True) if mine]
     own_severities = [s for s, mine in zip(severities, flags, strict=True) if mine]

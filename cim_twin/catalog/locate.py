@@ -152,6 +152,19 @@ def run_model_paths(catalog: Catalog, run_id: str) -> list[Path]:
     return paths
 
 
+def load_run_buildings(catalog: Catalog, run_id: str) -> Any:
+    """The buildings of a stored run as a :class:`~cim_twin.catalog.buildings.BuildingTable`:
+    those the catalog stored with the run, else read again from the run's city model; None when
+    neither is at hand."""
+    from .buildings import BuildingTable
+
+    rows = catalog.run_buildings(run_id)
+    if rows:
+        return BuildingTable.from_rows(rows)
+    scene = load_run_scene(catalog, run_id)
+    return None if scene is None else BuildingTable.from_scene(scene)
+
+
 def load_run_scene(catalog: Catalog, run_id: str) -> Any:
     """The scene of a stored run read again from its inputs; None when they are gone or unreadable."""
     paths = run_model_paths(catalog, run_id)

@@ -35,9 +35,9 @@ from .actions import (
     BuildingAction,
     concerns_building,
     facts_from_evidence,
-    facts_from_object,
     recommend,
 )
+from .buildings import BuildingTable
 from .defaults import PROJECT_MAX_EXTENT_M, PROJECT_RADIUS_M, PROJECT_STATUSES
 from .store import FINDINGS_SRS, Catalog, CatalogError, FindingArrays
 from .units import block_of
@@ -214,6 +214,7 @@ def generate_projects(
     min_severity: str = "low",
     buffer_m: float = 20.0,
     scene: Any = None,
+    buildings: BuildingTable | None = None,
     rules: Sequence[ActionRule] = DEFAULT_RULES,
     measures: Mapping[str, Any] | None = None,
     unit_names: Mapping[str, str] | None = None,
@@ -235,9 +236,11 @@ def generate_projects(
         Leave out findings below this severity.
     buffer_m:
         Buffer round the finding points in the footprint.
-    scene:
-        The run's :class:`~cim_twin.scene.Scene` when at hand: footprints and attributes of the
-        buildings then come from it and every building in a project area gets its 留改拆.
+    scene, buildings:
+        The run's buildings, as its :class:`~cim_twin.scene.Scene` or as a
+        :class:`~cim_twin.catalog.buildings.BuildingTable` (what the catalog stored with the
+        run): footprints and attributes then come from it and every building in a project area
+        gets its 留改拆. Without either, the buildings the findings name, from their evidence.
     rules:
         留改拆 rules (see :mod:`cim_twin.catalog.actions`).
     measures:
@@ -250,6 +253,8 @@ def generate_projects(
     """
     run_id = catalog.resolve_run(run)
     period = catalog.get_run(run_id).period
+    if buildings is None and scene is not None:
+        buildings = BuildingTable.from_scene(scene)
     try:
         floor = Severity(min_severity).rank
     except ValueError as exc:
@@ -281,6 +286,7 @@ def generate_projects(
                 for oid in loads(ids):
                     by_object[str(oid)].append(row)
         projects: list[Project] = []
+        decided: dict[str, BuildingAction] = {}  # a building's 留改拆 is the same in every project
         weight: Counter[str] = Counter()
         for g, score in zip(groups.tolist(), arrays.score[rows].tolist(), strict=True):
             weight[g] += score
@@ -296,7 +302,8 @@ def generate_projects(
                 for part in _split_wide(arrays.x[cluster], arrays.y[cluster], arrays.unit_id[cluster], radius_m,
                                         max_extent_m):  # fmt: skip
                     projects.append(_make_project(arrays, cluster[part], by_object, block, run_id, period, specs,
-                                                  measures, unit_names, scene, rules, buffer_m, taken))  # fmt: skip
+                                                  measures, unit_names, buildings, rules, buffer_m, taken,
+                                                  decided))  # fmt: skip
         _store_projects(catalog, projects, run_id, crs=catalog.get_run(run_id).crs)
     projects.sort(key=lambda p: -p.priority)
     return projects
@@ -305,7 +312,8 @@ def generate_projects(
 def _make_project(arrays: FindingArrays, members: np.ndarray, by_object: Mapping[str, list[int]], block: str,
                   run_id: str, period: str,
                   specs: Mapping[str, Any], measures: Mapping[str, Any] | None, unit_names: Mapping[str, str],
-                  scene: Any, rules: Sequence[ActionRule], buffer_m: float, taken: set[str]) -> Project:  # fmt: skip
+                  table: BuildingTable | None, rules: Sequence[ActionRule], buffer_m: float, taken: set[str],
+                  decided: dict[str, BuildingAction]) -> Project:  # fmt: skip
     codes = arrays.indicator[members].tolist()
     scores = arrays.score[members]
     weight: Counter[str] = Counter()
@@ -326,34 +334,31 @@ def _make_project(arrays: FindingArrays, members: np.ndarray, by_object: Mapping
         for oid in loads(arrays.object_ids[row]):
             building_findings[str(oid)].append(row)
     footprints = []
-    if scene is not None:
-        footprints = [scene.get(b).footprint for b in building_findings if scene.get(b) is not None]
+    in_area: set[str] = set()
+    if table is not None:
+        footprints = [table.footprint(b) for b in building_findings if b in table]
     shape = _footprint(arrays.x[members], arrays.y[members], footprints, buffer_m)
-    buildings: dict[str, Any] = {}
-    if scene is not None:
-        for obj in scene.index.query_geometry(shape):
-            root = obj.root
-            if root.kind == "Building":
-                buildings[root.id] = root
-        for bid in building_findings:
-            obj = scene.get(bid)
-            if obj is not None and obj.root.kind == "Building":
-                buildings.setdefault(obj.root.id, obj.root)
+    if table is not None:
+        in_area = set(table.within(shape)) | {b for b in building_findings if b in table}
     actions = []
-    for bid in sorted(set(buildings) | set(building_findings)):
+    for bid in sorted(in_area | set(building_findings)):
+        if bid in decided:
+            actions.append(decided[bid])
+            continue
+        if table is not None and bid not in table:
+            continue  # a road, a site or a part named by a finding: no building of the model
         # All of the building's findings in the run, so that it gets the same action in every
         # project whose area it lies in.
         frows = by_object.get(bid, [])
         fcodes = [arrays.indicator[r] for r in frows]
         sev = [arrays.extra["severity"][r] for r in frows]
         own = [concerns_building(specs.get(c)) for c in fcodes]
-        if bid in buildings:
-            facts = facts_from_object(buildings[bid], fcodes, sev, own)
-        elif scene is not None and scene.get(bid) is not None:
-            continue  # a part or non-building object
+        if table is not None:
+            facts = table.facts(bid, fcodes, sev, own)
         else:
             facts = facts_from_evidence(bid, [loads(arrays.extra["evidence"][r]) for r in frows], fcodes, sev, own)
-        actions.append(recommend(facts, rules))
+        decided[bid] = recommend(facts, rules)
+        actions.append(decided[bid])
     units = Counter(arrays.unit_id[members].tolist())
     main_unit = units.most_common(1)[0][0] if units else None
     # A project within one community is named and filed after it, otherwise after its block.

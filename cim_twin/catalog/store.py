@@ -37,7 +37,7 @@ from . import gpkg
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError", "FindingArrays", "RunSummary"]
 
 #: Version of the catalog schema this code writes; older catalogs are migrated on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FINDINGS_SRS = 4326
 SEVERITY_ORDER = [s.value for s in Severity]
 
@@ -282,7 +282,20 @@ _DESCRIPTIONS = {
     "project_findings": "findings handled by each project and their status",
     "building_actions": "retain / renovate / demolish per building (留改拆)",
     "project_evaluations": "effect of each project in a later run (项目评估)",
+    "run_buildings": "buildings of each run: id, height, footprint (WKB, scene CRS), 留改拆 facts",
 }
+
+_RUN_BUILDINGS_SQL = """
+CREATE TABLE run_buildings (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  building_id TEXT NOT NULL,
+  height_m REAL,
+  footprint BLOB,
+  facts TEXT NOT NULL,
+  UNIQUE (run_id, building_id)
+);
+"""
 
 
 def _migrate_1(conn: sqlite3.Connection) -> None:
@@ -309,10 +322,16 @@ def _migrate_2(conn: sqlite3.Connection) -> None:
         gpkg.register_table(conn, table, data_type="attributes", description=_DESCRIPTIONS[table])
 
 
+def _migrate_3(conn: sqlite3.Connection) -> None:
+    gpkg.execute_script(conn, _RUN_BUILDINGS_SQL)
+    gpkg.register_table(conn, "run_buildings", data_type="attributes", description=_DESCRIPTIONS["run_buildings"])
+
+
 #: Schema migrations: version -> (description, function). Each runs in its own transaction.
 MIGRATIONS: dict[int, tuple[str, Callable[[sqlite3.Connection], None]]] = {
     1: ("runs, findings (point layer with rtree), measurements, indicator specs", _migrate_1),
     2: ("projects (polygon layer), project findings, building actions, evaluations", _migrate_2),
+    3: ("buildings of each run (footprints and 留改拆 facts, so the model need not be read again)", _migrate_3),
 }
 
 
@@ -475,6 +494,7 @@ class Catalog:
         specs: Iterable[IndicatorSpec] | None = None,
         replace: bool = False,
         base_dir: str | PathLike[str] | None = None,
+        buildings: Sequence[tuple[str, float | None, bytes | None, str]] | None = None,
         _after_findings: Callable[[], None] | None = None,
     ) -> RunSummary:
         """Store one run with its findings and measurements in a single transaction.
@@ -490,6 +510,9 @@ class Catalog:
             Replace a run with the same id (else that is an error).
         base_dir:
             Folder the run's input paths are relative to (to find its scene again later).
+        buildings:
+            The run's buildings as :func:`cim_twin.catalog.buildings.building_rows` gives them
+            (project generation and the map update then need not read the model again).
 
         Raises
         ------
@@ -514,7 +537,7 @@ class Catalog:
         written_at = _now()
         try:
             self._write_rows(run, finding_rows, measurement_rows, spec_rows, replace, base_dir, written_at,
-                             _after_findings)  # fmt: skip
+                             _after_findings, buildings or ())  # fmt: skip
         except sqlite3.IntegrityError as exc:
             raise CatalogError(f"run {run.id!r} was not stored: {exc}", path=self.path,
                                hint="findings need distinct ids, measurements distinct indicator + unit") from exc
@@ -525,7 +548,8 @@ class Catalog:
 
     def _write_rows(self, run: CheckRun, finding_rows: list[tuple[Any, ...]], measurement_rows: list[tuple[Any, ...]],
                     spec_rows: list[tuple[Any, ...]], replace: bool, base_dir: str | PathLike[str] | None,
-                    written_at: str, after_findings: Callable[[], None] | None) -> None:  # fmt: skip
+                    written_at: str, after_findings: Callable[[], None] | None,
+                    buildings: Sequence[tuple[str, float | None, bytes | None, str]] = ()) -> None:  # fmt: skip
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.id,)).fetchone():
                 if not replace:
@@ -557,7 +581,12 @@ class Catalog:
                 "threshold, threshold_source, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 spec_rows,
             )
-            gpkg.touch(conn, ("runs", "measurements", "indicator_specs"))
+            if buildings:
+                conn.executemany(
+                    "INSERT INTO run_buildings (run_id, building_id, height_m, footprint, facts) VALUES (?, ?, ?, ?, ?)",
+                    [(run.id, *row) for row in buildings],
+                )
+            gpkg.touch(conn, ("runs", "measurements", "indicator_specs", "run_buildings"))
 
     def _finding_rows(self, run: CheckRun, findings: Sequence[ProblemPoint],
                       categories: Mapping[str, str]) -> list[tuple[Any, ...]]:  # fmt: skip
@@ -648,7 +677,7 @@ class Catalog:
 
     def _delete_run(self, run_id: str) -> None:
         conn = self.conn
-        for table in ("findings", "measurements", "indicator_specs", "runs"):
+        for table in ("findings", "measurements", "indicator_specs", "run_buildings", "runs"):
             conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
     def delete_run(self, run_id: str) -> None:
@@ -717,6 +746,13 @@ class Catalog:
         run_id = self.resolve_run(run_id)
         row = self.conn.execute("SELECT run FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return CheckRun.model_validate_json(row[0])
+
+    def run_buildings(self, run_id: str) -> list[tuple[str, float | None, bytes | None, str]]:
+        """The buildings stored with a run (empty for a run stored without them)."""
+        run_id = self.resolve_run(run_id)
+        return self.conn.execute(
+            "SELECT building_id, height_m, footprint, facts FROM run_buildings WHERE run_id = ? ORDER BY fid", (run_id,)
+        ).fetchall()
 
     def findings(self, run_id: str) -> list[ProblemPoint]:
         """The findings of a run as models (status as stored now), in insertion order."""

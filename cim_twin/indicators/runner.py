@@ -543,11 +543,7 @@ def run_check(
     from .host import get_host
 
     host = host or get_host()
-    load_project_plugins(project, host)
-    the_period = project.period(period)
-    the_profile = project.profile(profile)
-    project.check_indicator_codes(the_profile, host.indicators)
-    selection = select_indicators(the_profile.select(host.indicators) if indicators is None else indicators, host)
+    the_period, the_profile, selection = _resolve(project, host, period, profile, indicators)
     settings = project.config.check
     timeout = float(timeout_s if timeout_s is not None else settings.timeout_s)
     if timeout <= 0:
@@ -666,7 +662,7 @@ def run_check(
         if cat is not None:
             result.catalog_path = cat
             specs = [host.indicators[code].spec for code in result.run.indicators]
-            result.catalog_error = _write_catalog(cat, result, base_dir=project.root, specs=specs)
+            result.catalog_error = _write_catalog(cat, result, base_dir=project.root, specs=specs, scene=scene)
     return result
 
 
@@ -679,11 +675,7 @@ def plan_check(project: Project, *, period: int | str | None = None, indicators:
     from .host import get_host
 
     host = host or get_host()
-    load_project_plugins(project, host)
-    the_period = project.period(period)
-    the_profile = project.profile(profile)
-    project.check_indicator_codes(the_profile, host.indicators)
-    selection = select_indicators(the_profile.select(host.indicators) if indicators is None else indicators, host)
+    the_period, the_profile, selection = _resolve(project, host, period, profile, indicators)
     for code in project.config.check.timeouts:
         if code not in host.indicators:
             raise ConfigError(f'[check.timeouts] "{code}": unknown indicator', path=project.path)
@@ -705,6 +697,18 @@ def plan_check(project: Project, *, period: int | str | None = None, indicators:
         "output": str(project.output_dir),
         "failed_plugins": sorted(p.name for p in host.plugins.values() if p.status == "failed"),
     }
+
+
+def _resolve(project: Project, host: PluginHost, period: int | str | None, profile: str | None,
+             indicators: Sequence[str] | None) -> tuple[Period, Any, list[str]]:
+    """Period, profile and selected indicator codes of a check (project plugins loaded first);
+    the user errors of a bad period, profile or code are raised here, before anything is read."""
+    load_project_plugins(project, host)
+    the_period = project.period(period)
+    the_profile = project.profile(profile)
+    project.check_indicator_codes(the_profile, host.indicators)
+    selection = select_indicators(the_profile.select(host.indicators) if indicators is None else indicators, host)
+    return the_period, the_profile, selection
 
 
 def select_indicators(codes: Iterable[str], host: PluginHost) -> list[str]:
@@ -830,17 +834,21 @@ def findings_geojson(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _write_catalog(path: Path, result: CheckResult, *, base_dir: Path | None = None,
-                   specs: Sequence[IndicatorSpec] | None = None) -> str | None:
-    """Hand the run to the catalog; returns an error text instead of raising, because the run
-    itself is already safe on disk."""
+                   specs: Sequence[IndicatorSpec] | None = None, scene: Scene | None = None) -> str | None:
+    """Hand the run (and its buildings, so that projects and the map update need not read the
+    model again) to the catalog; returns an error text instead of raising, because the run itself
+    is already safe on disk."""
     try:
         from ..catalog import Catalog
+        from ..catalog.buildings import building_rows
     except ImportError:
         return "the catalog is not available in this installation; the run is in the JSON files only"
     try:
+        buildings = building_rows(scene) if scene is not None else None
         catalog = Catalog.open(path)
         try:
-            catalog.write_run(result.run, result.findings, result.measurements, base_dir=base_dir, specs=specs)
+            catalog.write_run(result.run, result.findings, result.measurements, base_dir=base_dir, specs=specs,
+                              buildings=buildings)  # fmt: skip
         finally:
             close = getattr(catalog, "close", None)
             if close is not None:

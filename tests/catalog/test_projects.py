@@ -240,3 +240,31 @@ def test_service_findings_alone_do_not_call_for_renovation() -> None:
     assert facts.value("all_findings") == 1 and facts.value("findings") == 0 and facts.max_severity is None
     own = recommend(facts_from_evidence("h2", [{"year_built": 2015}], ["T-OLD-HOUSING"], ["medium"], [True]))
     assert own.action == "renovate" and "findings >= 1" in own.reason_en
+
+
+def test_buildings_stored_with_the_run_stand_in_for_the_model(catalog: Catalog) -> None:
+    from cim_twin.catalog.buildings import BuildingTable, building_rows
+    from cim_twin.catalog.epochs import compare_epochs
+
+    from .conftest import YEARS
+
+    for year in (2023, 2024):
+        run, findings, measurements = YEARS[year]()
+        catalog.write_run(run, findings, measurements, specs=SPECS, buildings=building_rows(scene_of(year)))
+    rows = catalog.run_buildings("2023")
+    assert [r[0] for r in rows] == [f"b0{k}" for k in range(1, 10)]
+    stored = BuildingTable.from_rows(rows)
+    assert stored.footprint("b01").equals(scene_of(2023)["b01"].footprint)
+    # the same projects and 留改拆 as with the model itself
+    from_model = {p.id: {a.building_id: (a.action, a.reason_en) for a in p.actions}
+                  for p in generate_projects(catalog, "2023", scene=scene_of(2023))}  # fmt: skip
+    from_store = {p.id: {a.building_id: (a.action, a.reason_en) for a in p.actions}
+                  for p in generate_projects(catalog, "2023", buildings=stored)}  # fmt: skip
+    assert from_store == from_model and from_store["P2023-D01-B01-01"]["b08"][0] == "demolish"
+    # and the same map update
+    by_model = compare_epochs(scene_of(2023), scene_of(2024)).counts()
+    by_store = compare_epochs(stored.states(), BuildingTable.from_rows(catalog.run_buildings("2024")).states()).counts()
+    assert by_store == by_model and by_store["removed"] + by_store.get("changed", 0) > 0
+    catalog.delete_run("2023")
+    assert catalog.run_buildings("2024") and not catalog.conn.execute(
+        "SELECT count(*) FROM run_buildings WHERE run_id = 'run-2023'").fetchone()[0]

@@ -162,7 +162,7 @@ def test_migration_from_an_older_schema(catalog_path: Path, monkeypatch: pytest.
         assert cat.schema_version == store_module.SCHEMA_VERSION
         assert [r.id for r in cat.runs()] == ["run-2023"]
         versions = [r[0] for r in cat.conn.execute("SELECT version FROM cim_twin_migrations ORDER BY version")]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         assert cat.conn.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'projects'").fetchone() == ("features",)
 
 

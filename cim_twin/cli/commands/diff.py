@@ -38,14 +38,15 @@ def map_update_for(catalog: Any, id_a: str, id_b: str, scene_a: Path | None = No
                    scene_b: Path | None = None) -> dict[str, Any] | None:
     """The map update between the models of two runs, None when either is not at hand."""
     from ...catalog.epochs import compare_epochs
-    from ...catalog.locate import load_run_scene
+    from ...catalog.locate import load_run_buildings
 
     def scene(path: Path | None, run_id: str) -> Any:
         if path is not None:
             from ...io import read_scene
 
             return read_scene(path)
-        return load_run_scene(catalog, run_id)
+        table = load_run_buildings(catalog, run_id)  # stored with the run: no model to read
+        return None if table is None else table.states()
 
     a = scene(scene_a, id_a)
     b = scene(scene_b, id_b) if a is not None else None

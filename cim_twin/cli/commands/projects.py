@@ -13,9 +13,8 @@ from typing import Any
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    from ...catalog.defaults import PROJECT_MAX_EXTENT_M, PROJECT_STATUSES
     from ...catalog.defaults import PROJECT_RADIUS_M as DEFAULT_RADIUS_M
-    from ...catalog.defaults import PROJECT_MAX_EXTENT_M
-    from ...catalog.defaults import PROJECT_STATUSES
     from ...catalog.locate import add_catalog_options
 
     p = sub.add_parser(
@@ -43,7 +42,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help=f"split a project wider than M metres by community (default {PROJECT_MAX_EXTENT_M:g}, "
                    "or [projects] max_extent_m)")
     g.add_argument("--min-severity", default=None, help="leave out findings below this severity (default low)")
-    g.add_argument("--no-scene", action="store_true", help="do not read the run's city model (faster; 留改拆 from findings only)")
+    g.add_argument("--no-scene", action="store_true", help="do not use the run's buildings (留改拆 from the findings' evidence only)")
     g.set_defaults(func=run_generate)
 
     ls = child("list", "list the projects")
@@ -88,8 +87,8 @@ def _print_json(value: Any) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from ...catalog.actions import rules_from_config
-    from ...catalog.locate import load_run_scene, open_catalog
     from ...catalog.defaults import PROJECT_MAX_EXTENT_M
+    from ...catalog.locate import load_run_buildings, open_catalog
     from ...catalog.projects import DEFAULT_RADIUS_M, generate_projects
 
     catalog, ctx = open_catalog(args)
@@ -98,20 +97,20 @@ def run_generate(args: argparse.Namespace) -> int:
     units = ctx.units()
     with catalog:
         run_id = catalog.resolve_run(args.run)
-        scene = None if args.no_scene else load_run_scene(catalog, run_id)
+        buildings = None if args.no_scene else load_run_buildings(catalog, run_id)
         projects = generate_projects(
             catalog, run_id,
             radius_m=args.radius if args.radius is not None else float(settings.get("radius_m", DEFAULT_RADIUS_M)),
             max_extent_m=args.max_extent if args.max_extent is not None
             else float(settings.get("max_extent_m", PROJECT_MAX_EXTENT_M)),
             min_severity=args.min_severity or str(settings.get("min_severity", "low")),
-            scene=scene, rules=rules, measures=settings.get("measures"), unit_names=units.names,
+            buildings=buildings, rules=rules, measures=settings.get("measures"), unit_names=units.names,
         )  # fmt: skip
     if args.json:
-        _print_json({"run_id": run_id, "scene": scene is not None, "projects": [p.to_dict() for p in projects]})
+        _print_json({"run_id": run_id, "scene": buildings is not None, "projects": [p.to_dict() for p in projects]})
         return 0
     print(f"{len(projects)} candidate projects from run {run_id}"
-          + ("" if scene is not None else " (city model not read: 留改拆 from the findings' buildings only)"))
+          + ("" if buildings is not None else " (city model not read: 留改拆 from the findings' buildings only)"))
     _print_table(projects)
     return 0
 
