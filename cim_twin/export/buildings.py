@@ -22,7 +22,7 @@ from .features import (
     flatten_object,
     run_properties,
 )
-from .georef import LocalFrame
+from .georef import LocalFrame, box_volume, column_major, translation
 from .gltf import mesh_glb, metadata_schema
 from .style import Coloring, color_buildings
 from .tiling import ExportFeature, TileNode, build_tree, content_for, footprint_hulls, make_block
@@ -202,19 +202,6 @@ def extent_of(frame: LocalFrame, lo: np.ndarray, hi: np.ndarray) -> list[float]:
     return [float(lon.min()), float(lat.min()), float(h.min()), float(lon.max()), float(lat.max()), float(h.max())]
 
 
-def _translation(v: np.ndarray) -> np.ndarray:
-    m = np.eye(4)
-    m[:3, 3] = v
-    return m
-
-
-def _column_major(m: np.ndarray) -> list[float]:
-    return [float(x) for x in m.T.reshape(-1)]
-
-
-def _box(node: TileNode) -> list[float]:
-    half = np.maximum((node.hi - node.lo) / 2.0, 0.01)
-    return [0.0, 0.0, 0.0, float(half[0]), 0.0, 0.0, 0.0, float(half[1]), 0.0, 0.0, 0.0, float(half[2])]
 
 
 def tile_path(node: TileNode, version: str) -> str:
@@ -228,16 +215,13 @@ def tileset_json(tree: TileNode, frame: LocalFrame, version: str, extras: dict[s
     def tile(node: TileNode, parent_centre: np.ndarray | None) -> dict[str, Any]:
         centre = node.centre
         if parent_centre is None:
-            m = np.eye(4)
-            m[:3, :3] = frame.rotation.T
-            m[:3, 3] = frame.origin_ecef
-            transform = m @ _translation(centre)
+            transform = frame.enu_to_ecef_matrix() @ translation(centre)
         else:
-            transform = _translation(centre - parent_centre)
+            transform = translation(centre - parent_centre)
         out: dict[str, Any] = {
-            "boundingVolume": {"box": _box(node)},
+            "boundingVolume": {"box": box_volume(np.maximum((node.hi - node.lo) / 2.0, 0.01))},
             "geometricError": float(node.geometric_error),
-            "transform": _column_major(transform),
+            "transform": column_major(transform),
             "content": {"uri": tile_path(node, version)},
         }
         if node.children or parent_centre is None:  # the root must state it (3D Tiles spec)

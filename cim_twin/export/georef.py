@@ -79,12 +79,29 @@ class LocalFrame:
         lon, lat, h = transformer("EPSG:4978", "EPSG:4979").transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
         return np.asarray(lon), np.asarray(lat), np.asarray(h)
 
-    def transform_matrix(self) -> list[float]:
-        """The 4x4 ENU->ECEF matrix, column-major (the layout of a tile ``transform``)."""
+    def enu_to_ecef_matrix(self) -> np.ndarray:
+        """The 4x4 ENU->ECEF matrix (row-major numpy; see :func:`column_major` for a tile ``transform``)."""
         m = np.eye(4)
         m[:3, :3] = self.rotation.T
         m[:3, 3] = self.origin_ecef
-        return [float(v) for v in m.T.reshape(-1)]
+        return m
+
+
+def column_major(m: np.ndarray) -> list[float]:
+    """A 4x4 matrix in the column-major layout of a tile ``transform``."""
+    return [float(x) for x in m.T.reshape(-1)]
+
+
+def translation(offset: np.ndarray) -> np.ndarray:
+    """The 4x4 matrix that moves by ``offset``."""
+    m = np.eye(4)
+    m[:3, 3] = offset
+    return m
+
+
+def box_volume(half: np.ndarray) -> list[float]:
+    """A ``boundingVolume.box`` centred on the tile origin with the given half sizes (axis-aligned)."""
+    return [0.0, 0.0, 0.0, float(half[0]), 0.0, 0.0, 0.0, float(half[1]), 0.0, 0.0, 0.0, float(half[2])]
 
 
 class GeoidRaisedCRS:

@@ -22,7 +22,7 @@ from .. import __version__
 from ..model import ProblemPoint
 from ..serialization import dumps, dumps_pretty
 from .features import PropertyTable, derive_columns
-from .georef import LocalFrame, enu_to_gltf
+from .georef import LocalFrame, box_volume, column_major, enu_to_gltf, translation
 from .gltf import MeshContent, mesh_glb, metadata_schema
 from .style import NO_VALUE, SEVERITY_COLORS, SEVERITY_ZH, _css, _quote, hex_color
 
@@ -157,9 +157,7 @@ def write_problem_tiles(layer: ProblemLayer, out_dir: Path, version: str, extras
     """Write the problem tileset (tileset.json, tiles, style.json) under ``out_dir``."""
     schema = metadata_schema(layer.table.columns, CLASS_ID, "Problem", SCHEMA_ID)
     chunks = _chunks(layer.enu, np.arange(len(layer.enu)), max_points)
-    frame_m = np.eye(4)
-    frame_m[:3, :3] = layer.frame.rotation.T
-    frame_m[:3, 3] = layer.frame.origin_ecef
+    frame_m = layer.frame.enu_to_ecef_matrix()
     tiles = []
     lo_all, hi_all = layer.enu.min(axis=0) - 1.0, layer.enu.max(axis=0) + 1.0
     root_centre = (lo_all + hi_all) / 2
@@ -182,24 +180,17 @@ def write_problem_tiles(layer: ProblemLayer, out_dir: Path, version: str, extras
             uri = f"tiles/p{k}.pnts"
         write(out_dir / uri, data)
         total += len(data)
-        half = (hi - lo) / 2
-        t = np.eye(4)
-        t[:3, 3] = centre - root_centre
         tiles.append({
-            "boundingVolume": {"box": [0.0, 0.0, 0.0, float(half[0]), 0.0, 0.0, 0.0, float(half[1]), 0.0, 0.0, 0.0,
-                                       float(half[2])]},
+            "boundingVolume": {"box": box_volume((hi - lo) / 2)},
             "geometricError": 0.0,
-            "transform": [float(v) for v in t.T.reshape(-1)],
+            "transform": column_major(translation(centre - root_centre)),
             "content": {"uri": uri},
         })
     size = float(np.linalg.norm(hi_all - lo_all))
-    rt = np.eye(4)
-    rt[:3, 3] = root_centre
-    root_half = (hi_all - lo_all) / 2
+    rt = translation(root_centre)
     root: dict[str, Any] = {
-        "boundingVolume": {"box": [0.0, 0.0, 0.0, float(root_half[0]), 0.0, 0.0, 0.0, float(root_half[1]), 0.0, 0.0,
-                                   0.0, float(root_half[2])]},
-        "transform": [float(v) for v in (frame_m @ rt).T.reshape(-1)],
+        "boundingVolume": {"box": box_volume((hi_all - lo_all) / 2)},
+        "transform": column_major(frame_m @ rt),
     }
     if len(tiles) == 1:
         only = tiles[0]
@@ -207,7 +198,7 @@ def write_problem_tiles(layer: ProblemLayer, out_dir: Path, version: str, extras
         root["refine"] = "ADD"  # the root must state it (3D Tiles spec)
         root["content"] = only["content"]
         root["boundingVolume"] = only["boundingVolume"]
-        root["transform"] = [float(v) for v in (frame_m @ rt @ np.array(only["transform"]).reshape(4, 4).T).T.reshape(-1)]
+        root["transform"] = column_major(frame_m @ rt @ np.array(only["transform"]).reshape(4, 4).T)
     else:
         # points are cheap and a finding must not vanish when zooming out: a large error makes every
         # client refine the empty root at any distance, so all point tiles in view load
