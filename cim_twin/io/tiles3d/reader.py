@@ -341,18 +341,26 @@ def _read(path: Path, *, crs: str | None, max_depth: int | None, allow_remote: b
     scene = Scene(run.crs, source_crs=parse_srs_name("EPSG:4978") if not run.crs.is_local else run.crs,
                   sources=[run.source_info()])
     scene.warnings.extend(run.warnings)
-    for entry in run.collector.entries.values():
-        geometry = {}
-        parts = [(p.vertices, p.triangles) for p in entry.pieces if p.vertices is not None and len(p.vertices)]
-        if parts:
-            offsets = np.cumsum([0, *(len(v) for v, _ in parts[:-1])])
-            vertices = np.concatenate([v for v, _ in parts])
-            triangles = np.concatenate([t + o for (_, t), o in zip(parts, offsets, strict=True)]).astype(np.int32)
-            geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles,
-                                       semantics=ground_semantics(vertices, triangles),
-                                       solid_closed=is_closed_shell(vertices, triangles))
-        scene.add(CityObject(entry.object_id, entry.kind, attributes=entry.properties, geometry=geometry))
-        entry.pieces = []
+    entries = list(run.collector.entries.values())
+    for first in range(0, len(entries), _ANALYSIS_BATCH):
+        batch = entries[first:first + _ANALYSIS_BATCH]
+        meshes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for i, entry in enumerate(batch):
+            parts = [(p.vertices, p.triangles) for p in entry.pieces if p.vertices is not None and len(p.vertices)]
+            if parts:
+                offsets = np.cumsum([0, *(len(v) for v, _ in parts[:-1])])
+                vertices = np.concatenate([v for v, _ in parts])
+                triangles = np.concatenate([t + o for (_, t), o in zip(parts, offsets, strict=True)]).astype(np.int32)
+                meshes[i] = (vertices, triangles)
+        semantics, closed = analyse_surfaces(list(meshes.values()))
+        analysed = {i: (sem, bool(shut)) for i, sem, shut in zip(meshes, semantics, closed, strict=True)}
+        for i, entry in enumerate(batch):
+            geometry = {}
+            if i in meshes:
+                (vertices, triangles), (sem, shut) = meshes[i], analysed[i]
+                geometry[TILES_LOD] = Mesh(vertices=vertices, triangles=triangles, semantics=sem, solid_closed=shut)
+            scene.add(CityObject(entry.object_id, entry.kind, attributes=entry.properties, geometry=geometry))
+            entry.pieces = []
     return scene
 
 
@@ -429,51 +437,129 @@ GROUND_TOLERANCE_M = 0.05
 
 
 def ground_semantics(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Per-triangle surface types: ``GROUND`` for downward faces at the feature's lowest level,
-    ``UNKNOWN`` for the rest.
-
-    3D Tiles carries no surface semantics; marking the bottom faces lets footprints, footprint
-    areas and ground heights come from them, as they do for CityGML ground surfaces.
-    """
-    out = np.zeros(len(triangles), dtype=np.uint8)
-    if not len(triangles):
-        return out
-    c = vertices[triangles]
-    normal = np.cross(c[:, 1] - c[:, 0], c[:, 2] - c[:, 0])
-    length = np.linalg.norm(normal, axis=1)
-    down = (length > 0) & (normal[:, 2] < -0.99 * np.where(length > 0, length, 1.0))
-    low = c[:, :, 2].max(axis=1) <= vertices[:, 2].min() + GROUND_TOLERANCE_M
-    out[down & low] = int(SurfaceType.GROUND)
-    return out
+    """Per-triangle surface types of one feature (see :func:`analyse_surfaces`)."""
+    return analyse_surfaces([(vertices, triangles)])[0][0]
 
 
 def is_closed_shell(vertices: np.ndarray, triangles: np.ndarray, tolerance_m: float = 1e-3) -> bool:
-    """Whether the triangles close a volume: after welding vertices that coincide (glTF splits them
-    per normal or UV), every edge is shared by exactly two triangles running it in opposite directions.
+    """Whether one feature's triangles close a volume (see :func:`analyse_surfaces`)."""
+    return bool(analyse_surfaces([(vertices, triangles)], tolerance_m)[1][0])
 
-    3D Tiles does not say whether a feature is a solid; with this test, ``volume_m3`` works on the
-    watertight features (building boxes and most LOD2 exports) and stays None on open ones (a
-    photogrammetry shell, a roof without walls), as it does for CityGML surfaces outside a Solid.
+
+#: Features analysed together: vectorised over many small meshes, with bounded scratch memory.
+_ANALYSIS_BATCH = 4096
+
+
+def analyse_surfaces(
+    meshes: list[tuple[np.ndarray, np.ndarray]], tolerance_m: float = 1e-3
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Ground faces and closedness of feature meshes, vectorised over the features.
+
+    3D Tiles carries no surface semantics and does not say whether a feature is a solid:
+
+    - **ground**: downward faces at a feature's lowest level are ``GROUND`` (the rest
+      ``UNKNOWN``), so footprints, footprint areas and ground heights come from them, as they do
+      for CityGML ground surfaces;
+    - **closed**: after welding vertices that coincide within ``tolerance_m`` (glTF splits them per
+      normal or UV), every edge is shared by exactly two triangles running it in opposite
+      directions. ``volume_m3`` then works on watertight features (building boxes, most LOD2
+      exports) and stays None on open ones (a photogrammetry shell, a roof without walls), as it
+      does for CityGML surfaces outside a Solid.
+
+    Parameters
+    ----------
+    meshes:
+        ``(vertices (n, 3) float64, triangles (m, 3) int)`` per feature, each with vertices.
+
+    Returns
+    -------
+    tuple
+        Per feature its ``(m,)`` uint8 surface types, and a bool array: closed or not.
     """
-    if len(triangles) < 4:
-        return False
+    semantics: list[np.ndarray] = []
+    closed = np.zeros(len(meshes), dtype=bool)
+    for first in range(0, len(meshes), _ANALYSIS_BATCH):
+        batch = meshes[first:first + _ANALYSIS_BATCH]
+        sem, shut = _analyse_batch(batch, tolerance_m)
+        semantics.extend(sem)
+        closed[first:first + len(batch)] = shut
+    return semantics, closed
+
+
+def _analyse_batch(meshes: list[tuple[np.ndarray, np.ndarray]], tolerance_m: float) -> tuple[list[np.ndarray], np.ndarray]:
+    k = len(meshes)
+    if not k:
+        return [], np.zeros(0, dtype=bool)
+    n_verts = np.array([len(v) for v, _ in meshes], dtype=np.int64)
+    n_tris = np.array([len(t) for _, t in meshes], dtype=np.int64)
+    v_start = np.r_[0, np.cumsum(n_verts)[:-1]]
+    t_start = np.r_[0, np.cumsum(n_tris)[:-1]]
+    vertices = np.concatenate([v for v, _ in meshes]).astype(np.float64, copy=False)
+    obj_of_tri = np.repeat(np.arange(k), n_tris)
+    triangles = np.concatenate([t for _, t in meshes]).astype(np.int64) + np.repeat(v_start, n_tris)[:, None]
+    obj_of_vert = np.repeat(np.arange(k), n_verts)
+
+    # Ground: downward faces (normal within 8 degrees of straight down) at the feature's lowest level.
+    c = vertices[triangles]
+    u, w = c[:, 1] - c[:, 0], c[:, 2] - c[:, 0]
+    nx = u[:, 1] * w[:, 2] - u[:, 2] * w[:, 1]
+    ny = u[:, 2] * w[:, 0] - u[:, 0] * w[:, 2]
+    nz = u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    down = (length > 0) & (nz < -0.99 * length)
+    lowest = np.minimum.reduceat(vertices[:, 2], v_start)
+    low = c[:, :, 2].max(axis=1) <= lowest[obj_of_tri] + GROUND_TOLERANCE_M
+    sem = np.where(down & low, np.uint8(SurfaceType.GROUND), np.uint8(SurfaceType.UNKNOWN)).astype(np.uint8)
+    semantics = np.split(sem, t_start[1:])
+
+    # Weld: integer cells per feature (relative to its own corner), one int64 key a vertex (21
+    # bits an axis: 2 km at 1 mm), ranked within the feature by one sort of (feature, key).
+    corner = np.minimum.reduceat(vertices, v_start, axis=0)
+    cells = np.floor((vertices - corner[obj_of_vert]) / tolerance_m + 0.5).astype(np.int64)
+    too_big = np.zeros(k, dtype=bool)
+    np.logical_or.at(too_big, obj_of_vert, (cells >= 1 << 21).any(axis=1))
+    cells = np.minimum(cells, (1 << 21) - 1)
+    keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
+    order = np.lexsort((keys, obj_of_vert))
+    new_group = np.r_[True, (np.diff(keys[order]) != 0) | (np.diff(obj_of_vert[order]) != 0)]
+    welded = np.empty(len(keys), dtype=np.int64)
+    welded[order] = np.cumsum(new_group) - 1
+    n_welded = int(welded.max()) + 1 if len(welded) else 1
+
+    # Edges of non-degenerate triangles: each directed edge once, and its reverse present.
+    tri = welded[triangles]
+    good = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 2] != tri[:, 0])
+    closed = np.bincount(obj_of_tri[good], minlength=k) >= 4
+    tri, edge_obj = tri[good], np.repeat(obj_of_tri[good], 3)
+    start, end = tri.reshape(-1), tri[:, [1, 2, 0]].reshape(-1)
+    code = start * n_welded + end
+    by_code = np.argsort(code, kind="stable")
+    sorted_code = code[by_code]
+    repeated = np.flatnonzero(sorted_code[1:] == sorted_code[:-1])
+    closed[edge_obj[by_code[repeated]]] = False  # an edge run twice the same way: flipped faces, a fin
+    reverse = end * n_welded + start
+    where = np.searchsorted(sorted_code, reverse).clip(max=max(len(sorted_code) - 1, 0))
+    if len(sorted_code):
+        closed[edge_obj[sorted_code[where] != reverse]] = False  # an open edge
+    # Features wider than the key allows: one at a time, welded on their 3-D cells.
+    for i in np.flatnonzero(too_big):
+        closed[i] = _closed_wide(meshes[i][0], meshes[i][1], tolerance_m)
+    return semantics, closed
+
+
+def _closed_wide(vertices: np.ndarray, triangles: np.ndarray, tolerance_m: float) -> bool:
+    """The closedness test for one feature more than 2 km across (rare: welded on 3-D cells)."""
     cells = np.floor((vertices - vertices.min(axis=0)) / tolerance_m + 0.5).astype(np.int64)
-    if cells.max() < 1 << 21:
-        # One int64 key per vertex (21 bits an axis, 2 km at 1 mm): a 1-D unique is much faster.
-        keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
-        _, welded = np.unique(keys, return_inverse=True)
-    else:
-        _, welded = np.unique(cells, axis=0, return_inverse=True)
+    _, welded = np.unique(cells, axis=0, return_inverse=True)
     tri = welded.reshape(-1)[triangles].astype(np.int64)
     tri = tri[(tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 2] != tri[:, 0])]
     if len(tri) < 4:
         return False
-    start = tri.reshape(-1)
-    end = tri[:, [1, 2, 0]].reshape(-1)
+    start, end = tri.reshape(-1), tri[:, [1, 2, 0]].reshape(-1)
     n = int(tri.max()) + 1
     directed = np.sort(start * n + end)
     if (directed[1:] == directed[:-1]).any():
-        return False  # an edge run twice the same way: a seam of flipped faces or a fin
+        return False
     reverse = end * n + start
     where = np.searchsorted(directed, reverse).clip(max=len(directed) - 1)
     return bool((directed[where] == reverse).all())
