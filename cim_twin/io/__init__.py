@@ -22,6 +22,13 @@ def find_reader(path: str | PathLike[str]) -> ReaderSpec:
     """
     from ..indicators.host import get_host
 
+    text = str(path)
+    # "https:/" too: a command-line Path has already folded the double slash.
+    if text.lower().startswith(("http:/", "https:/", "file:/")):
+        url = text if "://" in text else text.replace(":/", "://", 1)
+        raise FormatError("models are read from local files, not URLs", path=url,
+                          hint="download the tileset or file first (a local tileset may still point to "
+                          "remote content with --allow-remote)")
     p = Path(path)
     if not p.exists():
         raise FormatError("no such file or folder", path=p, hint="check the path")

@@ -475,3 +475,11 @@ def test_validator_subtree_cases_load_or_fail_cleanly(shared_data: Path) -> None
                  "binarySubtreeComputedLengthInvalid.subtree", "subtreeTileAvailabilityMissing.json",
                  "subtreeTileAvailabilityBitstreamLengthTooSmall.json"):
         assert outcomes[name] == "error", name
+
+
+def test_a_url_as_source_is_a_clear_error() -> None:
+    from cim_twin.io import read_scene
+
+    with pytest.raises(FormatError, match="local files, not URLs") as info:
+        read_scene("https://example.com/city/tileset.json")
+    assert "--allow-remote" in (info.value.hint or "")
