@@ -234,6 +234,13 @@ def test_cli_view_of_a_project_with_its_catalog(tmp_path: Path, monkeypatch: pyt
     assert a.shape == b.shape == (300, 400, 3)
     # The close-up of the worst 2024 problem looks nothing like the 2025 overview.
     assert (np.abs(a - b).max(axis=2) > 48).mean() > 0.2
+    # The project's roads and unit boundaries are drawn on the ground unless --no-context.
+    bare = tmp_path / "bare.png"
+    assert main(["view", ".", "--color-by", "severity", "--no-context", "--screenshot", str(bare),
+                 "--window-size", "400x300"]) == 0
+    c = np.asarray(Image.open(bare).convert("RGB")).astype(np.int16)
+    changed = np.abs(a - c).max(axis=2) > 48
+    assert 0.002 < changed.mean() < 0.2  # thin lines and a legend box, not a different picture
     assert main(["view", ".", "--run", "1999", "--screenshot", str(tmp_path / "none.png")]) == 2
 
 

@@ -7,9 +7,15 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    from ...indicators.api import AuxLayer
+    from ...model import Period
+    from ...project import Project
+    from ...scene import Scene
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -61,7 +67,7 @@ def parse_window_size(text: str) -> tuple[int, int]:
 
 def load_view_scene(
     source: Path, crs: str | None = None, year: int | None = None, context: bool = True
-) -> tuple[Any, Path | None, str, list[Any]]:
+) -> tuple[Scene, Path | None, str, list[AuxLayer]]:
     """The scene of ``source`` (a model file, tileset or project), the project's catalog path (None
     without a project), a title, and the project's roads and units layers to draw on the ground
     (empty without a project or with ``context`` False)."""
@@ -74,8 +80,8 @@ def load_view_scene(
     project = Project.load(project_file)
     # Sources may be per epoch (city_{period}.gml): show the epoch of --year, else the project's period.
     period = project.period(year)
-    paths = project.sources(period)
-    scene = None
+    paths = project.sources(period)  # at least one, or a ConfigError
+    scene: Scene | None = None
     for path in paths:
         part = read_scene(path, crs=crs or project.scene_crs)
         if scene is None:
@@ -87,19 +93,20 @@ def load_view_scene(
         scene.sources.extend(part.sources)
         for root in list(part.roots):
             scene.add(root)
+    assert scene is not None
     catalog = project.config.project.catalog
-    layers = load_context_layers(project, period, scene) if context and scene is not None else []
+    layers = load_context_layers(project, period, scene) if context else []
     return scene, (project.resolve(catalog) if catalog else None), project.name, layers
 
 
-def load_context_layers(project: Any, period: Any, scene: Any) -> list[Any]:
+def load_context_layers(project: Project, period: Period, scene: Scene) -> list[AuxLayer]:
     """The project's roads and units layers in the scene CRS; one that is missing or broken is a
     warning on stderr (the view still opens without it)."""
     from ...errors import CimTwinError
     from ...io.layers import load_layer
     from ...viewer.ground import GROUND_KINDS
 
-    layers = []
+    layers: list[AuxLayer] = []
     for name, config in project.config.layers.items():
         if config.kind not in GROUND_KINDS:
             continue
