@@ -241,13 +241,21 @@ def tileset_json(tree: TileNode, frame: LocalFrame, version: str, extras: dict[s
 
 def tile_bytes(layer: BuildingLayer, node: TileNode, version: str, schema: dict[str, Any]) -> bytes:
     """The content bytes of one tile (glb for 1.1, b3dm for 1.0)."""
+    return tile_contents(layer, node, (version,), schema)[0]
+
+
+def tile_contents(layer: BuildingLayer, node: TileNode, versions: tuple[str, ...] | list[str],
+                  schema: dict[str, Any]) -> list[bytes]:
+    """The content bytes of one tile in each of ``versions``; the geometry (welded, with normals
+    and colours) is built once for all of them."""
     content, rows = content_for(layer.features, node.content, node.coarse, node.centre)
     table_rows = [layer.features[i].row for i in rows]
-    glb = mesh_glb(content, feature_count=len(rows), table=layer.table, rows=table_rows, schema=schema,
-                   class_id=CLASS_ID, tiles_version=version, generator=f"cim-twin {__version__}")
-    if version == "1.1":
-        return glb
-    return b3dm_bytes(glb, len(rows), batch_table_json(layer.table, table_rows))
+    out = []
+    for version in versions:
+        glb = mesh_glb(content, feature_count=len(rows), table=layer.table, rows=table_rows, schema=schema,
+                       class_id=CLASS_ID, tiles_version=version, generator=f"cim-twin {__version__}")
+        out.append(glb if version == "1.1" else b3dm_bytes(glb, len(rows), batch_table_json(layer.table, table_rows)))
+    return out
 
 
 _TILE_JOB: tuple[Any, ...] | None = None

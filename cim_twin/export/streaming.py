@@ -49,7 +49,7 @@ from .buildings import (
     extent_of,
     feature_geometries,
     frame_for,
-    tile_bytes,
+    tile_contents,
     tile_path,
     tileset_json,
 )
@@ -428,8 +428,7 @@ def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     node = TileNode(address, list(range(len(rows))), [], coarse)
     node.lo = node.hi = centre  # tile_bytes needs only the centre
     written = []
-    for version in job.versions:
-        data = tile_bytes(layer, node, version, job.schema)
+    for version, data in zip(job.versions, tile_contents(layer, node, job.versions, job.schema), strict=True):
         folder = "buildings" if version == "1.1" else "buildings-1.0"
         _writer(job.out / folder / tile_path(node, version), data)
         written.append(len(data))
