@@ -23,6 +23,11 @@ Feature identity
     tiles, a tile below another that holds it replaces the coarser copy (finest level wins), and
     tiles that are not above one another are joined (a feature split across tiles). ``max_depth``
     stops the walk higher, so a coarser level is kept instead.
+
+Surfaces and solids
+    3D Tiles states neither surface types nor solids. Bottom faces become ``GROUND`` and a feature
+    whose triangles close a shell is marked as a solid, so footprints and volumes work as they do
+    on CityGML (:func:`analyse_surfaces`).
 """
 
 from __future__ import annotations
