@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,23 @@ from .buildings import BuildingLayer
 from .georef import gltf_to_enu
 from .gltf import decode_glb, read_accessor, read_property_table
 
-__all__ = ["audit_buildings", "audit_tileset", "read_leaf_features"]
+__all__ = ["audit_buildings", "audit_tileset", "guarded", "read_leaf_features", "reader_round_trip"]
 
 TARGET_ERROR_M = 0.01
 #: The reader round trip reads the leaf tiles of the sampled buildings up to this many features.
 READER_AUDIT_MAX_FEATURES = 20_000
+
+
+def guarded(tileset: str, check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one tileset's audit; an exception in the audit itself becomes a failed report with its
+    reason (the export is written and stays usable; the failure is listed in the audit's warnings)."""
+    try:
+        return check()
+    except Exception as exc:  # a fault of the audit must not lose the export it checks
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return {"tileset": tileset, "passed": False, "error": reason, "max_position_error_m": None,
+                "reader_max_position_error_m": None,
+                "reader_round_trip": {"status": "not run", "reason": f"the audit failed: {reason}"}}
 
 
 def _matrix(values: list[float] | None) -> np.ndarray:

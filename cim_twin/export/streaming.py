@@ -31,6 +31,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -443,7 +444,7 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                              crs: str | None = None, processes: int | None = None) -> dict[str, Any]:
     """Write the export of the CityGML file ``path`` into ``root`` (see the module docstring)."""
     global _JOB
-    from .audit import audit_tileset
+    from .audit import audit_tileset, guarded
     from .writer import (
         _time_range,
         _writer,
@@ -577,10 +578,11 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                 folder, version, extent=extent, time_range=time_range, count=len(ids), coloring=coloring,
                 run_id=run_id, color_by=options.color_by, stats=stats_out, columns=columns))
             if options.audit:
-                audits[folder] = audit_tileset(
-                    scene_crs, root / folder / "tileset.json", [(i, v, r) for _, i, v, r in samples], ids,
+                tileset_path = root / folder / "tileset.json"
+                audits[folder] = guarded(f"{folder}/tileset.json", partial(
+                    audit_tileset, scene_crs, tileset_path, [(i, v, r) for _, i, v, r in samples], ids,
                     input_objects=sum(r.input_objects for r in results), skipped=skipped,
-                    source_names=source_names, columns=columns)
+                    source_names=source_names, columns=columns))
         all_warnings = [w for r in results for w in r.warnings]
         summary_audit = {
             "input_objects": sum(r.input_objects for r in results),

@@ -276,6 +276,8 @@ def audit_summary(summary: dict[str, Any], audits: dict[str, dict[str, Any]]) ->
     tileset's report, and ``warnings`` naming every check that could not run (never silently)."""
     warnings = []
     for name, report in sorted(audits.items()):
+        if report.get("error"):
+            warnings.append(f"{name}: the audit failed: {report['error']}")
         reader = report.get("reader_round_trip") or {}
         if reader.get("status") != "ok":
             warnings.append(f"{name}: reader round trip {reader.get('status', 'not run')}: "
@@ -305,9 +307,10 @@ def _heights_statement(crs: Any) -> str:
 
 
 def _audit(scene: Scene, crs: Any, layer: BuildingLayer, tileset: Path, options: ExportOptions) -> dict[str, Any]:
-    from .audit import audit_buildings
+    from .audit import audit_buildings, guarded
 
-    return audit_buildings(scene, layer, tileset, sample=options.audit_sample, crs=crs)
+    return guarded(f"{tileset.parent.name}/{tileset.name}",
+                   lambda: audit_buildings(scene, layer, tileset, sample=options.audit_sample, crs=crs))
 
 
 def _time_range(run: RunData | None) -> dict[str, str | None] | None:

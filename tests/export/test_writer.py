@@ -276,3 +276,27 @@ def test_leftovers_of_a_killed_export_are_removed(tmp_path: Path, boxes) -> None
     (stale / "buildings").mkdir(parents=True)
     export_folder(boxes, tmp_path / "out", options=ExportOptions(audit=False))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_audit_faults_and_missing_reader_are_stated(tmp_path: Path, boxes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit that cannot run never passes silently: a missing 3D Tiles reader and a fault in the
+    audit's own decoder are both named in the audit's warnings, and the export is still written."""
+    from cim_twin.export import audit as audit_module
+
+    class _NoReaders:
+        readers: dict[str, object] = {}
+
+    monkeypatch.setattr("cim_twin.indicators.host.get_host", lambda: _NoReaders())
+    doc = export_folder(boxes, tmp_path / "a")
+    reader = doc["audit"]["tilesets"]["buildings"]["reader_round_trip"]
+    assert reader["status"] == "not run" and "reader" in reader["reason"]
+    assert doc["audit"]["warnings"] and doc["audit"]["passed"]  # the own decoder's check still ran
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("not a glb 2.0")
+
+    monkeypatch.setattr(audit_module, "decode_glb", broken)
+    doc = export_folder(boxes, tmp_path / "b")
+    assert (tmp_path / "b" / "buildings" / "tileset.json").is_file()
+    assert doc["audit"]["passed"] is False and doc["audit"]["status"] == "failed"
+    assert any("not a glb 2.0" in w for w in doc["audit"]["warnings"])
