@@ -256,7 +256,7 @@ class Viewer:
         # fractions would shrink its text in small windows.
         row = 17.0 / float(self.state.options.window_size[1])
         # A lone row gets more room: VTK pads a legend box, which would squeeze a single line.
-        height = min(row * max(len(entries), 1.6), top - 0.02)
+        height = min(row * max(len(entries), 1.25), top - 0.02)
         box.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
         box.GetPositionCoordinate().SetValue(0.99 - width, top - height)
         box.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
