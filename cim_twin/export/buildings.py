@@ -35,6 +35,8 @@ CLASS_ID = "building"
 
 @dataclass(frozen=True)
 class TilingOptions:
+    """Caps of the tile tree: buildings and triangles per leaf, buildings per coarse (LOD1 block) tile."""
+
     max_features: int = 2000
     max_triangles: int = 200_000
     coarse_max_features: int = 4000
@@ -205,6 +207,7 @@ def extent_of(frame: LocalFrame, lo: np.ndarray, hi: np.ndarray) -> list[float]:
 
 
 def tile_path(node: TileNode, version: str) -> str:
+    """The content URI of a tile, relative to its tileset.json."""
     return f"tiles/{node.address}.{'glb' if version == '1.1' else 'b3dm'}"
 
 

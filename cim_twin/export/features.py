@@ -186,6 +186,7 @@ class ColumnStats:
         self.int_in_range: dict[str, bool] = {}
 
     def add(self, row: Mapping[str, Any]) -> None:
+        """Count one row."""
         self.n_rows += 1
         for name, v in row.items():
             if v is None:
@@ -205,6 +206,7 @@ class ColumnStats:
                 kinds.add(kind)
 
     def merge(self, other: ColumnStats) -> None:
+        """Add the counts of ``other`` (another worker's rows)."""
         self.n_rows += other.n_rows
         for name, n in other.present.items():
             self.present[name] = self.present.get(name, 0) + n

@@ -35,6 +35,7 @@ class LocalFrame:
 
     @classmethod
     def at_lonlat(cls, lon_deg: float, lat_deg: float, height_m: float) -> LocalFrame:
+        """The frame at a WGS84 point (degrees, ellipsoidal height in metres)."""
         lam, phi = np.radians(lon_deg), np.radians(lat_deg)
         east = np.array([-np.sin(lam), np.cos(lam), 0.0])
         north = np.array([-np.sin(phi) * np.cos(lam), -np.sin(phi) * np.sin(lam), np.cos(phi)])
@@ -61,6 +62,7 @@ class LocalFrame:
         return _rows_times(d, self.rotation)
 
     def enu_to_ecef(self, enu: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` ENU of this frame -> ``(n, 3)`` ECEF."""
         return _rows_times(np.asarray(enu, dtype=np.float64).reshape(-1, 3), self.rotation.T) + self.origin_ecef
 
     def scene_to_enu(self, crs: SceneCRS, xyz: np.ndarray) -> np.ndarray:
@@ -71,10 +73,12 @@ class LocalFrame:
         return self.ecef_to_enu(crs.to_ecef(xyz[:, 0], xyz[:, 1], xyz[:, 2]))
 
     def lonlat_to_enu(self, lon: np.ndarray, lat: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """WGS84 lon/lat (degrees) and ellipsoidal height -> ``(n, 3)`` ENU of this frame."""
         ex, ey, ez = transformer("EPSG:4979", "EPSG:4978").transform(lon, lat, h)
         return self.ecef_to_enu(np.column_stack([ex, ey, ez]))
 
     def enu_to_lonlat(self, enu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(n, 3)`` ENU of this frame -> WGS84 lon, lat (degrees) and ellipsoidal height."""
         ecef = self.enu_to_ecef(enu)
         lon, lat, h = transformer("EPSG:4978", "EPSG:4979").transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
         return np.asarray(lon), np.asarray(lat), np.asarray(h)

@@ -36,6 +36,7 @@ class GlbBuilder:
         self.accessors: list[dict[str, Any]] = []
 
     def view(self, data: bytes, *, target: int | None = None, stride: int | None = None) -> int:
+        """Append ``data`` as a buffer view (8-byte aligned); returns its index."""
         if not data:
             data = b"\0"  # a buffer view may not be empty (e.g. a text column where every value is "")
         pad = (-len(self.bin)) % 8
@@ -51,6 +52,7 @@ class GlbBuilder:
 
     def accessor(self, array: np.ndarray, component_type: int, type_: str, *, target: int | None = None,
                  normalized: bool = False, min_max: bool = False) -> int:
+        """Append ``array`` as an accessor over a new buffer view; returns its index."""
         array = np.ascontiguousarray(array)
         view = self.view(array.tobytes(), target=target)
         acc: dict[str, Any] = {
@@ -118,6 +120,7 @@ def encode_property_table(builder: GlbBuilder, table: PropertyTable, rows: Seque
 
 
 def metadata_schema(columns: Sequence[PropertyColumn], class_id: str, class_name: str, schema_id: str) -> dict[str, Any]:
+    """The EXT_structural_metadata schema of one class whose properties are ``columns``."""
     return {
         "id": schema_id,
         "classes": {class_id: {"name": class_name, "properties": {c.id: c.schema() for c in columns}}},
@@ -224,6 +227,7 @@ def decode_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
 
 
 def read_accessor(gltf: dict[str, Any], binary: bytes, index: int) -> np.ndarray:
+    """The values of accessor ``index`` as a numpy array (``(count, width)`` for vectors)."""
     acc = gltf["accessors"][index]
     bv = gltf["bufferViews"][acc["bufferView"]]
     dtype = _DTYPES[acc["componentType"]]

@@ -66,6 +66,7 @@ def layer_entry(layer_id: str, *, kind: str, path: str, fmt: str, version: str |
 
 def manifest(layers: list[dict[str, Any]], *, source: dict[str, Any], run_id: str | None,
              audit: dict[str, Any] | None, georeference: dict[str, Any]) -> dict[str, Any]:
+    """The whole layers.json document."""
     return {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_VERSION,

@@ -70,6 +70,8 @@ def finding_rows(findings: list[ProblemPoint]) -> list[dict[str, Any]]:
 
 @dataclass
 class ProblemLayer:
+    """The findings ready for tiling: properties, positions (ENU of ``frame`` and WGS84), colours."""
+
     table: PropertyTable
     enu: np.ndarray
     lonlat: np.ndarray
@@ -100,6 +102,7 @@ def finding_positions(findings: list[ProblemPoint], scene_crs: Any) -> np.ndarra
 
 
 def prepare_problems(findings: list[ProblemPoint], scene_crs: Any, frame: LocalFrame | None) -> ProblemLayer:
+    """The problem layer of ``findings`` (sorted by id) in ``frame`` (default: one at their centre)."""
     findings = sorted(findings, key=lambda f: f.id)
     rows = finding_rows(findings)
     columns = derive_columns(rows, {"value": "", "threshold": ""}, {}, first=("id", "indicator", "severity"))
@@ -114,12 +117,14 @@ def prepare_problems(findings: list[ProblemPoint], scene_crs: Any, frame: LocalF
 
 
 def problem_style() -> dict[str, Any]:
+    """style.json of the problem layer: severity colours, 10 px points."""
     conditions = [[f"${{severity}} === {_quote(s)}", _css(c)] for s, c in SEVERITY_COLORS.items()]
     conditions.append(["true", _css(NO_VALUE)])
     return {"color": {"conditions": conditions}, "pointSize": 10}
 
 
 def problem_legend() -> list[dict[str, Any]]:
+    """The severity legend of the problem layers in layers.json."""
     return [{"label_en": s, "label_zh": SEVERITY_ZH[s], "value": s, "color": hex_color(c)}
             for s, c in SEVERITY_COLORS.items()]
 

@@ -34,6 +34,7 @@ class RunData:
 
     @property
     def indicator_codes(self) -> list[str]:
+        """The indicators the run has findings of, sorted."""
         return sorted({f.indicator for f in self.findings})
 
     def close(self) -> None:

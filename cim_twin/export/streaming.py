@@ -411,7 +411,7 @@ def _read_records(job: _Job, rows: list[int], full: bool) -> list[tuple[Any, ...
 
 
 def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
-    from .writer import _writer
+    from .writer import write_file
 
     job = _JOB
     assert job is not None and job.colors is not None and job.out is not None
@@ -431,7 +431,7 @@ def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     written = []
     for version, data in zip(job.versions, tile_contents(layer, node, job.versions, job.schema), strict=True):
         folder = "buildings" if version == "1.1" else "buildings-1.0"
-        _writer(job.out / folder / tile_path(node, version), data)
+        write_file(job.out / folder / tile_path(node, version), data)
         written.append(len(data))
     return written
 
@@ -446,12 +446,12 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
     global _JOB
     from .audit import audit_tileset, guarded
     from .writer import (
-        _time_range,
-        _writer,
         building_layer_entry,
         finish_export,
         georeference_of,
         tileset_extras,
+        time_range_of,
+        write_file,
     )
 
     processes = max(1, processes or os.cpu_count() or 1)
@@ -563,15 +563,15 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
             bar.close()
         lap("tiles")
         extent = extent_of(frame, summary.lo.min(axis=0), summary.hi.max(axis=0))
-        time_range = _time_range(run)
+        time_range = time_range_of(run)
         layers: list[dict[str, Any]] = []
         audits: dict[str, Any] = {}
         samples = sorted((s for r in results for s in r.samples), key=lambda s: (s[0], s[1]))[:AUDIT_SAMPLE]
         for version in versions:
             folder = "buildings" if version == "1.1" else "buildings-1.0"
             ts = dumps_pretty(tileset_json(tree, frame, version, extras))
-            _writer(root / folder / "tileset.json", ts)
-            _writer(root / folder / "style.json", dumps_pretty(coloring.style))
+            write_file(root / folder / "tileset.json", ts)
+            write_file(root / folder / "style.json", dumps_pretty(coloring.style))
             stats_out = {"tiles": len(nodes), "bytes": int(sum(w[versions.index(version)] for w in sizes)) + len(ts),
                          "depth": max(len(n.address) for n in nodes) - 1}
             layers.append(building_layer_entry(

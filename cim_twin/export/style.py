@@ -42,6 +42,7 @@ CATEGORICAL = [
 
 
 def hex_color(rgba: tuple[int, ...]) -> str:
+    """``#rrggbb`` of an RGBA tuple."""
     return "#{:02x}{:02x}{:02x}".format(*rgba[:3])
 
 

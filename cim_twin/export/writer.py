@@ -51,8 +51,9 @@ def _write_file(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _writer(path: Path, data: bytes) -> None:
-    # an indirection so tests can inject failures into _write_file
+def write_file(path: Path, data: bytes) -> None:
+    """Write one file of the export; every file goes through here (tests inject failures into
+    ``_write_file``)."""
     _write_file(path, data)
 
 
@@ -221,13 +222,13 @@ def _export_into(scene: Scene, root: Path, run: RunData | None, options: ExportO
     audits: dict[str, Any] = {}
     n_tiles = len(layer.tree.walk()) * len(versions)
     bar = progress(total=n_tiles, desc="export tiles", unit="tile", enabled=options.show_progress)
-    time_range = _time_range(run)
+    time_range = time_range_of(run)
     try:
         for version in versions:
             folder = "buildings" if version == "1.1" else "buildings-1.0"
-            stats = write_building_tiles(layer, root / folder, version, extras, _writer, on_tile=bar.update,
+            stats = write_building_tiles(layer, root / folder, version, extras, write_file, on_tile=bar.update,
                                          processes=max(1, options.processes or os.cpu_count() or 1))
-            _writer(root / folder / "style.json", dumps_pretty(layer.coloring.style))
+            write_file(root / folder / "style.json", dumps_pretty(layer.coloring.style))
             layers.append(building_layer_entry(
                 folder, version, extent=layer.extent_wgs84, time_range=time_range, count=len(layer.table),
                 coloring=layer.coloring, run_id=run_id, color_by=options.color_by, stats=stats,
@@ -256,7 +257,7 @@ def finish_export(root: Path, *, run: RunData | None, crs: Any, frame: Any, vers
     """The layers after the buildings: problem layer, lists, audit.json and layers.json."""
     from .manifest import manifest
 
-    time_range = _time_range(run)
+    time_range = time_range_of(run)
     run_id = run.run_id if run is not None else None
     if run is not None and run.findings:
         layers.extend(_write_problem_layers(crs, run, root, frame, versions, options, extras, time_range))
@@ -265,9 +266,9 @@ def finish_export(root: Path, *, run: RunData | None, crs: Any, frame: Any, vers
     audit = audit_summary(summary, audits) if options.audit else {
         **summary, "max_position_error_m": None, "passed": None, "tilesets": {},
         "status": "not run", "warnings": ["the audit was not run (--no-audit)"]}
-    _writer(root / "audit.json", dumps_pretty(audit))
+    write_file(root / "audit.json", dumps_pretty(audit))
     doc = manifest(layers, source=source, run_id=run_id, audit=audit, georeference=georeference)
-    _writer(root / "layers.json", dumps_pretty(doc))
+    write_file(root / "layers.json", dumps_pretty(doc))
     return doc
 
 
@@ -313,7 +314,8 @@ def _audit(scene: Scene, crs: Any, layer: BuildingLayer, tileset: Path, options:
                    lambda: audit_buildings(scene, layer, tileset, sample=options.audit_sample, crs=crs))
 
 
-def _time_range(run: RunData | None) -> dict[str, str | None] | None:
+def time_range_of(run: RunData | None) -> dict[str, str | None] | None:
+    """The ``time_range`` of layers.json: the findings' validity windows and the period."""
     if run is None or not run.findings:
         if run is not None and run.run is not None:
             return {"period": run.run.period}
@@ -337,7 +339,7 @@ def _write_problem_layers(crs: Any, run: RunData, root: Path, frame: Any, versio
     out = []
     for version in versions:
         folder = "problems" if version == "1.1" else "problems-1.0"
-        stats = write_problem_tiles(problems, root / folder, version, extras, _writer)
+        stats = write_problem_tiles(problems, root / folder, version, extras, write_file)
         out.append(layer_entry(
             folder, kind="problems", path=f"{folder}/tileset.json", fmt="3d-tiles", version=version, crs="EPSG:4978",
             extent_wgs84=extent, time_range=time_range, feature_count=len(problems.table), legend=problem_legend(),
@@ -345,13 +347,13 @@ def _write_problem_layers(crs: Any, run: RunData, root: Path, frame: Any, versio
             content="glb POINTS (EXT_mesh_features, EXT_structural_metadata)" if version == "1.1"
             else "pnts (batch table)",
         ))
-    _writer(root / "problems.geojson", problems_geojson(run.findings, crs, options.geojson_crs))
+    write_file(root / "problems.geojson", problems_geojson(run.findings, crs, options.geojson_crs))
     out.append(layer_entry(
         "problems-geojson", kind="problems", path="problems.geojson", fmt="geojson", version="RFC 7946",
         crs=options.geojson_crs.upper(), extent_wgs84=extent, time_range=time_range, feature_count=len(run.findings),
         legend=problem_legend(), run_id=run.run_id,
     ))
-    _writer(root / "problems.czml", problems_czml(run.findings, crs, name=f"problems {run.run_id}"))
+    write_file(root / "problems.czml", problems_czml(run.findings, crs, name=f"problems {run.run_id}"))
     out.append(layer_entry(
         "problems-czml", kind="problems", path="problems.czml", fmt="czml", version="1.0", crs="EPSG:4979",
         extent_wgs84=extent, time_range=time_range, feature_count=len(run.findings), legend=problem_legend(),
@@ -365,5 +367,5 @@ def _write_lists(run: RunData, root: Path) -> list[dict[str, Any]]:
     else a problem list CSV written here (UTF-8 with BOM, Chinese headers)."""
     from .lists import write_run_lists
 
-    return write_run_lists(run, root, _writer)
+    return write_run_lists(run, root, write_file)
 
