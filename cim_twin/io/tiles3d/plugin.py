@@ -16,10 +16,10 @@ def register_readers(register: Callable[[Any], None]) -> None:
     register(
         ReaderSpec(
             name="3dtiles",
-            title="3D Tiles 1.0/1.1 tileset (tileset.json or its folder)",
+            title="3D Tiles 1.0/1.1 tileset (tileset.json, its folder, or a .3tz package)",
             sniff=sniff_tileset,
             read=read_tileset,
             info=tileset_info,
-            suffixes=(".json", "folder with tileset.json"),
+            suffixes=(".json", ".3tz", "folder with tileset.json"),
         )
     )

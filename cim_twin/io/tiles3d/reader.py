@@ -46,7 +46,7 @@ from ...crs import SceneCRS, parse_srs_name, topocentric_crs, transformer
 from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
 from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceType
 from .content import ContentFeature, DecodeContext, decode_content
-from .source import TilesetSource
+from .source import PACKAGE_SUFFIX, TilesetSource
 from .tileset import TilesetWalker
 
 __all__ = ["read_tileset", "sniff_tileset", "tileset_info"]
@@ -59,7 +59,8 @@ _MIN_GEOREFERENCED_RADIUS_M = 6_000_000.0
 
 
 def tileset_file(path: Path) -> Path:
-    """The tileset JSON of ``path`` (a file, or a folder holding ``tileset.json``)."""
+    """The tileset JSON of ``path`` (a file, or a folder holding ``tileset.json``), or the ``.3tz``
+    package itself."""
     if path.is_dir():
         candidate = path / "tileset.json"
         if not candidate.is_file():
@@ -69,7 +70,11 @@ def tileset_file(path: Path) -> Path:
 
 
 def sniff_tileset(path: Path) -> bool:
-    """Whether ``path`` is a tileset folder or a tileset JSON (reads at most 64 KiB)."""
+    """Whether ``path`` is a tileset folder, a tileset JSON (reads at most 64 KiB) or a ``.3tz``
+    package."""
+    if path.suffix.lower() == PACKAGE_SUFFIX:
+        # Claimed by its name: a broken package is then reported as one, not as an unknown file.
+        return path.is_file()
     try:
         file = path / "tileset.json" if path.is_dir() else path
         if not file.is_file():

@@ -8,13 +8,17 @@ through :class:`TilesetSource`, which
 * refuses absolute paths, ``file:`` URIs and anything that resolves outside the tileset's folder
   (``..`` escapes, symbolic links pointing out);
 * refuses ``http(s)`` URLs unless ``allow_remote`` is set;
-* accepts gzip-compressed files (as some servers store them) and JSON with a UTF-8 byte order mark.
+* accepts gzip-compressed files (as some servers store them) and JSON with a UTF-8 byte order mark;
+* reads 3D Tiles packages (``.3tz``, a ZIP archive with ``tileset.json`` at its top) the same way,
+  the archive standing in for the tileset folder.
 """
 
 from __future__ import annotations
 
 import gzip
+import posixpath
 import re
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,7 +28,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 from ...errors import FormatError, UnsafeInputError
 from ...serialization import loads
 
-__all__ = ["Location", "TilesetSource"]
+__all__ = ["PACKAGE_SUFFIX", "Location", "TilesetSource"]
+
+#: File suffix of a 3D Tiles package (3TZ).
+PACKAGE_SUFFIX = ".3tz"
 
 #: Largest remote file fetched with ``allow_remote`` (bytes); a tile is rarely above a few MiB.
 MAX_REMOTE_BYTES = 512 * 1024 * 1024
@@ -55,16 +62,24 @@ class TilesetSource:
     Parameters
     ----------
     root_file:
-        The top ``tileset.json``; its folder bounds every local URI.
+        The top ``tileset.json``, whose folder bounds every local URI; or a ``.3tz`` package,
+        whose ``tileset.json`` is the top one and whose entries are the only files reachable.
     allow_remote:
         Allow ``http``/``https`` URIs (fetched with a timeout and a size cap).
     """
 
     def __init__(self, root_file: Path, *, allow_remote: bool = False) -> None:
         self.root_file = root_file
-        self.root_dir = root_file.parent.resolve()
         self.allow_remote = allow_remote
-        self.root = Location(root_file.resolve(), None, str(root_file))
+        self.archive: zipfile.ZipFile | None = None
+        if root_file.suffix.lower() == PACKAGE_SUFFIX:
+            self.archive = _open_package(root_file)
+            # Entries are addressed as paths below the archive's own path.
+            self.root_dir = root_file.resolve()
+            self.root = Location(self.root_dir / "tileset.json", None, f"{root_file}/tileset.json")
+        else:
+            self.root_dir = root_file.parent.resolve()
+            self.root = Location(root_file.resolve(), None, str(root_file))
 
     # --- resolution ------------------------------------------------------------------------------
     def resolve(self, uri: str, base: Location) -> Location:
@@ -108,7 +123,9 @@ class TilesetSource:
                 hint="tileset URIs must be relative paths inside the tileset folder",
             )
         assert base.path is not None
-        target = (base.path.parent / rel.replace("\\", "/")).resolve()
+        joined = base.path.parent / rel.replace("\\", "/")
+        # Inside a package there is no file system to ask: '..' is folded lexically.
+        target = Path(posixpath.normpath(joined.as_posix())) if self.archive is not None else joined.resolve()
         if not target.is_relative_to(self.root_dir):
             raise UnsafeInputError(
                 f"URI {uri!r} points outside the tileset folder",
@@ -128,6 +145,8 @@ class TilesetSource:
         """
         if loc.url is not None:
             data = self._fetch(loc)
+        elif self.archive is not None:
+            data = self._read_entry(loc)
         else:
             assert loc.path is not None
             try:
@@ -154,6 +173,21 @@ class TilesetSource:
         raw = self.read_bytes(loc) if data is None else data
         return parse_json(raw, loc.label)
 
+    def _read_entry(self, loc: Location) -> bytes:
+        assert self.archive is not None and loc.path is not None
+        name = loc.path.relative_to(self.root_dir).as_posix()
+        try:
+            info = self.archive.getinfo(name)
+        except KeyError as exc:
+            raise FormatError("file not found in the package", path=loc.label,
+                              hint="the tileset names a file that the .3tz archive does not hold") from exc
+        if info.file_size > MAX_REMOTE_BYTES:
+            raise FormatError(f"package entry larger than {MAX_REMOTE_BYTES} bytes", path=loc.label)
+        try:
+            return self.archive.read(info)
+        except (zipfile.BadZipFile, NotImplementedError, OSError, zlib.error) as exc:
+            raise FormatError(f"package entry does not read: {exc}", path=loc.label) from exc
+
     def _fetch(self, loc: Location) -> bytes:
         import urllib.error
         import urllib.request
@@ -167,6 +201,27 @@ class TilesetSource:
         if len(data) > MAX_REMOTE_BYTES:
             raise FormatError(f"remote file larger than {MAX_REMOTE_BYTES} bytes", path=loc.label)
         return bytes(data)
+
+
+def _open_package(path: Path) -> zipfile.ZipFile:
+    """Open a 3TZ package.
+
+    Raises
+    ------
+    FormatError
+        when it is not a ZIP archive or holds no top ``tileset.json``.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError as exc:
+        raise FormatError("no such file", path=path) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FormatError(f"not a 3D Tiles package (ZIP archive): {exc}", path=path) from exc
+    if "tileset.json" not in archive.NameToInfo:
+        archive.close()
+        raise FormatError("package holds no tileset.json at its top", path=path,
+                          hint="a .3tz archive has tileset.json as a top-level entry")
+    return archive
 
 
 def parse_json(raw: bytes | memoryview, label: str) -> Any:

@@ -483,3 +483,42 @@ def test_a_url_as_source_is_a_clear_error() -> None:
     with pytest.raises(FormatError, match="local files, not URLs") as info:
         read_scene("https://example.com/city/tileset.json")
     assert "--allow-remote" in (info.value.hint or "")
+
+
+# --- 3D Tiles packages (3TZ) -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["validTilesetPackage.3tz", "validTilesetPackageZipped.3tz"])
+def test_3tz_packages_read_like_folders(shared_data: Path, name: str) -> None:
+    from cim_twin.io import find_reader, read_scene
+
+    package = shared_data / VALIDATOR / "tilesets/packages" / name
+    assert find_reader(package).name == "3dtiles"
+    scene = read_scene(package)
+    assert scene.counts() == {"Feature": 1}
+    lo, hi = scene.roots[0].bounds
+    assert np.allclose(lo, [0, 0, 0], atol=1e-6) and np.allclose(hi, [1, 0, 1], atol=1e-6)  # the glTF triangle, z-up
+    assert tileset_info(package)["contents"] == {"gltf": 1}
+
+
+def test_3tz_package_errors_and_escapes(tmp_path: Path, shared_data: Path, tiles) -> None:
+    import zipfile
+
+    with pytest.raises(FormatError, match="not a 3D Tiles package"):
+        read_tileset(shared_data / VALIDATOR / "tilesets/tiles/3tz/invalid.3tz")
+    tiles["b3dm"](tmp_path / "t.b3dm", [("b1", 0, 0, 10, 30)])
+    (tmp_path / "secret.b3dm").write_bytes((tmp_path / "t.b3dm").read_bytes())
+    children = [{"boundingVolume": tiles["box"](), "geometricError": 0, "content": {"uri": uri}}
+                for uri in ("tiles/t.b3dm", "../secret.b3dm", "tiles/missing.b3dm")]
+    tiles["tileset"](tmp_path / "tileset.json", {"boundingVolume": tiles["box"](), "geometricError": 10,
+                                                 "refine": "ADD", "children": children})
+    package = tmp_path / "city.3tz"
+    with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(tmp_path / "tileset.json", "tileset.json")
+        archive.write(tmp_path / "t.b3dm", "tiles/t.b3dm")
+    scene = read_tileset(package)
+    assert [o.id for o in scene.roots] == ["b1"] and scene["b1"].volume_m3 == pytest.approx(3000, rel=1e-4)
+    warnings = " | ".join(str(w) for w in scene.warnings)
+    assert "points outside the tileset folder" in warnings and "not found in the package" in warnings
+    with zipfile.ZipFile(tmp_path / "empty.3tz", "w") as archive:
+        archive.writestr("other.json", "{}")
+    with pytest.raises(FormatError, match=r"no tileset\.json"):
+        read_tileset(tmp_path / "empty.3tz")
