@@ -28,7 +28,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "first), right click to inspect, F1-F6 camera presets, h overview. --screenshot renders "
         "off-screen to a PNG instead (no display needed).",
     )
-    p.add_argument("source", type=Path, help="CityGML file, tileset.json or tileset folder, or twin.toml / project folder")
+    p.add_argument("source", type=Path, help="CityGML file, tileset.json, tileset folder or .3tz package, or twin.toml / "
+                   "project folder")
     p.add_argument("--run", help="run folder or findings.json, or a run in the catalog: id, 'latest', a year "
                    "(default for a project: its latest run)")
     p.add_argument("--catalog", type=Path, help="catalog file to find --run in (default: the project's)")
