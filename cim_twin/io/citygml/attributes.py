@@ -269,13 +269,15 @@ def parse_address(el: etree._Element) -> Address | None:
     (``AddressDetails/Country/Locality/Thoroughfare``) or xAL 3 (``Address/Country/NameElement``,
     ``Thoroughfare/NameElement``, ``Number``, ``PostCode/Identifier``, free text lines)."""
     xal = None
+    ns = ""
     for e in el.iter("{*}AddressDetails", "{*}Address"):
-        if "xal" in (etree.QName(e).namespace or "").lower():
+        tag = e.tag
+        ns = tag[1 : tag.find("}")].lower() if tag.startswith("{") else ""
+        if "xal" in ns:
             xal = e
             break
     if xal is None:
         return None
-    ns = (etree.QName(xal).namespace or "").lower()
     if "xal:3" in ns or ns.endswith(":3"):
         return _address_xal3(xal)
     return _address_xal2(xal)

@@ -36,6 +36,10 @@ KNOWN_GEOMETRY = POLYGON_LIKE | SURFACE_AGGREGATES | SOLID_AGGREGATES | GEOMETRY
 _COORD_NAMES = frozenset({"posList", "pos", "coordinates", "coord", "pointProperty", "pointRep"})
 
 
+#: ``{ns}id`` -> (exterior/LinearRing/posList tags, Polygon tag, aggregate tags) of that namespace.
+_TAGS_BY_NAMESPACE: dict[str, tuple[tuple[str, str, str], str, frozenset[str]]] = {}
+
+
 class CoordinateError(ValueError):
     """Coordinates that cannot be read (not numbers, wrong count for the dimension)."""
 
@@ -102,11 +106,16 @@ class GeometryCollector:
     _aggregate_tags: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        ns = self.gml_id_attr[: -len("id")]
-        self._tags = (ns + "exterior", ns + "LinearRing", ns + "posList")
-        self._polygon_tag = ns + "Polygon"
-        self._aggregate_tags = frozenset(
-            ns + name for name in SURFACE_AGGREGATES | SOLID_AGGREGATES | GEOMETRY_AGGREGATES)
+        # one collector per feature: the tag names are made once per GML namespace
+        known = _TAGS_BY_NAMESPACE.get(self.gml_id_attr)
+        if known is None:
+            ns = self.gml_id_attr[: -len("id")]
+            known = _TAGS_BY_NAMESPACE[self.gml_id_attr] = (
+                (ns + "exterior", ns + "LinearRing", ns + "posList"),
+                ns + "Polygon",
+                frozenset(ns + name for name in SURFACE_AGGREGATES | SOLID_AGGREGATES | GEOMETRY_AGGREGATES),
+            )
+        self._tags, self._polygon_tag, self._aggregate_tags = known
 
     # --- entry point -----------------------------------------------------------------------------
     def parse_property(self, prop: etree._Element, ctx: GeometryContext) -> None:
