@@ -125,27 +125,33 @@ def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[Column], Sequenc
     and ``stamp`` (W3C date-time, the document's created/modified date, e.g. the run's end) give
     the same bytes, since openpyxl's own clock and the zip entry times are replaced."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    # Write-only mode streams rows instead of keeping a cell object per value: about twice as
+    # fast on the tens of thousands of rows of a city's lists.
+    wb = Workbook(write_only=True)
     taken: set[str] = set()
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    bold, fill, middle = Font(bold=True), PatternFill("solid", fgColor="DDEBF7"), Alignment(vertical="center")
     for title, columns, rows in sheets:
         ws = wb.create_sheet(_sheet_title(title, taken))
-        ws.append([h for h, _ in columns])
-        for cell in ws[1]:
-            cell.font, cell.fill = bold, fill
-            cell.alignment = Alignment(vertical="center")
-        for row in rows:
-            ws.append([_cell(row.get(k)) for _, k in columns])
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+        # Widths, frozen header and filter are sheet properties: set before the rows stream out.
         for c, (header, key) in enumerate(columns, start=1):
             sample = [header] + [str(_cell(r.get(key)) or "") for r in rows[:200]]
             width = max(_display_width(s) for s in sample)
             ws.column_dimensions[get_column_letter(c)].width = min(60, max(6, width + 2))
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+        header_cells = []
+        for header, _ in columns:
+            cell = WriteOnlyCell(ws, value=header)
+            cell.font, cell.fill, cell.alignment = bold, fill, middle
+            header_cells.append(cell)
+        ws.append(header_cells)
+        keys = [k for _, k in columns]
+        for row in rows:
+            ws.append([_cell(row.get(k)) for k in keys])
     if not sheets:
         wb.create_sheet("空")
 
