@@ -23,7 +23,7 @@ from .features import (
     run_properties,
 )
 from .georef import LocalFrame, box_volume, column_major, translation
-from .gltf import mesh_glb, metadata_schema
+from .gltf import MeshContent, mesh_glb, metadata_schema
 from .style import Coloring, color_buildings
 from .tiling import ExportFeature, TileNode, build_tree, content_for, footprint_hulls, make_block
 
@@ -252,12 +252,18 @@ def tile_contents(layer: BuildingLayer, node: TileNode, versions: tuple[str, ...
     """The content bytes of one tile in each of ``versions``; the geometry (welded, with normals
     and colours) is built once for all of them."""
     content, rows = content_for(layer.features, node.content, node.coarse, node.centre)
-    table_rows = [layer.features[i].row for i in rows]
+    return encode_tile(content, layer.table, [layer.features[i].row for i in rows], versions, schema)
+
+
+def encode_tile(content: MeshContent, table: PropertyTable, rows: list[int], versions: tuple[str, ...] | list[str],
+                schema: dict[str, Any]) -> list[bytes]:
+    """The bytes of one tile's ``content`` with the properties of ``rows`` of ``table``, per version
+    (glb for 1.1, b3dm for 1.0)."""
     out = []
     for version in versions:
-        glb = mesh_glb(content, feature_count=len(rows), table=layer.table, rows=table_rows, schema=schema,
+        glb = mesh_glb(content, feature_count=len(rows), table=table, rows=rows, schema=schema,
                        class_id=CLASS_ID, tiles_version=version, generator=f"cim-twin {__version__}")
-        out.append(glb if version == "1.1" else b3dm_bytes(glb, len(rows), batch_table_json(layer.table, table_rows)))
+        out.append(glb if version == "1.1" else b3dm_bytes(glb, len(rows), batch_table_json(table, rows)))
     return out
 
 

@@ -8,13 +8,16 @@ so a plain CityGML source takes this path:
    file's head (root element, namespaces, envelope) + the range + the closing root tag.
 2. **Parse** (one worker process per range, ``processes`` at a time): the project's CityGML reader
    streams the range's objects; each building becomes its flattened properties and its geometry in
-   the export frame (ENU metres) plus its LOD1 block, *spilled* to a scratch file. Only a summary per
-   building (bounds, triangle count, size, block error, where its record is) and the column
+   the export frame (ENU metres) plus its LOD1 block, *spilled* to the range's scratch files (rows
+   pickled; vertices, triangles and block vertices as raw arrays). Only a summary per building
+   (bounds, triangle count, size, block error, its counts in the spill files) and the column
    statistics go back to the main process.
 3. **Tile**: the main process derives the schema from the merged statistics, colours, and builds the
    tile tree from the summaries (exactly as the in-memory path does).
-4. **Write** (worker processes over tiles): each tile reads its buildings' records from the spill
-   files and writes its glb/b3dm.
+4. **Write** (worker processes over tiles): each tile gathers its buildings' geometry from the
+   memory-mapped spill files with one index array per range and kind (numpy only, no Python work
+   per building or vertex), unpickles their property rows, and writes its glb/b3dm (the geometry
+   built once for both 3D Tiles versions).
 
 The in-memory path and this one share every step that decides bytes (rows, schema, frame, blocks,
 tree, tile content), so both give byte-identical tiles for the same file.
@@ -23,6 +26,7 @@ tree, tile content), so both give byte-identical tiles for the same file.
 from __future__ import annotations
 
 import logging
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -44,22 +48,21 @@ from .audit import sample_order
 from .buildings import (
     CLASS_ID,
     SCHEMA_ID,
-    BuildingLayer,
     building_row,
     color_column,
+    encode_tile,
     extent_of,
     feature_geometries,
     frame_for,
-    tile_contents,
     tile_path,
     tileset_json,
 )
 from .features import ColumnStats, PropertyTable, property_id
 from .georef import LocalFrame, placed_crs
-from .gltf import metadata_schema
+from .gltf import MeshContent, metadata_schema
 from .run import RunData, findings_by_object, run_info_for
 from .style import color_buildings
-from .tiling import ExportFeature, FeatureSummary, TileNode, build_tree
+from .tiling import FeatureSummary, TileNode, block_triangles, build_tree, mesh_content
 
 __all__ = ["STREAM_THRESHOLD_BYTES", "export_citygml_streaming", "split_member_ranges"]
 
@@ -138,9 +141,11 @@ class _Job:
     # tile phase
     columns: list[Any] = field(default_factory=list)
     colors: np.ndarray | None = None
+    #: per building: its part, and where its row, vertices, triangles and block vertices start in the
+    #: part's spill files (in bytes for rows, in array rows for the others) and how many there are
     record_chunk: np.ndarray | None = None
-    record_offset: np.ndarray | None = None
-    record_length: np.ndarray | None = None
+    record_start: np.ndarray | None = None
+    record_count: np.ndarray | None = None
     schema: dict[str, Any] = field(default_factory=dict)
     versions: tuple[str, ...] = ()
     out: Path | None = None
@@ -157,8 +162,8 @@ class _ChunkResult:
     index: int
     ids: list[str]
     summary: FeatureSummary
-    offsets: np.ndarray
-    lengths: np.ndarray
+    #: per building: row bytes, vertices, triangles, block vertices in the spill files
+    spilled: np.ndarray
     stats: ColumnStats
     units: dict[str, str]
     groups: dict[str, str]
@@ -226,13 +231,44 @@ def _translate(exc: CimTwinError, job: _Job, k: int) -> CimTwinError:
     return type(exc)(exc.message, path=job.path, line=line, column=exc.column, object_id=exc.object_id, hint=exc.hint)
 
 
+#: The spill files of one part, by kind: pickled property rows, then raw arrays (ENU vertices
+#: float64 x3, triangles int32 x3, LOD1 block vertices float64 x3), one building after the other.
+_SPILL_KINDS = ("rows", "vertices", "triangles", "blocks")
+_SPILL_DTYPES = {"vertices": np.float64, "triangles": np.int32, "blocks": np.float64}
+
+
+def _spill_path(job: _Job, k: int, kind: str) -> Path:
+    return job.scratch / f"{kind}{k:04d}.bin"
+
+
+class _Spill:
+    """Writes the buildings of part ``k`` to its spill files; ``counts`` holds, per building, the
+    byte length of its row and its numbers of vertices, triangles and block vertices."""
+
+    def __init__(self, job: _Job, k: int) -> None:
+        self.files = {kind: open(_spill_path(job, k, kind), "wb") for kind in _SPILL_KINDS}  # noqa: SIM115
+        self.counts: list[tuple[int, int, int, int]] = []
+
+    def add(self, row: dict[str, Any], enu: np.ndarray, tris: np.ndarray, block: np.ndarray) -> None:
+        meta = pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
+        self.files["rows"].write(meta)
+        self.files["vertices"].write(np.ascontiguousarray(enu, np.float64).tobytes())
+        self.files["triangles"].write(np.ascontiguousarray(tris, np.int32).tobytes())
+        self.files["blocks"].write(np.ascontiguousarray(block, np.float64).tobytes())
+        self.counts.append((len(meta), len(enu), len(tris), len(block)))
+
+    def close(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+
+
 def _parse_chunk(k: int) -> _ChunkResult:
     job = _JOB
     assert job is not None and job.frame is not None
     chunk = _chunk_file(job, k)
-    spill = open(job.scratch / f"spill{k:04d}.bin", "wb")  # noqa: SIM115 - closed in the finally below
+    spill = _Spill(job, k)
     ids: list[str] = []
-    cols: dict[str, list[Any]] = {n: [] for n in ("lo", "hi", "tri", "size", "berr", "btri", "off", "len")}
+    cols: dict[str, list[Any]] = {n: [] for n in ("lo", "hi", "tri", "size", "berr", "btri")}
     stats = ColumnStats()
     units: dict[str, str] = {}
     groups: dict[str, str] = {}
@@ -275,10 +311,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
                     if hit:
                         color_values.setdefault(key, []).append((position, value))
             tris = mesh.triangles.astype(np.int32)
-            record = _record(row, enu, tris, bv, bt, size, berr)
-            cols["off"].append(spill.tell())
-            cols["len"].append(len(record))
-            spill.write(record)
+            spill.add(row, enu, tris, bv)
             ids.append(obj.id)
             cols["lo"].append(enu.min(axis=0))
             cols["hi"].append(enu.max(axis=0))
@@ -327,7 +360,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
                              triangles=arr("tri", np.int64), sizes=arr("size", np.float64),
                              block_errors=arr("berr", np.float64), block_triangles=arr("btri", np.int64))
     return _ChunkResult(
-        k, ids, summary, arr("off", np.int64), arr("len", np.int64), stats, units, groups, source_names, color_values,
+        k, ids, summary, np.array(spill.counts, dtype=np.int64).reshape(-1, 4), stats, units, groups, source_names, color_values,
         sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None,
         warnings,
     )
@@ -370,66 +403,57 @@ def _first_building(job: _Job, chunk: Path) -> tuple[LocalFrame, Any] | None:
     return None
 
 
-def _record(row: dict[str, Any], enu: np.ndarray, tris: np.ndarray, bv: np.ndarray, bt: np.ndarray, size: float,
-            berr: float) -> bytes:
-    """One building in a spill file: the length of the first part, the first part (properties and
-    block, pickled; all a coarse tile needs), then the full geometry as raw arrays."""
-    meta = pickle.dumps((row, bv, bt, size, berr), protocol=pickle.HIGHEST_PROTOCOL)
-    counts = np.array([len(meta), len(enu), len(tris)], dtype=np.int64)
-    return counts.tobytes() + meta + np.ascontiguousarray(enu, np.float64).tobytes() + np.ascontiguousarray(
-        tris, np.int32).tobytes()
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices ``starts[i] .. starts[i] + counts[i] - 1`` of every i, one after the other."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
-def _read_records(job: _Job, rows: list[int], full: bool) -> list[tuple[Any, ...]]:
-    """``(row, enu, tris, block vertices, block triangles, size, block error)`` per row; without
-    ``full`` only the first part is read and ``enu``/``tris`` are None."""
-    assert job.record_chunk is not None and job.record_offset is not None and job.record_length is not None
-    handles: dict[int, Any] = {}
-    out = []
-    try:
-        for i in rows:
-            k = int(job.record_chunk[i])
-            fh = handles.get(k)
-            if fh is None:
-                fh = handles[k] = open(job.scratch / f"spill{k:04d}.bin", "rb")  # noqa: SIM115 - closed below
-            fh.seek(int(job.record_offset[i]))
-            data = fh.read(int(job.record_length[i])) if full else fh.read(24)
-            meta_len, nv, nt = (int(x) for x in np.frombuffer(data[:24], dtype=np.int64))
-            if not full:
-                data += fh.read(meta_len)
-            row, bv, bt, size, berr = pickle.loads(data[24 : 24 + meta_len])
-            enu = tris = None
-            if full:
-                at = 24 + meta_len
-                enu = np.frombuffer(data, dtype=np.float64, count=nv * 3, offset=at).reshape(nv, 3)
-                tris = np.frombuffer(data, dtype=np.int32, count=nt * 3, offset=at + nv * 24).reshape(nt, 3)
-            out.append((row, enu, tris, bv, bt, size, berr))
-    finally:
-        for fh in handles.values():
-            fh.close()
-    return out
+def _tile_arrays(job: _Job, rows: np.ndarray, coarse: bool, centre: np.ndarray) -> tuple[list[dict[str, Any]], MeshContent]:
+    """The property rows and the mesh content of one tile, read from the spill files: the geometry
+    of all its buildings by one gathered read per part and kind (numpy only; the rows of a tile come
+    in feature order, which is part order); the property rows one pickle each."""
+    assert job.record_chunk is not None and job.record_start is not None and job.record_count is not None
+    assert job.colors is not None
+    table_rows: list[dict[str, Any]] = []
+    vertices, triangles, n_verts, n_tris = [], [], [], []
+    parts = job.record_chunk[rows]
+    for k in np.unique(parts):
+        mine = rows[parts == k]
+        start, count = job.record_start[mine], job.record_count[mine]
+        with open(_spill_path(job, int(k), "rows"), "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            table_rows.extend(pickle.loads(mm[s : s + n]) for s, n in zip(start[:, 0].tolist(), count[:, 0].tolist(),
+                                                                          strict=True))
+        if coarse:
+            blocks = np.memmap(_spill_path(job, int(k), "blocks"), dtype=np.float64, mode="r").reshape(-1, 3)
+            vertices.append(blocks[_ranges(start[:, 3], count[:, 3])])
+            n_verts.append(count[:, 3])
+            fans = [block_triangles(int(n)) for n in (count[:, 3] // 2).tolist()]
+            triangles.extend(fans)
+            n_tris.append(np.array([len(t) for t in fans], dtype=np.int64))
+        else:
+            verts = np.memmap(_spill_path(job, int(k), "vertices"), dtype=np.float64, mode="r").reshape(-1, 3)
+            tris = np.memmap(_spill_path(job, int(k), "triangles"), dtype=np.int32, mode="r").reshape(-1, 3)
+            vertices.append(verts[_ranges(start[:, 1], count[:, 1])])
+            triangles.append(tris[_ranges(start[:, 2], count[:, 2])])
+            n_verts.append(count[:, 1])
+            n_tris.append(count[:, 2])
+    content = mesh_content(np.concatenate(vertices), np.concatenate(n_verts), np.concatenate(triangles),
+                           np.concatenate(n_tris), job.colors[rows], centre)
+    return table_rows, content
 
 
 def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     from .writer import write_file
 
     job = _JOB
-    assert job is not None and job.colors is not None and job.out is not None
+    assert job is not None and job.out is not None
     address, rows, coarse, centre = task
-    records = _read_records(job, rows, full=not coarse)
-    features = []
-    table_rows = []
-    for local, (i, rec) in enumerate(zip(rows, records, strict=True)):
-        row, enu, tris, bv, bt, size, berr = rec
-        table_rows.append(row)
-        # a coarse tile draws blocks only: the block stands in for the full geometry it did not read
-        features.append(ExportFeature(local, bv if enu is None else enu, bt if tris is None else tris, bv, bt,
-                                      job.colors[i], size, berr))
-    layer = BuildingLayer(PropertyTable(job.columns, table_rows), features, None, None, None, 0)  # type: ignore[arg-type]
-    node = TileNode(address, list(range(len(rows))), [], coarse)
-    node.lo = node.hi = centre  # tile_bytes needs only the centre
+    table_rows, content = _tile_arrays(job, np.asarray(rows, dtype=np.int64), coarse, centre)
+    node = TileNode(address, [], [], coarse)
     written = []
-    for version, data in zip(job.versions, tile_contents(layer, node, job.versions, job.schema), strict=True):
+    for version, data in zip(job.versions, encode_tile(content, PropertyTable(job.columns, table_rows),
+                                                       list(range(len(rows))), job.versions, job.schema), strict=True):
         folder = "buildings" if version == "1.1" else "buildings-1.0"
         write_file(job.out / folder / tile_path(node, version), data)
         written.append(len(data))
@@ -535,8 +559,8 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
         job.columns = columns
         job.colors = coloring.colors
         job.record_chunk = np.concatenate([np.full(len(r.ids), r.index, np.int32) for r in results])
-        job.record_offset = np.concatenate([r.offsets for r in results])
-        job.record_length = np.concatenate([r.lengths for r in results])
+        job.record_count = np.concatenate([r.spilled for r in results])
+        job.record_start = np.concatenate([np.cumsum(r.spilled, axis=0) - r.spilled for r in results])
         job.schema = metadata_schema(columns, CLASS_ID, "Building", SCHEMA_ID)
         job.versions = tuple(versions)
         job.out = root

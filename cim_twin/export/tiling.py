@@ -30,7 +30,8 @@ import numpy as np
 from ..scene.semantics import SurfaceType
 from .gltf import MeshContent
 
-__all__ = ["ExportFeature", "FeatureSummary", "TileNode", "build_tree", "content_for", "footprint_hulls", "make_block"]
+__all__ = ["ExportFeature", "FeatureSummary", "TileNode", "block_triangles", "build_tree", "content_for",
+           "footprint_hulls", "make_block", "mesh_content"]
 
 MIN_BLOCK_ERROR_M = 0.5
 OMITTED_SIZE_FACTOR = 8.0
@@ -121,11 +122,11 @@ def make_block(vertices: np.ndarray, triangles: np.ndarray, semantics: np.ndarra
         if len(roof):
             rz = z[roof.ravel()]
             error = max(error, float(rz.max() - rz.min()))
-    return verts, _block_triangles(k), error
+    return verts, block_triangles(k), error
 
 
 @lru_cache(maxsize=256)
-def _block_triangles(k: int) -> np.ndarray:
+def block_triangles(k: int) -> np.ndarray:
     """Triangles of an extruded convex ring of ``k`` points: bottom fan (facing down), top fan
     (facing up) and two triangles per side."""
     i = np.arange(1, k - 1, dtype=np.int32)
@@ -239,16 +240,30 @@ def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: 
 def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, centre: np.ndarray) -> tuple[MeshContent, list[int]]:
     """Flat-shaded triangle content of the given features, positions relative to ``centre`` in
     glTF axes. Returns the content and the table rows in feature-id order."""
-    from .georef import enu_to_gltf
-
     parts = [(features[i].block_vertices, features[i].block_triangles) if coarse
              else (features[i].vertices, features[i].triangles) for i in rows]
     n_verts = np.array([len(v) for v, _ in parts], dtype=np.int64)
     n_tris = np.array([len(t) for _, t in parts], dtype=np.int64)
-    verts = np.concatenate([v for v, _ in parts]) - centre
+    colors = np.array([features[i].color for i in rows], dtype=np.uint8).reshape(-1, 4)
+    content = mesh_content(np.concatenate([v for v, _ in parts]), n_verts, np.concatenate([t for _, t in parts]),
+                           n_tris, colors, centre)
+    return content, rows
+
+
+def mesh_content(vertices: np.ndarray, n_verts: np.ndarray, triangles: np.ndarray, n_tris: np.ndarray,
+                 colors: np.ndarray, centre: np.ndarray) -> MeshContent:
+    """Flat-shaded triangle content of consecutive features (numpy only, whatever their number).
+
+    ``vertices`` (ENU) and ``triangles`` (indices into each feature's own vertices) are the features'
+    arrays one after the other, ``n_verts``/``n_tris`` their lengths, ``colors`` one RGBA per
+    feature; positions become relative to ``centre`` in glTF axes.
+    """
+    from .georef import enu_to_gltf
+
+    verts = vertices - centre
     first_vertex = np.cumsum(n_verts) - n_verts
-    tris = np.concatenate([t for _, t in parts]).astype(np.int64) + np.repeat(first_vertex, n_tris)[:, None]
-    local = np.repeat(np.arange(len(rows)), n_tris)  # feature of every triangle
+    tris = triangles.astype(np.int64) + np.repeat(first_vertex, n_tris)[:, None]
+    local = np.repeat(np.arange(len(n_verts)), n_tris)  # feature of every triangle
     tri = verts[tris]
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     length = np.sqrt(np.einsum("ij,ij->i", n, n))
@@ -270,8 +285,7 @@ def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, ce
     indices = remap[inverse.ravel()].astype(np.uint32)
     pos32 = enu_to_gltf(verts[corner_vertex[sel]]).astype(np.float32)
     corner_triangle = sel // 3
-    colors = np.array([features[i].color for i in rows], dtype=np.uint8).reshape(-1, 4)
-    content = MeshContent(
+    return MeshContent(
         positions=pos32,
         normals=nrm_tri[corner_triangle],
         colors=colors[local[corner_triangle]],
@@ -279,4 +293,3 @@ def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, ce
         indices=indices,
         mode=4,
     )
-    return content, rows
