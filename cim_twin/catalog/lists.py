@@ -119,11 +119,12 @@ def _sheet_title(name: str, taken: set[str]) -> str:
 
 
 def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[Column], Sequence[dict[str, Any]]]], *,
-               stamp: str = FIXED_STAMP) -> Path:  # fmt: skip
+               stamp: str = FIXED_STAMP, choices: dict[str, Sequence[str]] | None = None) -> Path:  # fmt: skip
     """An XLSX workbook: one sheet per ``(title, columns, rows)``, bold frozen header, autofilter,
     column widths fitted to the content; written atomically and deterministically: the same sheets
     and ``stamp`` (W3C date-time, the document's created/modified date, e.g. the run's end) give
-    the same bytes, since openpyxl's own clock and the zip entry times are replaced."""
+    the same bytes, since openpyxl's own clock and the zip entry times are replaced. ``choices``
+    (row key -> allowed values) gives those columns a drop-down list in every data row."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -143,6 +144,15 @@ def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[Column], Sequenc
             ws.column_dimensions[get_column_letter(c)].width = min(60, max(6, width + 2))
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+        for c, (_, key) in enumerate(columns, start=1):
+            if choices and key in choices and rows:
+                from openpyxl.worksheet.datavalidation import DataValidation
+
+                letter = get_column_letter(c)
+                listed = DataValidation(type="list", formula1='"' + ",".join(choices[key]) + '"', allow_blank=True,
+                                        showErrorMessage=True, error="请从列表中选择 choose from the list")  # fmt: skip
+                listed.add(f"{letter}2:{letter}{len(rows) + 1}")
+                ws.data_validations.append(listed)
         header_cells = []
         for header, _ in columns:
             cell = WriteOnlyCell(ws, value=header)
@@ -393,7 +403,8 @@ def export_projects(catalog: Catalog, path: str | os.PathLike[str]) -> Path:
     if path.suffix.lower() == ".csv":
         return write_csv(path, PROJECT_COLUMNS, rows)
     latest = catalog.conn.execute("SELECT max(updated_at) FROM projects").fetchone()[0]
-    return write_xlsx(path, [("项目库", PROJECT_COLUMNS, rows)], stamp=_w3c(latest))
+    return write_xlsx(path, [("项目库", PROJECT_COLUMNS, rows)], stamp=_w3c(latest),
+                      choices={"status_zh": list(STATUS_ZH.values()), "status": list(STATUS_ZH)})
 
 
 _ID_HEADERS = ("项目编号", "project_id", "id")

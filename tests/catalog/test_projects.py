@@ -128,6 +128,9 @@ def test_status_round_trip_through_xlsx_and_csv(catalog: Catalog, tmp_path: Path
     ws = wb["项目库"]
     header = [c.value for c in ws[1]]
     assert header[:5] == ["项目编号", "项目名称", "状态", "负责单位", "备注"]
+    # the status column offers its values as a drop-down over every project row
+    listed = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
+    assert listed["C2:C4"] == '"候选,已批准,实施中,已完成,已取消"'
     for row in ws.iter_rows(min_row=2):
         if row[0].value == "P2023-D01-B02-01":
             row[2].value = "已批准"

@@ -115,6 +115,15 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _change(before: float, after: float) -> str:
+    """``0.96->0.962``: as few digits as show that two different values differ."""
+    for digits in (3, 4, 5, 6):
+        a, b = f"{before:.{digits}g}", f"{after:.{digits}g}"
+        if a != b or before == after:
+            return f"{a}->{b}"
+    return f"{a}->{b}"
+
+
 def _print_table(projects: list[Any]) -> None:
     from ...catalog.projects import STATUS_ZH
 
@@ -204,7 +213,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"  {e.project_id:<22} {e.project_status:<12} resolved {e.resolved + e.verified}/{e.findings_total} "
               f"(verified {e.verified}, persisting {e.persisting}, reappeared {e.reappeared})")
         for code, eff in e.effect.items():
-            units = ", ".join(f"{u} {v['value_a']:.3g}->{v['value_b']:.3g} {v['trend']}" for u, v in list(eff["units"].items())[:4])
+            units = ", ".join(f"{u} {_change(v['value_a'], v['value_b'])} {v['trend']}" for u, v in list(eff["units"].items())[:4])
             print(f"      {code:<20} findings {eff['findings_before']} -> {eff['findings_after_in_area']} in area"
                   + (f"; {units}" if units else ""))
     return 0
