@@ -185,9 +185,12 @@ class Viewer:
 
     def _draw_ground(self) -> None:
         for lines in self.state.ground:
+            poly = lines.to_polydata()
+            poly.cell_data["colors"] = self.state.ground_rgb(lines)
+            self.layer_polys[lines.key] = poly
             self.actors[lines.key] = self.plotter.add_mesh(
-                lines.to_polydata(), color=tuple(c / 255.0 for c in lines.rgb), line_width=lines.width,
-                lighting=False, name=lines.key, pickable=False, reset_camera=False, show_scalar_bar=False,
+                poly, scalars="colors", rgb=True, line_width=lines.width, lighting=False, name=lines.key,
+                reset_camera=False, show_scalar_bar=False,
             )
 
     def coarse(self, on: bool) -> None:
@@ -216,6 +219,10 @@ class Viewer:
         self.actors[PROBLEMS_LAYER].SetVisibility(self.state.visible.get(PROBLEMS_LAYER, True))
 
     def _recolor(self) -> None:
+        for lines in self.state.ground:
+            poly = self.layer_polys[lines.key]
+            poly.cell_data["colors"] = self.state.ground_rgb(lines)
+            poly.Modified()
         for lm in self.state.meshes.layers:
             poly = self.layer_polys[lm.key]
             rgb = self.state.coloring.cell_rgb(lm)
@@ -365,8 +372,21 @@ class Viewer:
         self.set_camera(self.state.camera_preset(name))
         self.plotter.render()
 
-    def _highlight(self, obj_rows: list[int]) -> None:
+    def _highlight(self, obj_rows: list[int], object_ids: tuple[str, ...] = ()) -> None:
+        """Outline displayed objects (rows) and the roads or units a finding names (``object_ids``)."""
         self.plotter.remove_actor("highlight", render=False)
+        self.plotter.remove_actor("road-outline", render=False)
+        segments = [lines.polyline_points(int(i)) for lines, rows in self.state.ground_lines_of(object_ids)
+                    for i in rows]
+        if segments:
+            points = np.concatenate(segments)
+            points[:, 2] += 0.2  # above the coloured line it outlines, not fighting it for depth
+            counts = [len(seg) for seg in segments]
+            starts = np.cumsum([0, *counts[:-1]])
+            connectivity = np.concatenate([[n, *range(s, s + n)] for n, s in zip(counts, starts, strict=True)])
+            self.plotter.add_mesh(self.pv.PolyData(points, lines=connectivity), color=HIGHLIGHT_COLOR,
+                                  line_width=5, lighting=False, name="road-outline", reset_camera=False,
+                                  pickable=False)
         points, faces = [], []
         offset = 0
         for lm in self.state.meshes.layers:
@@ -392,7 +412,7 @@ class Viewer:
             self.show_panel(label(("本年度没有问题", "no findings in this year"), self.bilingual))
             return
         finding = self.state.problems.findings[row]
-        self._highlight(self.state.meshes.rows_of(finding.object_ids))
+        self._highlight(self.state.meshes.rows_of(finding.object_ids), finding.object_ids)
         pose = self.state.camera_for_finding(row)
         self._label_focus(pose.focal_point, self.state.focus_label(self.bilingual))
         self.set_camera(pose)
@@ -422,6 +442,7 @@ class Viewer:
         self._draw_problems()
         self._draw_color_key()
         self.plotter.remove_actor("highlight", render=False)
+        self.plotter.remove_actor("road-outline", render=False)
         self.plotter.remove_actor("focus-label", render=False)
         self._panel_text = None
         self._update_text()
@@ -463,7 +484,11 @@ class Viewer:
                     if key == PROBLEMS_LAYER:
                         row = self.state.glyphs.finding_of_cell(int(cell))
                         ids = self.state.problems.findings[row].object_ids if row is not None else ()
-                        self._highlight(self.state.meshes.rows_of(ids))
+                        self._highlight(self.state.meshes.rows_of(ids), ids)
+                    elif key.startswith("ground/"):
+                        lines = next(g for g in self.state.ground if g.key == key)
+                        fid = lines.feature_ids()[int(cell)]
+                        self._highlight([], (fid,) if fid else ())
                     else:
                         self._highlight([int(self.state.meshes.layer(key).objects_of_cells([cell])[0])])
                     self.show_panel(text)

@@ -3,8 +3,10 @@
 A city model alone shows houses floating in nothing; a planner looking for the worst streets needs
 the streets, and the community or block a problem falls in. Roads and unit boundaries of the
 project's layers are drawn as thin lines at the ground level of the model, one merged line set per
-layer (never an actor per road). Pure numpy and shapely; :meth:`GroundLines.to_polydata` is the
-only VTK-facing part.
+layer (never an actor per road). Each line knows its feature, so a road that findings name (a
+narrow sidewalk, a street canyon) is drawn in the colour of its worst finding, can be picked, and is
+outlined when the camera flies to such a finding. Pure numpy and shapely;
+:meth:`GroundLines.to_polydata` is the only VTK-facing part.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ class GroundLines:
         VTK line connectivity: for each polyline its vertex count, then its vertex indices.
     n_lines:
         Number of polylines.
+    header:
+        ``(n_lines,)`` position in ``lines`` of each polyline's vertex count.
+    feature:
+        ``(n_lines,)`` row in the layer of each polyline (a multi-part feature has several).
+    layer:
+        The layer itself, for the ids and attributes of picked lines.
     """
 
     key: str
@@ -69,9 +77,41 @@ class GroundLines:
     points: np.ndarray
     lines: np.ndarray
     n_lines: int
+    header: np.ndarray
+    feature: np.ndarray
+    layer: AuxLayer
 
     def __len__(self) -> int:
         return self.n_lines
+
+    def feature_ids(self) -> list[str | None]:
+        """The id of each polyline's feature (None without an ``id`` column)."""
+        ids = self.layer.columns.get("id")
+        if ids is None:
+            return [None] * self.n_lines
+        return [None if ids[row] is None else str(ids[row]) for row in self.feature]
+
+    def lines_of(self, ids: set[str]) -> np.ndarray:
+        """Polylines whose feature id is in ``ids``."""
+        return np.array([i for i, fid in enumerate(self.feature_ids()) if fid in ids], dtype=np.int64)
+
+    def polyline_points(self, line: int) -> np.ndarray:
+        """The ``(k, 3)`` vertices of polyline ``line``."""
+        at = int(self.header[line])
+        return self.points[self.lines[at + 1:at + 1 + int(self.lines[at])]]
+
+    def describe(self, line: int, bilingual: bool = True) -> str:
+        """Panel text of a picked line: what it is, its id and attributes."""
+        from .colors import label
+        from .describe import MAX_ATTRIBUTE_LINES, format_value
+
+        row = int(self.feature[line])
+        columns = {k: v[row] for k, v in self.layer.columns.items() if k != "id"}
+        fid = self.feature_ids()[line]
+        lines = [f"{label(self.label, bilingual)} {fid or f'#{row}'}"]
+        shown = [(k, v) for k, v in columns.items() if v is not None and v == v][:MAX_ATTRIBUTE_LINES]
+        lines += [f"  {k}: {format_value(v)}" for k, v in shown]
+        return "\n".join(lines)
 
     def to_polydata(self) -> Any:
         import pyvista as pv
@@ -79,19 +119,23 @@ class GroundLines:
         return pv.PolyData(self.points, lines=self.lines)
 
 
-def _polylines(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates and polyline index of every line of some geometries (polygons: their rings)."""
+def _polylines(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates and polyline index of every line of some geometries (polygons: their rings),
+    and the geometry row of each polyline."""
     import shapely
 
-    geoms = geometries[~shapely.is_missing(geometries)]
-    if not len(geoms):
-        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
-    parts = shapely.get_parts(geoms)
+    rows = np.flatnonzero(~shapely.is_missing(geometries))
+    if not len(rows):
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    parts, part_row = shapely.get_parts(geometries[rows], return_index=True)
+    part_row = rows[part_row]
     polygonal = shapely.get_type_id(parts) == 3
-    lines = np.concatenate([parts[~polygonal], shapely.get_parts(shapely.boundary(parts[polygonal]))])
-    lines = lines[shapely.get_type_id(lines) == 1]  # linestrings (points and empty parts have no line)
-    coords, index = shapely.get_coordinates(lines, return_index=True)
-    return coords, index
+    rings, ring_part = shapely.get_parts(shapely.boundary(parts[polygonal]), return_index=True)
+    lines = np.concatenate([parts[~polygonal], rings])
+    line_row = np.concatenate([part_row[~polygonal], part_row[polygonal][ring_part]])
+    keep = shapely.get_type_id(lines) == 1  # linestrings (points and empty parts have no line)
+    coords, index = shapely.get_coordinates(lines[keep], return_index=True)
+    return coords, index, line_row[keep]
 
 
 def ground_lines(layer: AuxLayer, origin: np.ndarray, ground_z: float) -> GroundLines | None:
@@ -108,11 +152,11 @@ def ground_lines(layer: AuxLayer, origin: np.ndarray, ground_z: float) -> Ground
     """
     if layer.kind not in GROUND_KINDS or not layer.has_geometry:
         return None
-    coords, index = _polylines(layer.geometries)
+    coords, index, line_row = _polylines(layer.geometries)
     if not len(coords):
         return None
     # Polylines with fewer than two vertices draw nothing; VTK wants [count, i0, i1, ...] per line.
-    counts = np.bincount(index)
+    counts = np.bincount(index, minlength=len(line_row))
     keep_line = counts >= 2
     keep = keep_line[index]
     coords, index = coords[keep], index[keep]
@@ -133,7 +177,7 @@ def ground_lines(layer: AuxLayer, origin: np.ndarray, ground_z: float) -> Ground
     rgb, width = _STYLE.get((layer.kind, level), _STYLE[(layer.kind, None)])
     label = ("道路", "roads") if layer.kind == "roads" else _LEVEL_LABELS.get(level, _LEVEL_LABELS[None])
     return GroundLines(f"ground/{layer.name}", label, rgb, width, points.astype(np.float32), connectivity,
-                       len(counts))
+                       n_lines=len(counts), header=header, feature=line_row[keep_line], layer=layer)
 
 
 def build_ground_lines(layers: Iterable[AuxLayer], origin: np.ndarray, base_z: float) -> list[GroundLines]:

@@ -15,8 +15,8 @@ import numpy as np
 from ..indicators.api import AuxLayer
 from ..scene import Scene
 from .coloring import Coloring, ObjectFindings, resolve_coloring
-from .colors import SEVERITY_LABELS, label
-from .describe import describe_finding, describe_object
+from .colors import SEVERITY_COLORS, SEVERITY_LABELS, label
+from .describe import MAX_FINDING_LINES, describe_finding, describe_object, finding_line
 from .ground import GroundLines, build_ground_lines
 from .problems import ProblemGlyphs, ProblemSet, RunFindings
 from .scene_mesh import LAYER_LABELS, SceneMeshes, build_scene_meshes, round_origin
@@ -171,6 +171,12 @@ class ViewerState:
         self.ground: list[GroundLines] = build_ground_lines(context, self.meshes.origin, float(lo[2]))
         for lines in self.ground:
             self.visible[lines.key] = True
+        # Findings that name a road or unit feature (a sidewalk too narrow, a street canyon).
+        ground_ids = {fid for lines in self.ground for fid in lines.feature_ids() if fid is not None}
+        self._findings_of_feature: dict[str, list[int]] = {}
+        for row, f in enumerate(self.problems.findings):
+            for oid in set(f.object_ids) & ground_ids:
+                self._findings_of_feature.setdefault(oid, []).append(row)
         #: Glyph radius (m) of a score-0.5 finding: a quarter of a typical building's width, so that
         #: dense old-town findings do not merge into one carpet, yet visible from the overview.
         self.glyph_radius = _glyph_radius(self.meshes, float(np.linalg.norm((hi - lo)[:2])))
@@ -201,6 +207,32 @@ class ViewerState:
             self.options.color_by, self.meshes, self.links, self.mask, self._attribute_names, self.specs
         )
         self.glyphs = ProblemGlyphs(self.problems, self.order, self.meshes.origin, self.glyph_radius)
+
+    # --- ground lines ------------------------------------------------------------------------------
+    def ground_rgb(self, lines: GroundLines) -> np.ndarray:
+        """``(n_lines, 3)`` uint8 colours: the layer's own, or the severity colour of the worst
+        finding of the year that names the line's feature."""
+        from ..model import Severity
+
+        rgb = np.tile(np.array(lines.rgb, dtype=np.uint8), (len(lines), 1))
+        severities = list(Severity)
+        for i, fid in enumerate(lines.feature_ids()):
+            rows = [r for r in self._findings_of_feature.get(fid or "", ()) if self.mask[r]]
+            if rows:
+                rgb[i] = SEVERITY_COLORS[severities[int(self.problems.rank[rows].max())]]
+        return rgb
+
+    def ground_findings(self, feature_id: str | None) -> np.ndarray:
+        """Rows of the year's findings that name ``feature_id``, worst first."""
+        only = np.zeros(len(self.problems), dtype=bool)
+        only[self._findings_of_feature.get(feature_id or "", [])] = True
+        return self.problems.worst_first(only & self.mask)
+
+    def ground_lines_of(self, object_ids: Iterable[str]) -> list[tuple[GroundLines, np.ndarray]]:
+        """The ground polylines of some feature ids (for outlining a finding's road)."""
+        ids = set(object_ids)
+        found = [(lines, lines.lines_of(ids)) for lines in self.ground]
+        return [(lines, rows) for lines, rows in found if len(rows)]
 
     def color_choices(self) -> list[str]:
         """What the ``c`` key cycles through: surfaces, severity, then the run's indicators."""
@@ -250,6 +282,17 @@ class ViewerState:
                 return None
             position = int(np.flatnonzero(self.order == row)[0]) + 1
             return describe_finding(self.problems.findings[row], position, len(self.order), bilingual)
+        for lines in self.ground:
+            if lines.key == target:
+                if not 0 <= cell_id < len(lines):
+                    return None
+                text = lines.describe(cell_id, bilingual)
+                rows = self.ground_findings(lines.feature_ids()[cell_id])
+                if len(rows):
+                    text += f"\n{'问题 ' if bilingual else ''}findings: {len(rows)}"
+                    text += "".join("\n  " + finding_line(self.problems.findings[r], bilingual)
+                                    for r in rows[:MAX_FINDING_LINES])
+                return text
         layer = self.meshes.layer(target)
         obj_row = int(layer.objects_of_cells([cell_id])[0])
         if obj_row < 0:

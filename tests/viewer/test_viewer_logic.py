@@ -467,3 +467,27 @@ def test_findings_of_another_frame_are_placed_by_lon_lat(scene: Scene, run: RunF
     # Without lon/lat there is nothing to go by: a warning, and the model keeps the framing.
     bare = [f.model_copy(update={"lon": None, "lat": None}) for f in moved]
     assert "outside the model" in ViewerState(scene, RunFindings(bare, "x"), ViewOptions(year=2024)).warnings[0]
+
+
+def test_findings_on_roads_colour_outline_and_describe_them(scene: Scene) -> None:
+    """A street canyon finding names a road: the road takes its severity colour in that year, a
+    pick on it lists the finding, and flying to the finding outlines it."""
+    from .scenes import context_layers
+
+    layers = context_layers()
+    b = scene.buildings()
+    canyon = finding(b[1], "X-CANYON", "high", value=3.2, threshold=2.0, until=2025)
+    canyon = canyon.model_copy(update={"object_ids": ("R1", b[1].id)})
+    state = ViewerState(scene, RunFindings([canyon, *sample_findings(scene)], "demo"), ViewOptions(year=2024),
+                        layers)
+    roads = state.ground[0]
+    rgb = state.ground_rgb(roads)
+    assert tuple(rgb[1]) == SEVERITY_COLORS[Severity.HIGH] and tuple(rgb[0]) == roads.rgb
+    text = state.pick("ground/roads", 1, bilingual=False)
+    assert text is not None and text.startswith("roads R1") and "X-CANYON" in text
+    (lines, rows), = state.ground_lines_of(canyon.object_ids)
+    assert lines is roads and rows.tolist() == [1] and len(roads.polyline_points(1)) == 2
+    assert state.pick("ground/roads", 99) is None
+    state.set_year(2025)  # the finding ended with 2024
+    assert tuple(state.ground_rgb(roads)[1]) == roads.rgb
+    assert "X-CANYON" not in (state.pick("ground/roads", 1, bilingual=False) or "")

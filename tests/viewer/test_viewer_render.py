@@ -187,6 +187,27 @@ def test_viewer_interaction_off_screen() -> None:
         viewer.close()
 
 
+def test_flying_to_a_road_finding_outlines_the_road() -> None:
+    from cim_twin.viewer.app import Viewer
+
+    from .scenes import finding
+
+    scene = box_scene()
+    canyon = finding(scene.buildings()[1], "X-CANYON", "critical", value=3.2, threshold=2.0, score=1.0)
+    canyon = canyon.model_copy(update={"object_ids": ("R1",)})
+    state = ViewerState(scene, RunFindings([canyon], "demo"),
+                        ViewOptions(year=2024, window_size=SIZE, font_file=None, widgets=False), context_layers())
+    viewer = Viewer(state, off_screen=True)
+    try:
+        viewer.focus(+1)
+        outline = viewer.plotter.actors.get("road-outline")
+        assert outline is not None and outline.GetMapper().GetInput().GetNumberOfLines() == 1
+        viewer.set_year(2026)
+        assert viewer.plotter.actors.get("road-outline") is None
+    finally:
+        viewer.close()
+
+
 def test_roof_proxy_while_turning() -> None:
     from cim_twin.viewer.app import Viewer
 
