@@ -100,16 +100,28 @@ def building_row(obj: Any, run_info: BuildingRunInfo | None, codes: list[str] | 
     return row
 
 
-def feature_geometries(enus: list[np.ndarray], meshes: list[Any]) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
-    """Block vertices, block triangles, block error and size (m) of buildings in the frame."""
-    out = []
+def source_attribute_names(groups: dict[str, str]) -> set[str]:
+    """The flattened names that come from the source (attributes, address, generic attributes);
+    ``groups`` names only keys some building's row holds."""
+    return {name for name, group in groups.items() if group in ("attribute", "address", "generic")}
+
+
+def feature_geometries(enus: list[np.ndarray], meshes: list[Any]) -> tuple[list[tuple[np.ndarray, np.ndarray, float]],
+                                                                           np.ndarray, np.ndarray, np.ndarray]:
+    """The LOD1 blocks (vertices, triangles, block error) of buildings in the frame, and their
+    bounds (``lo``, ``hi``, ``(n, 3)``) and sizes (m: the larger of footprint diagonal and height
+    span), the latter for the whole batch at once."""
+    counts = np.array([len(enu) for enu in enus], dtype=np.int64)
+    every = np.concatenate(enus)
+    starts = np.cumsum(counts) - counts
+    lo = np.minimum.reduceat(every, starts, axis=0)
+    hi = np.maximum.reduceat(every, starts, axis=0)
+    extent = hi - lo
+    sizes = np.maximum(np.hypot(extent[:, 0], extent[:, 1]), extent[:, 2])
     rings = footprint_hulls([enu[:, :2] for enu in enus])
-    for enu, mesh, ring in zip(enus, meshes, rings, strict=True):
-        bv, bt, berr = make_block(enu, mesh.triangles, mesh.semantics, ring)
-        extent_xy = enu[:, :2].max(axis=0) - enu[:, :2].min(axis=0)
-        size = float(max(np.hypot(*extent_xy), enu[:, 2].max() - enu[:, 2].min()))
-        out.append((bv, bt, berr, size))
-    return out
+    blocks = [make_block(enu, mesh.triangles, mesh.semantics, ring) for enu, mesh, ring in zip(enus, meshes, rings,
+                                                                                               strict=True)]
+    return blocks, lo, hi, sizes
 
 
 def color_column(color_by: str | None, columns: list[Any]) -> Any:
@@ -167,7 +179,6 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
 
     units: dict[str, str] = {}
     groups: dict[str, str] = {}
-    source_names: set[str] = set()
     from .run import findings_by_object, run_info_for
 
     codes = run.indicator_codes if run is not None else None
@@ -177,23 +188,22 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
     for obj, _mesh in with_geometry:
         info = run_info_for(obj, run, index) if run is not None else None
         row = building_row(obj, info, codes, with_actions, units, groups)
-        source_names.update(k for k, g in groups.items() if g in ("attribute", "address", "generic") and k in row)
         rows.append(row)
     columns = derive_columns(rows, units, groups, first=("id", "kind", "height_m"))
     table = PropertyTable(columns, rows)
     coloring = color_buildings(table, color_by)
 
     features = []
-    geometries = feature_geometries(enu_parts, [m for _, m in with_geometry])
-    for row_index, ((_obj, mesh), enu, (bv, bt, berr, size)) in enumerate(
-            zip(with_geometry, enu_parts, geometries, strict=True)):
+    blocks, _lo, _hi, sizes = feature_geometries(enu_parts, [m for _, m in with_geometry])
+    for row_index, ((_obj, mesh), enu, (bv, bt, berr), size) in enumerate(
+            zip(with_geometry, enu_parts, blocks, sizes.tolist(), strict=True)):
         features.append(ExportFeature(row_index, enu, mesh.triangles.astype(np.int32), bv, bt,
                                       coloring.colors[row_index], size, berr))
     tree = build_tree(features, max_features=tiling.max_features, max_triangles=tiling.max_triangles,
                       coarse_max_features=tiling.coarse_max_features)
     lo = np.min([f.lo for f in features], axis=0)
     hi = np.max([f.hi for f in features], axis=0)
-    return BuildingLayer(table, features, frame, tree, coloring, len(objects), skipped, source_names,
+    return BuildingLayer(table, features, frame, tree, coloring, len(objects), skipped, source_attribute_names(groups),
                          extent_of(frame, lo, hi))
 
 

@@ -54,6 +54,7 @@ from .buildings import (
     extent_of,
     feature_geometries,
     frame_for,
+    source_attribute_names,
     tile_path,
     tileset_json,
 )
@@ -272,7 +273,6 @@ def _parse_chunk(k: int) -> _ChunkResult:
     stats = ColumnStats()
     units: dict[str, str] = {}
     groups: dict[str, str] = {}
-    source_names: set[str] = set()
     # values of the properties --color-by may name (by name or by id), with their row
     color_values: dict[str, list[tuple[int, Any]]] = {}
     color_match: dict[str, bool] = {}
@@ -296,11 +296,13 @@ def _parse_chunk(k: int) -> _ChunkResult:
         sizes = [len(m.vertices) for _, m in batch]
         enu_all = job.frame.scene_to_enu(crs, np.concatenate([m.vertices for _, m in batch]))
         enus = np.split(enu_all, np.cumsum(sizes)[:-1])
-        geometries = feature_geometries(enus, [m for _, m in batch])
-        for (obj, mesh), enu, (bv, bt, berr, size) in zip(batch, enus, geometries, strict=True):
+        blocks, lo, hi, batch_sizes = feature_geometries(enus, [m for _, m in batch])
+        cols["lo"].append(lo)
+        cols["hi"].append(hi)
+        cols["size"].append(batch_sizes)
+        for (obj, mesh), enu, (bv, bt, berr) in zip(batch, enus, blocks, strict=True):
             info = run_info_for(obj, job.run, job.index) if job.run is not None else None
             row = building_row(obj, info, codes, with_actions, units, groups)
-            source_names.update(key for key, g in groups.items() if g in ("attribute", "address", "generic") and key in row)
             stats.add(row)
             if job.color_names:
                 position = len(ids)
@@ -313,10 +315,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
             tris = mesh.triangles.astype(np.int32)
             spill.add(row, enu, tris, bv)
             ids.append(obj.id)
-            cols["lo"].append(enu.min(axis=0))
-            cols["hi"].append(enu.max(axis=0))
             cols["tri"].append(len(tris))
-            cols["size"].append(size)
             cols["berr"].append(berr)
             cols["btri"].append(len(bt))
             h = sample_order(obj.id)
@@ -356,11 +355,14 @@ def _parse_chunk(k: int) -> _ChunkResult:
     def arr(name: str, dtype: Any, shape: tuple[int, ...] = (-1,)) -> np.ndarray:
         return np.array(cols[name], dtype=dtype).reshape(shape)
 
-    summary = FeatureSummary(lo=arr("lo", np.float64, (-1, 3)), hi=arr("hi", np.float64, (-1, 3)),
-                             triangles=arr("tri", np.int64), sizes=arr("size", np.float64),
+    def stacked(name: str, shape: tuple[int, ...]) -> np.ndarray:  # per batch arrays
+        return np.concatenate(cols[name]) if cols[name] else np.zeros(shape)
+
+    summary = FeatureSummary(lo=stacked("lo", (0, 3)), hi=stacked("hi", (0, 3)),
+                             triangles=arr("tri", np.int64), sizes=stacked("size", (0,)),
                              block_errors=arr("berr", np.float64), block_triangles=arr("btri", np.int64))
     return _ChunkResult(
-        k, ids, summary, np.array(spill.counts, dtype=np.int64).reshape(-1, 4), stats, units, groups, source_names, color_values,
+        k, ids, summary, np.array(spill.counts, dtype=np.int64).reshape(-1, 4), stats, units, groups, source_attribute_names(groups), color_values,
         sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None,
         warnings,
     )
