@@ -506,25 +506,28 @@ class CityGMLReader:
 
     def _mesh(self, polys: list[Polygon], rows: list[Any], solid: bool, vertices: np.ndarray,
               triangles: np.ndarray, tri_poly: np.ndarray, batch: PolygonBatch, p0: int, v0: int) -> Mesh:
-        used_rows = sorted({p.row for p in polys if p.row >= 0})
-        if used_rows:
+        poly_rows = [p.row for p in polys]
+        used = {r for r in poly_rows if r >= 0}
+        if used:
             # keep parents of openings so the table can say which wall holds a window
             extra: set[int] = set()
-            for r in used_rows:
+            for r in used:
                 parent = rows[r].parent
-                while parent >= 0 and parent not in extra and parent not in used_rows:
+                while parent >= 0 and parent not in extra and parent not in used:
                     extra.add(parent)
                     parent = rows[parent].parent
-            keep = sorted(set(used_rows) | extra)
+            keep = sorted(used | extra)
             remap = {old: new for new, old in enumerate(keep)}
+            kept = [rows[r] for r in keep]
             table = SurfaceTable(
-                ids=[rows[r].id for r in keep],
-                types=np.array([rows[r].type for r in keep], dtype=np.uint8),
-                parent=np.array([remap.get(rows[r].parent, -1) for r in keep], dtype=np.int32),
-                attributes=[rows[r].attributes for r in keep],
+                ids=[row.id for row in kept],
+                types=np.array([row.type for row in kept], dtype=np.uint8),
+                parent=np.array([remap.get(row.parent, -1) for row in kept], dtype=np.int32),
+                attributes=[row.attributes for row in kept],
             )
-            poly_row = np.array([remap[p.row] if p.row >= 0 else -1 for p in polys], dtype=np.int32)
-            poly_sem = np.array([rows[p.row].type or p.hint if p.row >= 0 else p.hint for p in polys], dtype=np.uint8)
+            poly_row = np.array([remap[r] if r >= 0 else -1 for r in poly_rows], dtype=np.int32)
+            poly_sem = np.array([(rows[r].type or p.hint) if r >= 0 else p.hint for r, p in zip(poly_rows, polys, strict=True)],
+                                dtype=np.uint8)
         else:
             table = SurfaceTable()
             poly_row = np.full(len(polys), -1, dtype=np.int32)
