@@ -487,7 +487,7 @@ class Viewer:
                         self._highlight(self.state.meshes.rows_of(ids), ids)
                     elif key.startswith("ground/"):
                         lines = next(g for g in self.state.ground if g.key == key)
-                        fid = lines.feature_ids()[int(cell)]
+                        fid = lines.feature_ids[int(cell)]
                         self._highlight([], (fid,) if fid else ())
                     else:
                         self._highlight([int(self.state.meshes.layer(key).objects_of_cells([cell])[0])])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,7 @@ class GroundLines:
     def __len__(self) -> int:
         return self.n_lines
 
+    @cached_property
     def feature_ids(self) -> list[str | None]:
         """The id of each polyline's feature (None without an ``id`` column)."""
         ids = self.layer.columns.get("id")
@@ -93,7 +95,7 @@ class GroundLines:
 
     def lines_of(self, ids: set[str]) -> np.ndarray:
         """Polylines whose feature id is in ``ids``."""
-        return np.array([i for i, fid in enumerate(self.feature_ids()) if fid in ids], dtype=np.int64)
+        return np.array([i for i, fid in enumerate(self.feature_ids) if fid in ids], dtype=np.int64)
 
     def polyline_points(self, line: int) -> np.ndarray:
         """The ``(k, 3)`` vertices of polyline ``line``."""
@@ -107,7 +109,7 @@ class GroundLines:
 
         row = int(self.feature[line])
         columns = {k: v[row] for k, v in self.layer.columns.items() if k != "id"}
-        fid = self.feature_ids()[line]
+        fid = self.feature_ids[line]
         lines = [f"{label(self.label, bilingual)} {fid or f'#{row}'}"]
         shown = [(k, v) for k, v in columns.items() if v is not None and v == v][:MAX_ATTRIBUTE_LINES]
         lines += [f"  {k}: {format_value(v)}" for k, v in shown]

@@ -172,7 +172,7 @@ class ViewerState:
         for lines in self.ground:
             self.visible[lines.key] = True
         # Findings that name a road or unit feature (a sidewalk too narrow, a street canyon).
-        ground_ids = {fid for lines in self.ground for fid in lines.feature_ids() if fid is not None}
+        ground_ids = {fid for lines in self.ground for fid in lines.feature_ids if fid is not None}
         self._findings_of_feature: dict[str, list[int]] = {}
         for row, f in enumerate(self.problems.findings):
             for oid in set(f.object_ids) & ground_ids:
@@ -216,7 +216,7 @@ class ViewerState:
 
         rgb = np.tile(np.array(lines.rgb, dtype=np.uint8), (len(lines), 1))
         severities = list(Severity)
-        for i, fid in enumerate(lines.feature_ids()):
+        for i, fid in enumerate(lines.feature_ids):
             rows = [r for r in self._findings_of_feature.get(fid or "", ()) if self.mask[r]]
             if rows:
                 rgb[i] = SEVERITY_COLORS[severities[int(self.problems.rank[rows].max())]]
@@ -287,7 +287,7 @@ class ViewerState:
                 if not 0 <= cell_id < len(lines):
                     return None
                 text = lines.describe(cell_id, bilingual)
-                rows = self.ground_findings(lines.feature_ids()[cell_id])
+                rows = self.ground_findings(lines.feature_ids[cell_id])
                 if len(rows):
                     text += f"\n{'问题 ' if bilingual else ''}findings: {len(rows)}"
                     text += "".join("\n  " + finding_line(self.problems.findings[r], bilingual)
