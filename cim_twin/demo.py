@@ -186,8 +186,11 @@ def summary_text(result: DemoResult) -> str:
     lines.append(f"renewal projects (项目库) from the first year: {len(result.projects)}")
     for year, ev in sorted(result.evaluations.items()):
         rows = ev.get("projects", []) if isinstance(ev, dict) else ev
-        resolved = sum(1 for p in rows if p.get("resolved_findings") or p.get("resolved"))
-        lines.append(f"  evaluated against {year}: {resolved} of {len(rows)} projects resolved findings")
+        gone = [int(p.get("resolved", 0)) + int(p.get("verified", 0)) for p in rows]
+        total = sum(int(p.get("findings_total", 0)) for p in rows)
+        share = f" ({sum(gone) / total:.0%})" if total else ""
+        lines.append(f"  再体检 {year}: {sum(1 for g in gone if g)} of {len(rows)} projects with problems fixed; "
+                     f"{sum(gone)} of {total} project findings gone{share}")
     lines += [
         "",
         "where to look:",
