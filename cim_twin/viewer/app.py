@@ -188,8 +188,9 @@ class Viewer:
             poly = lines.to_polydata()
             poly.cell_data["colors"] = self.state.ground_rgb(lines)
             self.layer_polys[lines.key] = poly
+            width = max(1.0, lines.width * self.state.ground_width_scale)
             self.actors[lines.key] = self.plotter.add_mesh(
-                poly, scalars="colors", rgb=True, line_width=lines.width, lighting=False, name=lines.key,
+                poly, scalars="colors", rgb=True, line_width=width, lighting=False, name=lines.key,
                 reset_camera=False, show_scalar_bar=False,
             )
 

@@ -171,6 +171,8 @@ class ViewerState:
         self.ground: list[GroundLines] = build_ground_lines(context, self.meshes.origin, float(lo[2]))
         for lines in self.ground:
             self.visible[lines.key] = True
+        #: Line widths shrink over large areas, where boundaries would otherwise cover the city.
+        self.ground_width_scale = float(np.clip(2000.0 / max(float(np.linalg.norm((hi - lo)[:2])), 1.0), 0.5, 1.0))
         # Findings that name a road or unit feature (a sidewalk too narrow, a street canyon).
         ground_ids = {fid for lines in self.ground for fid in lines.feature_ids if fid is not None}
         self._findings_of_feature: dict[str, list[int]] = {}
