@@ -208,7 +208,8 @@ def _place(units: UnitDirectory, unit_id: str | None) -> dict[str, Any]:
     parts = (unit_id or "").split("-")
     return {
         "county": units.county(unit_id) or "",
-        "district": units.district_label(unit_id) if unit_id else "",
+        # Findings more than 250 m from every unit keep none (see the runner); the list says so.
+        "district": units.district_label(unit_id) if unit_id else "未分区（不在任何空间单元内）",
         "block": units.name(block_of(unit_id)) if len(parts) >= 2 else "",
         "community": units.name(unit_id) if len(parts) >= 3 else "",
     }

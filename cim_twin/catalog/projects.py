@@ -384,11 +384,13 @@ def _make_project(arrays: FindingArrays, members: np.ndarray, by_object: Mapping
 
 
 def _drop_candidates(conn: Any, run_id: str) -> None:
-    old = [r[0] for r in conn.execute("SELECT project_id FROM projects WHERE run_id = ? AND status = 'candidate'", (run_id,))]
-    for pid in old:
-        conn.execute("UPDATE findings SET status = 'open', project_id = NULL WHERE project_id = ? AND status = 'planned'", (pid,))
-        for table in ("project_findings", "building_actions", "project_evaluations", "projects"):
-            conn.execute(f"DELETE FROM {table} WHERE project_id = ?", (pid,))
+    # Set-based: one statement per table, not five per project (a city has a thousand candidates).
+    candidates = "SELECT project_id FROM projects WHERE run_id = ? AND status = 'candidate'"
+    conn.execute(f"UPDATE findings SET status = 'open', project_id = NULL WHERE status = 'planned' "
+                 f"AND project_id IN ({candidates})", (run_id,))  # fmt: skip
+    for table in ("project_findings", "building_actions", "project_evaluations"):
+        conn.execute(f"DELETE FROM {table} WHERE project_id IN ({candidates})", (run_id,))
+    conn.execute("DELETE FROM projects WHERE run_id = ? AND status = 'candidate'", (run_id,))
 
 
 def _store_projects(catalog: Catalog, projects: list[Project], run_id: str, crs: str | None) -> None:
@@ -418,15 +420,16 @@ def _store_projects(catalog: Catalog, projects: list[Project], run_id: str, crs:
              p.status, p.findings_count, p.buildings_count, p.area_m2, p.priority, p.footprint.wkt, p.lon, p.lat,
              p.x, p.y, now, now),
         )  # fmt: skip
-        if shape is not None:
-            min_x, min_y, max_x, max_y = shape.bounds
-            gpkg.update_extent(conn, "projects", (min_x, min_y, max_x, max_y))
         conn.executemany(
             "INSERT INTO building_actions (project_id, run_id, building_id, action, action_zh, rule, reason_zh, "
             "reason_en, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(p.id, run_id, a.building_id, a.action, a.action_zh, a.rule, a.reason_zh, a.reason_en,
               dumps(a.facts).decode()) for a in p.actions],
         )  # fmt: skip
+    shapes = [shape for shape in wgs84_shapes if shape is not None]
+    if shapes:
+        bounds = np.array([shape.bounds for shape in shapes])
+        gpkg.update_extent(conn, "projects", (*bounds[:, :2].min(axis=0).tolist(), *bounds[:, 2:].max(axis=0).tolist()))
     # Link the findings in two set-based statements rather than two per finding.
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _project_links (project_id TEXT, finding_id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM _project_links")
