@@ -375,6 +375,7 @@ class Viewer:
 
     def _highlight(self, obj_rows: list[int], object_ids: tuple[str, ...] = ()) -> None:
         """Outline displayed objects (rows) and the roads or units a finding names (``object_ids``)."""
+        # Not "highlight-…": PyVista's remove_actor("highlight") also removes every "highlight-*".
         self.plotter.remove_actor("highlight", render=False)
         self.plotter.remove_actor("road-outline", render=False)
         segments = [lines.polyline_points(int(i)) for lines, rows in self.state.ground_lines_of(object_ids)
