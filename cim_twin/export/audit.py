@@ -30,7 +30,7 @@ __all__ = ["audit_buildings", "audit_tileset", "guarded", "read_leaf_features", 
 
 TARGET_ERROR_M = 0.01
 #: The reader round trip reads the leaf tiles of the sampled buildings up to this many features.
-READER_AUDIT_MAX_FEATURES = 20_000
+READER_AUDIT_MAX_FEATURES = 10_000
 
 
 def guarded(tileset: str, check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
