@@ -5,7 +5,7 @@ One feature per top-level building; its parts' geometry joins it (highest LOD of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,15 +265,16 @@ def tile_contents(layer: BuildingLayer, node: TileNode, versions: tuple[str, ...
     return encode_tile(content, layer.table, [layer.features[i].row for i in rows], versions, schema)
 
 
-def encode_tile(content: MeshContent, table: PropertyTable, rows: list[int], versions: tuple[str, ...] | list[str],
-                schema: dict[str, Any]) -> list[bytes]:
+def encode_tile(content: MeshContent, table: PropertyTable, rows: Sequence[int],
+                versions: tuple[str, ...] | list[str], schema: dict[str, Any]) -> list[bytes]:
     """The bytes of one tile's ``content`` with the properties of ``rows`` of ``table``, per version
     (glb for 1.1, b3dm for 1.0)."""
+    count = len(rows)
     out = []
     for version in versions:
-        glb = mesh_glb(content, feature_count=len(rows), table=table, rows=rows, schema=schema,
+        glb = mesh_glb(content, feature_count=count, table=table, rows=rows, schema=schema,
                        class_id=CLASS_ID, tiles_version=version, generator=f"cim-twin {__version__}")
-        out.append(glb if version == "1.1" else b3dm_bytes(glb, len(rows), batch_table_json(table, rows)))
+        out.append(glb if version == "1.1" else b3dm_bytes(glb, count, batch_table_json(table, rows)))
     return out
 
 

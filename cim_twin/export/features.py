@@ -261,8 +261,7 @@ class PropertyTable:
     def values(self, col: PropertyColumn, rows: Iterable[int] | None = None) -> Any:
         """The column's values for the given rows, typed: a numpy array for SCALAR and BOOLEAN
         (missing -> ``no_data`` / False), a list of str for STRING (missing -> "")."""
-        idx = range(len(self.rows)) if rows is None else rows
-        raw = [self.rows[i].get(col.name) for i in idx]
+        raw = self._raw(col.name, rows)
         if col.type == "BOOLEAN":
             return np.array([bool(v) for v in raw], dtype=bool)
         if col.type == "SCALAR":
@@ -274,14 +273,18 @@ class PropertyTable:
 
     def json_values(self, col: PropertyColumn, rows: Iterable[int]) -> list[Any]:
         """Values for a JSON batch table: numbers/bools/str, ``None`` where missing."""
-        out = []
-        for i in rows:
-            v = self.rows[i].get(col.name)
-            if v is None or col.type in ("BOOLEAN", "SCALAR"):
-                out.append(v)
-            else:
-                out.append(_text(v))
-        return out
+        raw = self._raw(col.name, rows)
+        if col.type in ("BOOLEAN", "SCALAR"):
+            return raw
+        return [v if v is None or type(v) is str else _text(v) for v in raw]
+
+    def _raw(self, name: str, rows: Iterable[int] | None) -> list[Any]:
+        """The stored values of ``name`` (None where missing) for ``rows`` (all when None or a
+        range over all rows: then without indexing)."""
+        if rows is None or (isinstance(rows, range) and rows == range(len(self.rows))):
+            return [row.get(name) for row in self.rows]
+        table = self.rows
+        return [table[i].get(name) for i in rows]
 
 
 def _text(value: Any) -> str:

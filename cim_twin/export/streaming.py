@@ -455,7 +455,7 @@ def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     node = TileNode(address, [], [], coarse)
     written = []
     for version, data in zip(job.versions, encode_tile(content, PropertyTable(job.columns, table_rows),
-                                                       list(range(len(rows))), job.versions, job.schema), strict=True):
+                                                       range(len(rows)), job.versions, job.schema), strict=True):
         folder = "buildings" if version == "1.1" else "buildings-1.0"
         write_file(job.out / folder / tile_path(node, version), data)
         written.append(len(data))
