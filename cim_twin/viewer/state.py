@@ -344,13 +344,14 @@ class ViewerState:
             centre = self.glyphs.centres[where]
         else:
             centre = self.meshes.to_local(self.problems.positions[row])[0].astype(np.float64)
-        # Frame the objects concerned (a house from 60 m, a long block from further away).
+        # Frame the objects concerned in their street: a house from 150 m, so the neighbours and the
+        # street it stands on are in the picture; a long block from further away.
         rows = self.meshes.rows_of(self.problems.findings[row].object_ids)
         size = 0.0
         for obj_row in rows[:20]:
             lo, hi = self.meshes.objects[obj_row].bounds
             size = max(size, float(np.linalg.norm(hi - lo)))
-        distance = float(np.clip(3.5 * size, 60.0, 800.0))
+        distance = float(np.clip(6.0 * size, 150.0, 1200.0))
         return _pose(np.asarray(centre, dtype=np.float64), distance, 210.0, 40.0)
 
     # --- text --------------------------------------------------------------------------------------
