@@ -173,6 +173,16 @@ def flatten_object(obj: CityObject, units: dict[str, str] | None = None) -> dict
 
 
 _KIND_OF_TYPE: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
+_MAX_SIGNATURES = 4096
+
+
+def _kind_of_type(t: type) -> str:
+    """``bool``, ``int``, ``float`` or ``str`` (anything else) for a value's type."""
+    kind = _KIND_OF_TYPE.get(t)
+    if kind is None:
+        kind = ("bool" if issubclass(t, bool) else "int" if issubclass(t, int) else
+                "float" if issubclass(t, float) else "str")
+    return kind
 
 
 class ColumnStats:
@@ -184,29 +194,41 @@ class ColumnStats:
         self.present: dict[str, int] = {}
         self.kinds: dict[str, set[str]] = {}
         self.int_in_range: dict[str, bool] = {}
+        # rows are counted by their signature (names and value types, nearly always the same few)
+        # and folded into present/kinds when asked: no Python work per value but the int range check
+        self._signatures: dict[tuple[tuple[str, ...], tuple[type, ...]], list[Any]] = {}
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Count one row."""
         self.n_rows += 1
-        for name, v in row.items():
-            if v is None:
-                self.kinds.setdefault(name, set())
-                continue
-            self.present[name] = self.present.get(name, 0) + 1
-            kind = _KIND_OF_TYPE.get(type(v))  # exact types first: one lookup for most values
-            if kind is None:
-                kind = "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else (
-                    "float" if isinstance(v, float) else "str")
-            if kind == "int" and not _INT32[0] <= v <= _INT32[1]:
+        values = tuple(row.values())
+        signature = (tuple(row), tuple(map(type, values)))
+        entry = self._signatures.get(signature)
+        if entry is None:
+            if len(self._signatures) >= _MAX_SIGNATURES:
+                self._fold()
+            ints = [(i, name) for i, (name, t) in enumerate(zip(*signature, strict=True)) if _kind_of_type(t) == "int"]
+            entry = self._signatures[signature] = [0, ints]
+        entry[0] += 1
+        for i, name in entry[1]:
+            if not _INT32[0] <= values[i] <= _INT32[1]:
                 self.int_in_range[name] = False
-            kinds = self.kinds.get(name)
-            if kinds is None:
-                self.kinds[name] = {kind}
-            elif kind not in kinds:
-                kinds.add(kind)
+
+    def _fold(self) -> None:
+        """Move the counted signatures into ``present`` and ``kinds``."""
+        for (names, types), (count, _ints) in self._signatures.items():
+            for name, t in zip(names, types, strict=True):
+                kinds = self.kinds.setdefault(name, set())
+                if t is type(None):
+                    continue
+                self.present[name] = self.present.get(name, 0) + count
+                kinds.add(_kind_of_type(t))
+        self._signatures.clear()
 
     def merge(self, other: ColumnStats) -> None:
         """Add the counts of ``other`` (another worker's rows)."""
+        self._fold()
+        other._fold()
         self.n_rows += other.n_rows
         for name, n in other.present.items():
             self.present[name] = self.present.get(name, 0) + n
@@ -218,6 +240,7 @@ class ColumnStats:
     def columns(self, units: Mapping[str, str] | None = None, groups: Mapping[str, str] | None = None,
                 first: Sequence[str] = ("id",)) -> list[PropertyColumn]:
         """Typed columns: ``first`` names lead, the rest sorted by name (see the module docstring)."""
+        self._fold()
         units = units or {}
         groups = groups or {}
         names = set(self.kinds)
