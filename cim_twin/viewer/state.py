@@ -352,6 +352,10 @@ class ViewerState:
             lo, hi = self.meshes.objects[obj_row].bounds
             size = max(size, float(np.linalg.norm(hi - lo)))
         distance = float(np.clip(6.0 * size, 150.0, 1200.0))
+        # ... but never further than the view of the whole model (a scene of one house).
+        lo, hi = self.bounds
+        width, height = self.options.window_size
+        distance = min(distance, _fit_distance(lo, hi, 210.0, 40.0, width / max(height, 1)))
         return _pose(np.asarray(centre, dtype=np.float64), distance, 210.0, 40.0)
 
     # --- text --------------------------------------------------------------------------------------
