@@ -254,15 +254,8 @@ def tileset_json(tree: TileNode, frame: LocalFrame, version: str, extras: dict[s
 
 def tile_bytes(layer: BuildingLayer, node: TileNode, version: str, schema: dict[str, Any]) -> bytes:
     """The content bytes of one tile (glb for 1.1, b3dm for 1.0)."""
-    return tile_contents(layer, node, (version,), schema)[0]
-
-
-def tile_contents(layer: BuildingLayer, node: TileNode, versions: tuple[str, ...] | list[str],
-                  schema: dict[str, Any]) -> list[bytes]:
-    """The content bytes of one tile in each of ``versions``; the geometry (welded, with normals
-    and colours) is built once for all of them."""
     content, rows = content_for(layer.features, node.content, node.coarse, node.centre)
-    return encode_tile(content, layer.table, [layer.features[i].row for i in rows], versions, schema)
+    return encode_tile(content, layer.table, [layer.features[i].row for i in rows], (version,), schema)[0]
 
 
 def encode_tile(content: MeshContent, table: PropertyTable, rows: Sequence[int],
