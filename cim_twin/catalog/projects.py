@@ -589,6 +589,8 @@ def evaluate_projects(catalog: Catalog, run_new: str, *, radius_m: float = 30.0)
     new = catalog.finding_arrays(new_id)
     new_measures = {(m.indicator, m.unit_id): m for m in catalog.measurements(new_id)}
     directions = directions_of(catalog.specs())
+    new_specs = catalog.specs(new_id) or catalog.specs()
+    measures_of_run: dict[str, dict[tuple[str, str], Any]] = {}
     # Which findings of each origin run are still there: the same one-to-one matching as `diff`.
     present: dict[str, dict[str, int]] = {}
 
@@ -643,7 +645,9 @@ def evaluate_projects(catalog: Catalog, run_new: str, *, radius_m: float = 30.0)
                 "AND (project_id IS NULL OR project_id = ?)",
                 [(st, p.id, new_id, fid, p.id) for fid, st in carried],
             )
-            effect = _effect(catalog, p, new_id, new, new_measures)
+            if p.run_id not in measures_of_run:  # read once per origin run, not once per project
+                measures_of_run[p.run_id] = {(m.indicator, m.unit_id): m for m in catalog.measurements(p.run_id)}
+            effect = _effect(catalog, p, new, measures_of_run[p.run_id], new_measures, new_specs)
             ev = ProjectEvaluation(p.id, new_id, p.status, len(links), counts["resolved"], counts["verified"],
                                    counts["persisting"], counts["reappeared"], effect)  # fmt: skip
             conn.execute(
@@ -667,20 +671,18 @@ def _set_link(conn: Any, project_id: str, run_id: str, finding_id: str, status: 
     conn.execute("UPDATE findings SET status = ? WHERE run_id = ? AND finding_id = ?", (status, run_id, finding_id))
 
 
-def _effect(catalog: Catalog, project: Project, new_id: str, new: FindingArrays,
-            new_measures: Mapping[tuple[str, str], Any]) -> dict[str, Any]:  # fmt: skip
+def _effect(catalog: Catalog, project: Project, new: FindingArrays, old_measures: Mapping[tuple[str, str], Any],
+            new_measures: Mapping[tuple[str, str], Any], specs: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
     import shapely
 
     from .diff import _trend
 
-    old_measures = {(m.indicator, m.unit_id): m for m in catalog.measurements(project.run_id)}
     units = {r[0] for r in catalog.conn.execute(
         "SELECT DISTINCT unit_id FROM project_findings WHERE project_id = ? AND unit_id IS NOT NULL", (project.id,))}  # fmt: skip
     if project.unit_id:
         units.add(project.unit_id)
     # The blocks they lie in too: block-level indicators are measured there.
     units |= {block for block in map(block_of, list(units)) if block}
-    specs = catalog.specs(new_id) or catalog.specs()
     inside = np.zeros(len(new), dtype=bool)
     if project.footprint is not None and len(new):
         inside = shapely.contains_xy(project.footprint, new.x, new.y)

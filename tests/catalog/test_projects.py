@@ -271,3 +271,20 @@ def test_buildings_stored_with_the_run_stand_in_for_the_model(catalog: Catalog) 
     catalog.delete_run("2023")
     assert catalog.run_buildings("2024") and not catalog.conn.execute(
         "SELECT count(*) FROM run_buildings WHERE run_id = 'run-2023'").fetchone()[0]
+
+
+def test_evaluation_reads_each_runs_measurements_once(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_year(catalog, 2023)
+    generate_projects(catalog, "2023")
+    write_year(catalog, 2024)
+    calls: list[str] = []
+    original = Catalog.measurements
+
+    def counted(self: Catalog, run_id: str) -> object:
+        calls.append(run_id)
+        return original(self, run_id)
+
+    monkeypatch.setattr(Catalog, "measurements", counted)
+    assert len(evaluate_projects(catalog, "2024")) == 3
+    # once for the new run, once for the projects' origin run, not once per project
+    assert sorted(calls) == ["run-2023", "run-2024"]
