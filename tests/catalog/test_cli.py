@@ -141,3 +141,11 @@ def test_delete_a_run(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
     with Catalog.open(project_dir / "data" / "runs.gpkg", readonly=True) as cat:
         assert cat.check_integrity() == []
         assert cat.conn.execute("SELECT count(*) FROM findings WHERE run_id = 'run-2024'").fetchone()[0] == 0
+
+
+def test_a_misspelled_projects_setting_is_named(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toml = project_dir / "twin.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + "\n[projects]\nradius = 80\n", encoding="utf-8")
+    assert main(["projects", "generate", "2023", "--project", str(project_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "[projects] radius: unknown key" in err and "radius_m" in err and "Traceback" not in err

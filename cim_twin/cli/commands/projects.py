@@ -93,6 +93,12 @@ def run_generate(args: argparse.Namespace) -> int:
 
     catalog, ctx = open_catalog(args)
     settings = ctx.section("projects")
+    unknown = sorted(set(settings) - {"radius_m", "max_extent_m", "min_severity", "measures"})
+    if unknown:
+        from ...errors import ConfigError
+
+        raise ConfigError(f"[projects] {unknown[0]}: unknown key", path=ctx.project_path,
+                          hint="keys allowed here: radius_m, max_extent_m, min_severity, measures (docs/catalog.md)")  # fmt: skip
     rules = rules_from_config(ctx.section("actions"), source=str(ctx.project_path) if ctx.project_path else None)
     units = ctx.units()
     with catalog:
