@@ -324,8 +324,10 @@ def _make_project(arrays: FindingArrays, members: np.ndarray, by_object: Mapping
     for code, w in weight.items():
         category_weight[getattr(specs.get(code), "category", None) or "未分类"] += w
     measure_list: list[dict[str, str]] = []
+    measure_weight: Counter[str] = Counter()
     for code in ranked_codes:
         zh, en = measure_for(code, specs.get(code), measures)
+        measure_weight[zh] += weight[code]
         if zh not in [m["zh"] for m in measure_list]:
             measure_list.append({"zh": zh, "en": en, "indicator": code})
     # Buildings: the findings' objects, plus every building of the scene in the project area.
@@ -372,10 +374,16 @@ def _make_project(arrays: FindingArrays, members: np.ndarray, by_object: Mapping
     if community:
         place += unit_names.get(community) or community.rsplit("-", 1)[-1]
     first = measure_list[0] if measure_list else {"zh": "综合整治提升", "en": "general improvement"}
+    title = first["zh"]
+    category = category_weight.most_common(1)[0][0]
+    if measure_weight and measure_weight[title] < 0.6 * sum(measure_weight.values()) and category in CATEGORY_MEASURES:
+        # No measure dominates (a school, a care station and a nursery in one community): the
+        # project is named after what they share, its measures list each of them.
+        title = CATEGORY_MEASURES[category][0]
     centre = shape.centroid
     return Project(
-        id=pid, name=f"{place if block != NO_UNIT else '未分区'} {first['zh']}项目", run_id=run_id, period=period,
-        unit_id=community or (block if block != NO_UNIT else main_unit), district_id=(block.split("-")[0] if block != NO_UNIT else None), category=category_weight.most_common(1)[0][0],
+        id=pid, name=f"{place if block != NO_UNIT else '未分区'} {title}项目", run_id=run_id, period=period,
+        unit_id=community or (block if block != NO_UNIT else main_unit), district_id=(block.split("-")[0] if block != NO_UNIT else None), category=category,
         indicators=ranked_codes, measure_zh=first["zh"], measure_en=first["en"], measures=measure_list,
         finding_ids=arrays.id[members].tolist(), footprint=shape, area_m2=round(float(shape.area), 1),
         priority=round(float(scores.sum()), 3), x=round(float(centre.x), 3), y=round(float(centre.y), 3),

@@ -288,3 +288,11 @@ def test_evaluation_reads_each_runs_measurements_once(catalog: Catalog, monkeypa
     assert len(evaluate_projects(catalog, "2024")) == 3
     # once for the new run, once for the projects' origin run, not once per project
     assert sorted(calls) == ["run-2023", "run-2024"]
+
+
+def test_a_project_without_a_dominant_measure_is_named_after_its_category(catalog: Catalog) -> None:
+    mixed = [finding("T-OLD-HOUSING", "h1", 2023, 0, 0), finding("T-DANGER", "h2", 2023, 20, 0)]
+    catalog.write_run(run_of(2023), mixed, [], specs=SPECS)
+    (project,) = generate_projects(catalog, "2023", unit_names={"D01-B01": "中山街区"})
+    assert project.name.endswith(" 安全隐患整治项目")
+    assert [m["zh"] for m in project.measures] == ["老旧小区改造", "危房治理与结构加固"]
