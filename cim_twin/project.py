@@ -372,14 +372,16 @@ class Project:
                               path=self.path, hint="--period 2025") from None
         return Period.year(year, self.timezone)
 
-    def resolve(self, text: str, period: Period | None = None) -> Path:
-        """A path of the project file resolved against its folder, ``{period}`` substituted."""
+    def resolve(self, text: str, period: Period | int | str | None = None) -> Path:
+        """A path of the project file resolved against its folder, ``{period}`` substituted
+        (``period`` a :class:`Period` or a year such as ``2025``)."""
         if period is not None:
-            text = text.replace("{period}", period.label).replace("{year}", period.label)
+            label = period.label if isinstance(period, Period) else str(period)
+            text = text.replace("{period}", label).replace("{year}", label)
         p = Path(text).expanduser()
         return p if p.is_absolute() else self.root / p
 
-    def sources(self, period: Period | None = None) -> list[Path]:
+    def sources(self, period: Period | int | str | None = None) -> list[Path]:
         """The scene files of ``[scene] sources`` (globs expanded, sorted).
 
         Raises
