@@ -611,7 +611,7 @@ def _waterlogging(layout: DistrictLayout, year: int) -> list[dict[str, Any]]:
     """Incidents from 2021 up to ``year`` at sites chosen once: recurring low spots, spots fixed by
     the 2024 drainage works, spots that appear in 2025, and one-off shallow ponding."""
     layout.random_for("waterlogging-sites")
-    roads = [r for r in layout.roads if r.road_class in ("primary", "secondary", "branch")]
+    roads = [r for r in layout.roads if r.road_class in ("primary", "secondary", "branch") and r.opened_year is None]
     n_sites = max(4, len(layout.districts) * 2)
     # lowest ground first: the river plain floods
     candidates = []

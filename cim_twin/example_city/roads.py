@@ -42,4 +42,4 @@ def road_feature(layout: DistrictLayout, road: Road) -> dict[str, Any]:
 
 def write_roads(layout: DistrictLayout, path: str | os.PathLike[str], year: int) -> Path:
     """Write the roads as they are in ``year`` to ``path``; return it."""
-    return write_feature_collection(path, "roads", (road_feature(layout, r.in_year(year)) for r in layout.roads))
+    return write_feature_collection(path, "roads", (road_feature(layout, r) for r in layout.roads_in(year)))

@@ -361,8 +361,10 @@ class RoadNetworkDensity(SharedTableIndicator):
         },
         data_needed=("roads (centrelines, class)", "districts (polygons)", "blocks (optional)"),
         description_en="Length of road centrelines of each district (km) over its area (km²); a road between two units "
-        "(outside both polygons, within 30 m) counts half for each. Blocks are measured too.",
-        description_zh="城区内道路中心线总长度（公里）与城区面积（平方公里）之比；位于两单元之间的边界道路各计一半。",
+        "(outside both polygons, within 30 m) counts half for each. Blocks are measured too; a block below the target is "
+        "a problem as well (at most medium), since a district average can hide a sparse new area.",
+        description_zh="城区内道路中心线总长度（公里）与城区面积（平方公里）之比；位于两单元之间的边界道路各计一半。"
+        "街区同样计算，低于目标的街区亦记为问题（最高为一般）。",
     )
 
     def evaluate(self, ctx: CheckContext) -> Iterator[ProblemPoint]:
@@ -385,16 +387,25 @@ class RoadNetworkDensity(SharedTableIndicator):
                 density = km[k] / km2[k] if km2[k] > 0 else None
                 ctx.measure(self, unit, density, level=level, numerator=round(float(km[k]), 3),
                             denominator=round(float(km2[k]), 4), threshold=target)
-                if level == "district" and density is not None and density < target:
+                if density is not None and density < target:
+                    # A district below the target is the indicator's problem; a block below it is
+                    # pinned too (where the network must be densified), at most of medium severity,
+                    # since a district average can hide a sparse new area.
+                    severity = coverage_severity(density / target, 1.0)
+                    if level == "block" and severity == "high":
+                        severity = "medium"
+                    name_en, name_zh = ("district", "城区") if level == "district" else ("block", "街区")
+                    label = unit_label(ctx, level, unit)
+                    place_zh = label if label.split(" ")[0].endswith(name_zh) else name_zh + label  # no 街区水东街区
                     x, y, z = unit_position(ctx, level, unit, table)
                     yield ctx.problem(
                         self, None, position=(x, y, z), unit_id=unit, subject=f"unit:{unit}", unit_level=level,
-                        value=density, threshold=target, severity=coverage_severity(density / target, 1.0),
-                        message_en=f"Road network density of district {unit_label(ctx, level, unit)} is {density:.1f} km/km² "
+                        value=density, threshold=target, severity=severity,
+                        message_en=f"Road network density of {name_en} {label} is {density:.1f} km/km² "
                         f"({km[k]:.1f} km of roads on {km2[k]:.2f} km²), below the target {target:g}",
-                        message_zh=f"城区{unit_label(ctx, level, unit)}道路网密度为{density:.1f}公里/平方公里"
+                        message_zh=f"{place_zh}道路网密度为{density:.1f}公里/平方公里"
                         f"（道路{km[k]:.1f}公里、面积{km2[k]:.2f}平方公里），低于目标{target:g}",
-                        evidence={"road_km": round(float(km[k]), 3), "area_km2": round(float(km2[k]), 4)},
+                        evidence={"road_km": round(float(km[k]), 3), "area_km2": round(float(km2[k]), 4), "level": level},
                     )
 
 
