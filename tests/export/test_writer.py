@@ -281,12 +281,11 @@ def test_leftovers_of_a_killed_export_are_removed(tmp_path: Path, boxes) -> None
 def test_audit_faults_and_missing_reader_are_stated(tmp_path: Path, boxes, monkeypatch: pytest.MonkeyPatch) -> None:
     """An audit that cannot run never passes silently: a missing 3D Tiles reader and a fault in the
     audit's own decoder are both named in the audit's warnings, and the export is still written."""
+    from types import SimpleNamespace
+
     from cim_twin.export import audit as audit_module
 
-    class _NoReaders:
-        readers: dict[str, object] = {}
-
-    monkeypatch.setattr("cim_twin.indicators.host.get_host", lambda: _NoReaders())
+    monkeypatch.setattr("cim_twin.indicators.host.get_host", lambda: SimpleNamespace(readers={}))
     doc = export_folder(boxes, tmp_path / "a")
     reader = doc["audit"]["tilesets"]["buildings"]["reader_round_trip"]
     assert reader["status"] == "not run" and "reader" in reader["reason"]
