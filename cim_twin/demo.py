@@ -191,16 +191,16 @@ def summary_text(result: DemoResult) -> str:
         share = f" ({sum(gone) / total:.0%})" if total else ""
         lines.append(f"  再体检 {year}: {sum(1 for g in gone if g)} of {len(rows)} projects with problems fixed; "
                      f"{sum(gone)} of {total} project findings gone{share}")
-    lines += [
-        "",
-        "where to look:",
-        f"  {out / 'report.html'}                 run report (indicators, worst problems, trends)",
-        f"  {out / 'lists'}/                      问题清单 / 任务清单 (XLSX, CSV)",
-        f"  {out / 'export' / 'cim' / 'layers.json'}  CIM export manifest (3D Tiles 1.1 + 1.0, problems)",
-        f"  {out / 'catalog.gpkg'}                runs, findings, projects (opens in QGIS)",
+    places = [
+        (out / "report.html", "run report (indicators, worst problems, trends)"),
+        (out / "lists", "问题清单 / 任务清单 (XLSX, CSV)"),
+        (out / "export" / "cim" / "layers.json", "CIM export manifest (3D Tiles 1.1 + 1.0, problems)"),
+        (out / "catalog.gpkg", "runs, findings, projects (opens in QGIS)"),
+        *((shot, "screenshot") for shot in result.screenshots),
     ]
-    for shot in result.screenshots:
-        lines.append(f"  {shot}")
+    width = max(len(str(path)) for path, _ in places)
+    lines += ["", "where to look:"]
+    lines += [f"  {str(path):<{width}}  {what}" for path, what in places]
     lines += [
         "",
         "next, in that folder:",
