@@ -200,7 +200,7 @@ def summary_text(result: DemoResult) -> str:
     ]
     width = max(len(str(path)) for path, _ in places)
     lines += ["", "where to look:"]
-    lines += [f"  {str(path):<{width}}  {what}" for path, what in places]
+    lines += [f"  {path!s:<{width}}  {what}" for path, what in places]
     lines += [
         "",
         "next, in that folder:",

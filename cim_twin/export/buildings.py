@@ -69,10 +69,20 @@ def frame_for(crs: Any, first_vertices: np.ndarray) -> LocalFrame:
     return LocalFrame.for_scene_point(crs, float(low[0]), float(low[1]), float(low[2]))
 
 
+#: Properties every exported building has; a source attribute of the same name (a tileset feature's
+#: own ``id``, say) is kept as ``attribute.<name>`` instead of replacing them.
+DERIVED_PROPERTIES = ("id", "kind", "height_m", "part_ids")
+
+
 def building_row(obj: Any, run_info: BuildingRunInfo | None, codes: list[str] | None, with_actions: bool,
                  units: dict[str, str], groups: dict[str, str]) -> dict[str, Any]:
     """The flattened properties of one building (``units`` and ``groups`` collect per name)."""
     flat = flatten_object(obj, units)
+    for key in DERIVED_PROPERTIES:
+        if key in flat:
+            flat[f"attribute.{key}"] = flat.pop(key)
+            if key in units:
+                units[f"attribute.{key}"] = units.pop(key)
     for key in flat:
         if key not in groups:
             head = key.split(".")[0]
@@ -94,7 +104,7 @@ def building_row(obj: Any, run_info: BuildingRunInfo | None, codes: list[str] | 
         row.update(run)
         for key in run:
             groups[key] = "catalog" if key.startswith("action") else "run"
-    for key in ("id", "kind", "height_m", "part_ids"):
+    for key in DERIVED_PROPERTIES:
         groups[key] = "derived"
     units.setdefault("height_m", "m")
     return row

@@ -183,3 +183,26 @@ def test_geoid_height_raises_everything_alike(district: Path, tmp_path: Path) ->
         assert after[key]["extent_wgs84"][0] == pytest.approx(before[key]["extent_wgs84"][0], abs=1e-9)
     manifest = json.loads((mem / "layers.json").read_text("utf-8"))
     assert "12.5" in manifest["georeference"]["heights"] and manifest["audit"]["passed"]
+
+
+def test_tileset_source_keeps_its_own_id_property(shared_data: Path, tmp_path: Path, capsys) -> None:
+    """A tileset whose features carry their own ``id`` property: the exported ``id`` stays the
+    building id, the source value is kept as ``attribute.id``, and the audit runs and passes."""
+    import json
+
+    from cim_twin.io import read_scene
+
+    source = shared_data / "3d-tiles-validator/specs/data/Samples/TilesetOfTilesets"
+    scene = read_scene(source)
+    assert all(isinstance(b.get("id"), int) for b in scene.buildings())  # the sample's batch table id
+    out = tmp_path / "tt"
+    assert main(["export", str(source), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "audit failed" not in err
+    manifest = json.loads((out / "layers.json").read_text(encoding="utf-8"))
+    layer = next(layer for layer in manifest["layers"] if layer["kind"] == "buildings")
+    names = {p["name"]: p for p in layer["properties"]}
+    assert names["id"]["type"] == "STRING" and names["id"]["group"] == "derived"
+    assert names["attribute.id"]["group"] == "attribute"
+    audit = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    assert audit["tilesets"]["buildings"]["passed"] is True
