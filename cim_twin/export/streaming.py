@@ -197,14 +197,14 @@ def _chunk_file(job: _Job, k: int, end: int | None = None) -> Path:
 
 
 def _objects(job: _Job, k: int, chunk: Path, warnings: list[str] | None = None) -> Iterator[tuple[Any, Any]]:
-    """(reader state, object) for every top-level object of chunk ``k``; the reader's warnings go
-    into ``warnings``, named by the original file and line."""
+    """(reader, object) for every top-level object of chunk ``k`` (the reader's ``scene_crs`` is
+    the objects' CRS); the reader's warnings go into ``warnings``, named by the original file and
+    line."""
     from ..io.citygml.reader import CityGMLReader
 
     reader = CityGMLReader(chunk, crs=job.crs_option, progress=False)
-    state = reader._crs_state(metric=True)
-    for obj in reader.iter_objects(_state=state):
-        yield state, obj
+    for obj in reader.iter_objects():
+        yield reader, obj
     if warnings is not None and reader.warnings:
         offset = _line_offset(job, k)
         for w in reader.warnings:
@@ -329,9 +329,9 @@ def _parse_chunk(k: int) -> _ChunkResult:
         batch = []
 
     try:
-        for state, obj in _objects(job, k, chunk, warnings):
+        for reader, obj in _objects(job, k, chunk, warnings):
             if crs is None:
-                crs = placed_crs(state.scene, job.geoid_height_m)
+                crs = placed_crs(reader.scene_crs, job.geoid_height_m)
             for node in obj.walk():
                 counts[node.kind] = counts.get(node.kind, 0) + 1
             if obj.kind != "Building":
@@ -391,12 +391,12 @@ def _first_frame(job: _Job) -> tuple[LocalFrame, Any]:
 
 def _first_building(job: _Job, chunk: Path) -> tuple[LocalFrame, Any] | None:
     try:
-        for state, obj in _objects(job, 0, chunk):
+        for reader, obj in _objects(job, 0, chunk):
             if obj.kind != "Building":
                 continue
             mesh = obj.mesh()
             if mesh.n_triangles:
-                crs = placed_crs(state.scene, job.geoid_height_m)
+                crs = placed_crs(reader.scene_crs, job.geoid_height_m)
                 return frame_for(crs, mesh.vertices), crs
     except CimTwinError as exc:
         raise _translate(exc, job, 0) from None

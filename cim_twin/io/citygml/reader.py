@@ -97,6 +97,7 @@ class CityGMLReader:
         self._late_appearances = False
         self._features_seen = 0
         self._doc_dim = 3
+        self._state: _CRSState | None = None  # CRS decisions of the current or last read
         self._doc_srs: str | None = None
         self._jacobians: dict[tuple[Any, ...], np.ndarray] = {}
         #: Features triangulated together (amortises numpy overhead; bounds memory).
@@ -138,7 +139,15 @@ class CityGMLReader:
 
     def _crs_state(self, metric: bool) -> _CRSState:
         override = parse_srs_name(self.crs_option) if self.crs_option else None
-        return _CRSState(override=override, metric=metric)
+        self._state = _CRSState(override=override, metric=metric)
+        return self._state
+
+    @property
+    def scene_crs(self) -> SceneCRS | None:
+        """The CRS of the objects read so far (decided at the first georeferenced geometry; None
+        before it, or for a file without CRS). Callers streaming :meth:`iter_objects` read it as
+        objects arrive."""
+        return self._state.scene if self._state is not None else None
 
     def _members(self, on_read: Callable[[int], None] | None) -> Iterator[tuple[etree._Element, etree._Element]]:
         """Yield ``(root, top-level member)`` pairs, clearing each member after use."""
