@@ -89,6 +89,9 @@ def run_demo(
     if out.exists() and any(out.iterdir()) and not (out / "twin.toml").exists():
         raise ConfigError("the folder exists and is not a cim-twin example project", path=out,
                           hint="choose a new folder with --out")
+    from .example_city import refuse_foreign_project
+
+    refuse_foreign_project(out)  # before anything of an earlier demo is removed
     _remove_earlier_results(out)
     result = DemoResult(out_dir=out)
     years = sorted(years)

@@ -40,7 +40,15 @@ from typing import Any
 
 from .layout import DEFAULT_YEARS, DistrictLayout, build_layout
 
-__all__ = ["DEFAULT_BUILDINGS", "DEFAULT_YEARS", "GenerateResult", "build_layout", "generate"]
+__all__ = [
+    "DEFAULT_BUILDINGS",
+    "DEFAULT_YEARS",
+    "GenerateResult",
+    "build_layout",
+    "generate",
+    "generated_project",
+    "refuse_foreign_project",
+]
 
 #: Size of the district that ``cim-twin generate`` writes by default.
 DEFAULT_BUILDINGS = 2000
@@ -82,6 +90,7 @@ def generate(
     gzip: bool = False,
     aux_layers: bool = True,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> GenerateResult:
     """Write the example project folder (see the module docstring) into ``out_dir``.
 
@@ -103,6 +112,8 @@ def generate(
         call :func:`cim_twin.example_city.layers.write_layers` for every year when it exists.
     progress
         called with a short line per step (for a command line).
+    force
+        write even into a folder whose ``twin.toml`` this generator did not write (it is replaced).
 
     Returns
     -------
@@ -112,6 +123,8 @@ def generate(
     ------
     ValueError
         for a building count out of range, no years, or no LOD.
+    ConfigError
+        when ``out_dir`` holds a ``twin.toml`` the generator did not write (unless ``force``).
     """
     if not 1 <= buildings <= _MAX_BUILDINGS:
         raise ValueError(f"buildings must be between 1 and {_MAX_BUILDINGS:,} (got {buildings})")
@@ -128,6 +141,8 @@ def generate(
 
     say = progress or (lambda _line: None)
     root = Path(out_dir)
+    if not force:
+        refuse_foreign_project(root)
     root.mkdir(parents=True, exist_ok=True)
     layout = build_layout(buildings=buildings, seed=seed)
     result = GenerateResult(out_dir=root, layout=layout, years=year_list)
@@ -150,3 +165,31 @@ def generate(
     write_project(root, year_list, result.layers, buildings=buildings, seed=seed,
                   source="city_{period}.gml" + (".gz" if gzip else ""))
     return result
+
+
+def generated_project(project_file: Path) -> bool:
+    """True when ``project_file`` is a twin.toml written by this generator (safe to replace)."""
+    from .project import GENERATED_MARK
+
+    with open(project_file, encoding="utf-8", errors="replace") as fh:
+        return fh.readline().startswith(GENERATED_MARK)
+
+
+def refuse_foreign_project(out_dir: Path) -> None:
+    """Raise when ``out_dir`` holds a project file this generator did not write: a user's own
+    project must never be replaced by the example.
+
+    Raises
+    ------
+    ConfigError
+        naming the project file.
+    """
+    from ..errors import ConfigError
+
+    existing = Path(out_dir) / "twin.toml"
+    if existing.is_file() and not generated_project(existing):
+        raise ConfigError(
+            "holds a project file that cim-twin generate did not write; it would be replaced",
+            path=existing,
+            hint="choose another folder, or add --force to overwrite",
+        )

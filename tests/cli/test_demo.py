@@ -54,3 +54,17 @@ def test_demo_refuses_a_folder_that_is_not_a_project(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert "not a cim-twin example project" in err and "Traceback" not in err
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_demo_never_touches_a_users_own_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder with a twin.toml the generator did not write is someone's project: the demo refuses
+    before removing anything of it."""
+    (tmp_path / "twin.toml").write_text('[project]\nname = "my city"\n', encoding="utf-8")
+    (tmp_path / "catalog.gpkg").write_bytes(b"my runs")
+    (tmp_path / "export").mkdir()
+    assert main(["demo", "--out", str(tmp_path), "--buildings", "20", "--no-screenshots"]) == 2
+    err = capsys.readouterr().err
+    assert "did not write" in err and "Traceback" not in err
+    assert (tmp_path / "catalog.gpkg").read_bytes() == b"my runs"
+    assert (tmp_path / "export").is_dir()
+    assert (tmp_path / "twin.toml").read_text(encoding="utf-8").startswith("[project]")

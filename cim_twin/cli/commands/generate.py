@@ -31,14 +31,6 @@ def _years(text: str) -> list[int]:
     return years
 
 
-def _generated_here(project_file: Path) -> bool:
-    """True when ``project_file`` is a twin.toml written by the generator (safe to replace)."""
-    from ...example_city.project import GENERATED_MARK
-
-    with open(project_file, encoding="utf-8", errors="replace") as fh:
-        return fh.readline().startswith(GENERATED_MARK)
-
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from ...example_city import DEFAULT_BUILDINGS, DEFAULT_YEARS
 
@@ -74,13 +66,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--buildings must be at least 1 (got {args.buildings})", hint="e.g. --buildings 2000")
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise ConfigError("not a folder", path=args.out_dir, hint="give a folder to write the project into")
-    existing = args.out_dir / "twin.toml"
-    if existing.is_file() and not args.force and not _generated_here(existing):
-        raise ConfigError(
-            "holds a project file that cim-twin generate did not write; it would be replaced",
-            path=existing,
-            hint="choose another folder, or add --force to overwrite",
-        )
     start = time.perf_counter()
 
     def say(line: str) -> None:
@@ -97,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             gzip=args.gzip,
             aux_layers=not args.no_layers,
             progress=say,
+            force=args.force,
         )
     except ValueError as exc:
         raise ConfigError(str(exc), hint="see cim-twin generate --help") from exc
