@@ -25,7 +25,7 @@ from .features import (
 from .georef import LocalFrame, box_volume, column_major, translation
 from .gltf import MeshContent, mesh_glb, metadata_schema
 from .style import Coloring, color_buildings
-from .tiling import ExportFeature, TileNode, build_tree, content_for, footprint_hulls, make_block
+from .tiling import Blocks, ExportFeature, TileNode, build_tree, content_for, lod1_blocks
 
 __all__ = ["BuildingLayer", "TilingOptions", "prepare_buildings", "tileset_json", "write_building_tiles"]
 
@@ -116,21 +116,20 @@ def source_attribute_names(groups: dict[str, str]) -> set[str]:
     return {name for name, group in groups.items() if group in ("attribute", "address", "generic")}
 
 
-def feature_geometries(enus: list[np.ndarray], meshes: list[Any]) -> tuple[list[tuple[np.ndarray, np.ndarray, float]],
-                                                                           np.ndarray, np.ndarray, np.ndarray]:
-    """The LOD1 blocks (vertices, triangles, block error) of buildings in the frame, and their
-    bounds (``lo``, ``hi``, ``(n, 3)``) and sizes (m: the larger of footprint diagonal and height
-    span), the latter for the whole batch at once."""
-    counts = np.array([len(enu) for enu in enus], dtype=np.int64)
-    every = np.concatenate(enus)
+def feature_geometries(enu: np.ndarray, counts: np.ndarray, meshes: list[Any]
+                       ) -> tuple[Blocks, np.ndarray, np.ndarray, np.ndarray]:
+    """The LOD1 blocks of buildings in the frame (``enu``: their vertices one after the other,
+    ``counts`` each), their bounds (``lo``, ``hi``, ``(n, 3)``) and sizes (m: the larger of
+    footprint diagonal and height span), all for the whole batch at once."""
+    counts = np.asarray(counts, dtype=np.int64)
     starts = np.cumsum(counts) - counts
-    lo = np.minimum.reduceat(every, starts, axis=0)
-    hi = np.maximum.reduceat(every, starts, axis=0)
+    lo = np.minimum.reduceat(enu, starts, axis=0)
+    hi = np.maximum.reduceat(enu, starts, axis=0)
     extent = hi - lo
     sizes = np.maximum(np.hypot(extent[:, 0], extent[:, 1]), extent[:, 2])
-    rings = footprint_hulls([enu[:, :2] for enu in enus])
-    blocks = [make_block(enu, mesh.triangles, mesh.semantics, ring) for enu, mesh, ring in zip(enus, meshes, rings,
-                                                                                               strict=True)]
+    tri_counts = np.array([len(m.triangles) for m in meshes], dtype=np.int64)
+    blocks = lod1_blocks(enu, counts, np.concatenate([m.triangles for m in meshes]), tri_counts,
+                         np.concatenate([m.semantics for m in meshes]))
     return blocks, lo, hi, sizes
 
 
@@ -204,10 +203,10 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
     coloring = color_buildings(table, color_by)
 
     features = []
-    blocks, _lo, _hi, sizes = feature_geometries(enu_parts, [m for _, m in with_geometry])
-    for row_index, ((_obj, mesh), enu, (bv, bt, berr), size) in enumerate(
-            zip(with_geometry, enu_parts, blocks, sizes.tolist(), strict=True)):
-        features.append(ExportFeature(row_index, enu, mesh.triangles.astype(np.int32), bv, bt,
+    blocks, _lo, _hi, sizes = feature_geometries(enu_all, counts, [m for _, m in with_geometry])
+    for row_index, ((_obj, mesh), enu, bv, berr, size) in enumerate(
+            zip(with_geometry, enu_parts, blocks.split(), blocks.errors.tolist(), sizes.tolist(), strict=True)):
+        features.append(ExportFeature(row_index, enu, mesh.triangles.astype(np.int32), bv, blocks.triangles(row_index),
                                       coloring.colors[row_index], size, berr))
     tree = build_tree(features, max_features=tiling.max_features, max_triangles=tiling.max_triangles,
                       coarse_max_features=tiling.coarse_max_features)

@@ -4,8 +4,9 @@ A city of 100k LOD2 buildings (about 700 MB of CityGML) does not fit a Scene in 
 so a plain CityGML source takes this path:
 
 1. **Split**: the file is cut into byte ranges at ``cityObjectMember`` start tags (members never
-   nest, so every range holds whole members). Each range becomes a small well-formed document: the
-   file's head (root element, namespaces, envelope) + the range + the closing root tag.
+   nest, so every range holds whole members). Each range is read as a well-formed document of its
+   own: the file's head (root element, namespaces, envelope) + the range + the closing root tag,
+   streamed from the file (``FilePart``), not copied.
 2. **Parse** (one worker process per range, ``processes`` at a time): the project's CityGML reader
    streams the range's objects; each building becomes its flattened properties and its geometry in
    the export frame (ENU metres) plus its LOD1 block, *spilled* to the range's scratch files (rows
@@ -42,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CimTwinError, ExportError, FormatError
+from ..io.citygml.source import FilePart
 from ..progress import progress
 from ..serialization import dumps_pretty
 from .audit import sample_order
@@ -63,7 +65,7 @@ from .georef import LocalFrame, placed_crs
 from .gltf import MeshContent, metadata_schema
 from .run import RunData, findings_by_object, run_info_for
 from .style import color_buildings
-from .tiling import FeatureSummary, TileNode, block_triangles, build_tree, mesh_content
+from .tiling import Blocks, FeatureSummary, TileNode, block_triangles, build_tree, mesh_content
 
 __all__ = ["STREAM_THRESHOLD_BYTES", "export_citygml_streaming", "split_member_ranges"]
 
@@ -178,42 +180,30 @@ class _ChunkResult:
     warnings: list[str]
 
 
-def _chunk_file(job: _Job, k: int, end: int | None = None) -> Path:
+def _part(job: _Job, k: int, end: int | None = None) -> FilePart:
+    """Range ``k`` (up to byte ``end`` when given) as a document of its own."""
     start, range_end = job.ranges[k]
-    end = range_end if end is None else end
-    target = job.scratch / f"chunk{k:04d}{'' if end == range_end else '-head'}.gml"
-    with open(job.path, "rb") as src, open(target, "wb") as dst:
-        dst.write(job.head)
-        src.seek(start)
-        left = end - start
-        while left > 0:
-            block = src.read(min(left, 8 << 20))
-            if not block:
-                break
-            dst.write(block)
-            left -= len(block)
-        dst.write(job.tail)
-    return target
+    return FilePart(job.head, start, range_end if end is None else end, job.tail)
 
 
-def _objects(job: _Job, k: int, chunk: Path, warnings: list[str] | None = None) -> Iterator[tuple[Any, Any]]:
-    """(reader, object) for every top-level object of chunk ``k`` (the reader's ``scene_crs`` is
-    the objects' CRS); the reader's warnings go into ``warnings``, named by the original file and
-    line."""
+def _objects(job: _Job, k: int, part: FilePart, warnings: list[str] | None = None) -> Iterator[tuple[Any, Any]]:
+    """(reader, object) for every top-level object of ``part`` of range ``k`` (the reader's
+    ``scene_crs`` is the objects' CRS); the reader's warnings go into ``warnings``, named by the
+    line in the whole file."""
     from ..io.citygml.reader import CityGMLReader
 
-    reader = CityGMLReader(chunk, crs=job.crs_option, progress=False)
+    reader = CityGMLReader(job.path, crs=job.crs_option, progress=False, part=part)
     for obj in reader.iter_objects():
         yield reader, obj
     if warnings is not None and reader.warnings:
         offset = _line_offset(job, k)
         for w in reader.warnings:
             line = None if w.line is None else w.line + offset
-            warnings.append(str(replace(w, path=str(job.path), line=line)))
+            warnings.append(str(replace(w, line=line)))
 
 
 def _line_offset(job: _Job, k: int) -> int:
-    """What to add to a line number in chunk ``k`` to get the line in the original file."""
+    """What to add to a line number in the document of range ``k`` to get the line in the file."""
     before = 0
     with open(job.path, "rb") as fh:
         left = job.ranges[k][0]
@@ -225,7 +215,7 @@ def _line_offset(job: _Job, k: int) -> int:
 
 
 def _translate(exc: CimTwinError, job: _Job, k: int) -> CimTwinError:
-    """An error in a chunk file, named by the original file and line."""
+    """An error in the document of range ``k``, named by the line in the file."""
     line = exc.line
     if line is not None:
         line += _line_offset(job, k)
@@ -248,15 +238,17 @@ class _Spill:
 
     def __init__(self, job: _Job, k: int) -> None:
         self.files = {kind: open(_spill_path(job, k, kind), "wb") for kind in _SPILL_KINDS}  # noqa: SIM115
-        self.counts: list[tuple[int, int, int, int]] = []
+        self.counts: list[np.ndarray] = []
 
-    def add(self, row: dict[str, Any], enu: np.ndarray, tris: np.ndarray, block: np.ndarray) -> None:
-        meta = pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
-        self.files["rows"].write(meta)
+    def add(self, rows: list[dict[str, Any]], enu: np.ndarray, n_verts: np.ndarray, tris: np.ndarray,
+            n_tris: np.ndarray, blocks: Blocks) -> None:
+        """A batch of buildings: their rows, and their arrays one building after the other."""
+        metas = [pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL) for row in rows]
+        self.files["rows"].write(b"".join(metas))
         self.files["vertices"].write(np.ascontiguousarray(enu, np.float64).tobytes())
         self.files["triangles"].write(np.ascontiguousarray(tris, np.int32).tobytes())
-        self.files["blocks"].write(np.ascontiguousarray(block, np.float64).tobytes())
-        self.counts.append((len(meta), len(enu), len(tris), len(block)))
+        self.files["blocks"].write(np.ascontiguousarray(blocks.vertices, np.float64).tobytes())
+        self.counts.append(np.column_stack([[len(m) for m in metas], n_verts, n_tris, blocks.counts]).astype(np.int64))
 
     def close(self) -> None:
         for fh in self.files.values():
@@ -266,7 +258,6 @@ class _Spill:
 def _parse_chunk(k: int) -> _ChunkResult:
     job = _JOB
     assert job is not None and job.frame is not None
-    chunk = _chunk_file(job, k)
     spill = _Spill(job, k)
     ids: list[str] = []
     cols: dict[str, list[Any]] = {n: [] for n in ("lo", "hi", "tri", "size", "berr", "btri")}
@@ -293,16 +284,22 @@ def _parse_chunk(k: int) -> _ChunkResult:
         if not batch:
             return
         assert job is not None and job.frame is not None and crs is not None
-        sizes = [len(m.vertices) for _, m in batch]
-        enu_all = job.frame.scene_to_enu(crs, np.concatenate([m.vertices for _, m in batch]))
-        enus = np.split(enu_all, np.cumsum(sizes)[:-1])
-        blocks, lo, hi, batch_sizes = feature_geometries(enus, [m for _, m in batch])
+        meshes = [m for _, m in batch]
+        n_verts = np.array([len(m.vertices) for m in meshes], dtype=np.int64)
+        n_tris = np.array([len(m.triangles) for m in meshes], dtype=np.int64)
+        enu = job.frame.scene_to_enu(crs, np.concatenate([m.vertices for m in meshes]))
+        blocks, lo, hi, batch_sizes = feature_geometries(enu, n_verts, meshes)
         cols["lo"].append(lo)
         cols["hi"].append(hi)
         cols["size"].append(batch_sizes)
-        for (obj, mesh), enu, (bv, bt, berr) in zip(batch, enus, blocks, strict=True):
+        cols["tri"].append(n_tris)
+        cols["berr"].append(blocks.errors)
+        cols["btri"].append(blocks.triangle_counts)
+        rows = []
+        for obj, mesh in batch:
             info = run_info_for(obj, job.run, job.index) if job.run is not None else None
             row = building_row(obj, info, codes, with_actions, units, groups)
+            rows.append(row)
             stats.add(row)
             if job.color_names:
                 position = len(ids)
@@ -312,12 +309,7 @@ def _parse_chunk(k: int) -> _ChunkResult:
                         hit = color_match[key] = key in job.color_names or property_id(key, set()) in job.color_names
                     if hit:
                         color_values.setdefault(key, []).append((position, value))
-            tris = mesh.triangles.astype(np.int32)
-            spill.add(row, enu, tris, bv)
             ids.append(obj.id)
-            cols["tri"].append(len(tris))
-            cols["berr"].append(berr)
-            cols["btri"].append(len(bt))
             h = sample_order(obj.id)
             if threshold is None or h < threshold:
                 used = mesh.vertices[np.unique(mesh.triangles)]
@@ -326,10 +318,11 @@ def _parse_chunk(k: int) -> _ChunkResult:
                     samples.sort(key=lambda s: s[0])
                     del samples[AUDIT_SAMPLE:]
                     threshold = samples[-1][0]
+        spill.add(rows, enu, n_verts, np.concatenate([m.triangles for m in meshes]), n_tris, blocks)
         batch = []
 
     try:
-        for reader, obj in _objects(job, k, chunk, warnings):
+        for reader, obj in _objects(job, k, _part(job, k), warnings):
             if crs is None:
                 crs = placed_crs(reader.scene_crs, job.geoid_height_m)
             for node in obj.walk():
@@ -350,19 +343,16 @@ def _parse_chunk(k: int) -> _ChunkResult:
         raise _translate(exc, job, k) from None
     finally:
         spill.close()
-        chunk.unlink(missing_ok=True)
 
-    def arr(name: str, dtype: Any, shape: tuple[int, ...] = (-1,)) -> np.ndarray:
-        return np.array(cols[name], dtype=dtype).reshape(shape)
-
-    def stacked(name: str, shape: tuple[int, ...]) -> np.ndarray:  # per batch arrays
-        return np.concatenate(cols[name]) if cols[name] else np.zeros(shape)
+    def stacked(name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:  # per batch arrays
+        return np.concatenate(cols[name]).astype(dtype) if cols[name] else np.zeros(shape, dtype)
 
     summary = FeatureSummary(lo=stacked("lo", (0, 3)), hi=stacked("hi", (0, 3)),
-                             triangles=arr("tri", np.int64), sizes=stacked("size", (0,)),
-                             block_errors=arr("berr", np.float64), block_triangles=arr("btri", np.int64))
+                             triangles=stacked("tri", (0,), np.int64), sizes=stacked("size", (0,)),
+                             block_errors=stacked("berr", (0,)), block_triangles=stacked("btri", (0,), np.int64))
+    spilled = np.concatenate(spill.counts) if spill.counts else np.zeros((0, 4), np.int64)
     return _ChunkResult(
-        k, ids, summary, np.array(spill.counts, dtype=np.int64).reshape(-1, 4), stats, units, groups, source_attribute_names(groups), color_values,
+        k, ids, summary, spilled, stats, units, groups, source_attribute_names(groups), color_values,
         sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None,
         warnings,
     )
@@ -379,19 +369,19 @@ def _first_frame(job: _Job) -> tuple[LocalFrame, Any]:
     starts = [m.start() for m in re.finditer(b"<" + re.escape(qname.group(1)) + rb"[\s>/]", window)] if qname else []
     cut = start + starts[16] if len(starts) > 16 else None
     if cut is not None:
-        found = _first_building(job, _chunk_file(job, 0, cut))
+        found = _first_building(job, _part(job, 0, cut))
         if found is not None:
             return found
-    found = _first_building(job, _chunk_file(job, 0))
+    found = _first_building(job, _part(job, 0))
     if found is not None:
         return found
     raise ExportError("no building with geometry at the start of the file", path=job.path,
                       hint="check the source holds buildings with LOD1-4 geometry")
 
 
-def _first_building(job: _Job, chunk: Path) -> tuple[LocalFrame, Any] | None:
+def _first_building(job: _Job, part: FilePart) -> tuple[LocalFrame, Any] | None:
     try:
-        for reader, obj in _objects(job, 0, chunk):
+        for reader, obj in _objects(job, 0, part):
             if obj.kind != "Building":
                 continue
             mesh = obj.mesh()
@@ -400,8 +390,6 @@ def _first_building(job: _Job, chunk: Path) -> tuple[LocalFrame, Any] | None:
                 return frame_for(crs, mesh.vertices), crs
     except CimTwinError as exc:
         raise _translate(exc, job, 0) from None
-    finally:
-        chunk.unlink(missing_ok=True)
     return None
 
 

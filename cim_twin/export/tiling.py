@@ -30,8 +30,8 @@ import numpy as np
 from ..scene.semantics import SurfaceType
 from .gltf import MeshContent
 
-__all__ = ["ExportFeature", "FeatureSummary", "TileNode", "block_triangles", "build_tree", "content_for",
-           "footprint_hulls", "make_block", "mesh_content"]
+__all__ = ["Blocks", "ExportFeature", "FeatureSummary", "TileNode", "block_triangles", "build_tree", "content_for",
+           "lod1_blocks", "make_block", "mesh_content"]
 
 MIN_BLOCK_ERROR_M = 0.5
 OMITTED_SIZE_FACTOR = 8.0
@@ -68,61 +68,106 @@ class ExportFeature:
         return (self.lo + self.hi) / 2.0
 
 
-def footprint_hulls(xy_list: list[np.ndarray]) -> list[np.ndarray]:
-    """The convex hull of each xy point set as a counter-clockwise ring without the closing point
-    (one vectorised GEOS call for the whole list). Degenerate sets get a small box around them."""
+@dataclass
+class Blocks:
+    """The LOD1 blocks of consecutive features: each block's vertices are its footprint ring at the
+    bottom, then the same ring at the top (``counts[i]`` vertices, twice the ring), one block after
+    the other; ``errors`` holds each block's error (m)."""
+
+    vertices: np.ndarray
+    counts: np.ndarray
+    errors: np.ndarray
+
+    def split(self) -> list[np.ndarray]:
+        return np.split(self.vertices, np.cumsum(self.counts)[:-1])
+
+    def triangles(self, i: int) -> np.ndarray:
+        return block_triangles(int(self.counts[i]) // 2)
+
+    @property
+    def triangle_counts(self) -> np.ndarray:
+        """Triangles of each block (see :func:`block_triangles`): two per side, k - 2 per cap."""
+        return 2 * self.counts - 4
+
+
+def lod1_blocks(vertices: np.ndarray, counts: np.ndarray, triangles: np.ndarray, tri_counts: np.ndarray,
+                semantics: np.ndarray | None) -> Blocks:
+    """The LOD1 blocks of consecutive features in one go (numpy and one GEOS call, nothing per feature).
+
+    ``vertices`` (ENU, z up) and ``triangles`` (indices into each feature's own vertices) are the
+    features' arrays one after the other, ``counts``/``tri_counts`` their lengths, ``semantics``
+    the surface type of every triangle. A block is the convex hull of the feature's xy points
+    (counter-clockwise; a small box when the hull has no area) extruded from its lowest to its
+    highest point (at least 0.1 m); its error is the height span of the roof, at least 0.5 m.
+    """
     import shapely
 
-    counts = [len(xy) for xy in xy_list]
-    points = np.concatenate(xy_list)
-    hulls = shapely.convex_hull(shapely.multipoints(points, indices=np.repeat(np.arange(len(xy_list)), counts)))
+    counts = np.asarray(counts, dtype=np.int64)
+    n = len(counts)
+    first = np.cumsum(counts) - counts
+    xy = vertices[:, :2]
+    owner = np.repeat(np.arange(n), counts)
+    # each distinct xy once per feature (walls share their corners with roof and ground: GEOS makes
+    # a point object of every input point, the main cost here)
+    order = np.lexsort((xy[:, 1], xy[:, 0], owner))
+    cur, prev = order[1:], order[:-1]
+    repeated = np.append(False, (owner[cur] == owner[prev]) & (xy[cur, 0] == xy[prev, 0]) & (xy[cur, 1] == xy[prev, 1]))
+    distinct = np.sort(order[~repeated])
+    hulls = shapely.convex_hull(shapely.multipoints(xy[distinct], indices=owner[distinct]))
     coords, index = shapely.get_coordinates(hulls, return_index=True)
-    starts = np.searchsorted(index, np.arange(len(xy_list)))
-    ends = np.append(starts[1:], len(index))
-    # twice the signed area of every hull at once (shoelace over each closed ring)
+    starts = np.searchsorted(index, np.arange(n))
+    ring_len = np.append(starts[1:], len(index)) - starts - 1  # polygons repeat their first point
+    # twice the signed area of every hull (shoelace over each closed ring)
     nxt = np.append(coords[1:], coords[:1], axis=0)
     cross = coords[:, 0] * nxt[:, 1] - nxt[:, 0] * coords[:, 1]
     cross[np.append(index[1:] != index[:-1], True)] = 0.0  # no term from one ring's end to the next's start
-    area2_all = np.bincount(index, weights=cross, minlength=len(xy_list))
-    rings = []
-    for i, xy in enumerate(xy_list):
-        ring = coords[starts[i] : ends[i] - 1]  # polygons repeat their first point at the end
-        area2 = float(area2_all[i]) if hulls[i].geom_type == "Polygon" else 0.0
-        if len(ring) < 3 or abs(area2) < 2e-6:
-            lo, hi = xy.min(axis=0), xy.max(axis=0)
-            pad = np.where(hi - lo < 0.05, 0.05, 0.0)
-            lo, hi = lo - pad, hi + pad
-            ring = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
-        elif area2 < 0:
-            ring = ring[::-1]
-        rings.append(np.ascontiguousarray(ring))
-    return rings
-
-
-def make_block(vertices: np.ndarray, triangles: np.ndarray, semantics: np.ndarray | None,
-               ring: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """The LOD1 block of a mesh (ENU, z up): convex hull of the xy footprint extruded from min to max z.
-
-    ``ring`` is the footprint hull when already known (see :func:`footprint_hulls`). Returns block
-    vertices, block triangles and the block error (roof height span, at least 0.5 m).
-    """
-    if ring is None:
-        ring = footprint_hulls([vertices[:, :2]])[0]
+    area2 = np.bincount(index, weights=cross, minlength=n)
+    ok = (shapely.get_type_id(hulls) == 3) & (ring_len >= 3) & (np.abs(area2) >= 2e-6)
+    k = np.where(ok, ring_len, 4)  # points of each footprint ring
+    ring_owner = np.repeat(np.arange(n), k)  # feature of each ring point
+    j = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)  # position in the ring
+    ring = np.empty((len(j), 2))
+    if ok.any():
+        src = np.where(area2[ring_owner] < 0, starts[ring_owner] + k[ring_owner] - 1 - j, starts[ring_owner] + j)
+        ring[:] = coords[np.where(ok[ring_owner], src, 0)] if len(coords) else 0.0
+    if not ok.all():
+        # no area (a point, a line, a vertical wall only): a box around the points, 5 cm at least
+        lo, hi = np.minimum.reduceat(xy, first, axis=0), np.maximum.reduceat(xy, first, axis=0)
+        pad = np.where(hi - lo < 0.05, 0.05, 0.0)
+        lo, hi = lo - pad, hi + pad
+        box = ~ok[ring_owner]
+        b, jb = ring_owner[box], j[box]
+        ring[box, 0] = np.where((jb == 1) | (jb == 2), hi[b, 0], lo[b, 0])
+        ring[box, 1] = np.where(jb >= 2, hi[b, 1], lo[b, 1])
     z = vertices[:, 2]
-    zmin, zmax = float(z.min()), float(z.max())
-    k = len(ring)
-    verts = np.empty((2 * k, 3))
-    verts[:k, :2] = ring
-    verts[k:, :2] = ring
-    verts[:k, 2] = zmin
-    verts[k:, 2] = max(zmax, zmin + 0.1)
-    error = MIN_BLOCK_ERROR_M
+    zmin = np.minimum.reduceat(z, first)
+    ztop = np.maximum(np.maximum.reduceat(z, first), zmin + 0.1)
+    bottom = np.repeat(2 * (np.cumsum(k) - k), k) + j
+    top = bottom + np.repeat(k, k)
+    out = np.empty((2 * len(j), 3))
+    out[bottom, :2] = ring
+    out[top, :2] = ring
+    out[bottom, 2] = zmin[ring_owner]
+    out[top, 2] = ztop[ring_owner]
+    errors = np.full(n, MIN_BLOCK_ERROR_M)
     if semantics is not None and len(semantics):
-        roof = triangles[semantics == int(SurfaceType.ROOF)]
-        if len(roof):
-            rz = z[roof.ravel()]
-            error = max(error, float(rz.max() - rz.min()))
-    return verts, block_triangles(k), error
+        roof = np.asarray(semantics) == int(SurfaceType.ROOF)
+        if roof.any():
+            tri_counts = np.asarray(tri_counts, dtype=np.int64)
+            corners = (np.asarray(triangles)[roof] + np.repeat(first, tri_counts)[roof][:, None]).ravel()
+            feature = np.repeat(np.repeat(np.arange(n), tri_counts)[roof], 3)  # in feature order
+            cut = np.flatnonzero(np.append(True, feature[1:] != feature[:-1]))
+            rz = z[corners]
+            span = np.maximum.reduceat(rz, cut) - np.minimum.reduceat(rz, cut)
+            errors[feature[cut]] = np.maximum(span, MIN_BLOCK_ERROR_M)
+    return Blocks(out, 2 * k, errors)
+
+
+def make_block(vertices: np.ndarray, triangles: np.ndarray,
+               semantics: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The LOD1 block of one mesh (see :func:`lod1_blocks`): vertices, triangles, block error."""
+    blocks = lod1_blocks(vertices, np.array([len(vertices)]), triangles, np.array([len(triangles)]), semantics)
+    return blocks.vertices, blocks.triangles(0), float(blocks.errors[0])
 
 
 @lru_cache(maxsize=256)

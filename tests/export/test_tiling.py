@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from cim_twin.export.buildings import TilingOptions, prepare_buildings
-from cim_twin.export.tiling import make_block
+from cim_twin.export.tiling import lod1_blocks, make_block
+from cim_twin.scene.semantics import SurfaceType
 
 from .scenes import box_scene, house_mesh
 
@@ -48,3 +49,37 @@ def test_block_is_an_extruded_hull_with_roof_error() -> None:
     c = verts[tris]
     vol = np.einsum("ij,ij->i", c[:, 0], np.cross(c[:, 1], c[:, 2])).sum() / 6
     assert abs(abs(vol) - 10 * 8 * 9) < 1e-6
+
+
+def _signed_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) / 2)
+
+
+def test_blocks_of_a_batch_match_one_by_one_and_handle_degenerate_footprints() -> None:
+    houses = [house_mesh(0, 0, 100, 10, 8, 6, ridge=3), house_mesh(50, 20, 90, 4, 12, 3)]
+    # a vertical wall only (its hull is a line) and a single repeated point: boxes of at least 10 cm
+    wall = np.array([[5.0, 5.0, 0.0], [9.0, 5.0, 0.0], [9.0, 5.0, 4.0], [5.0, 5.0, 4.0]])
+    point = np.array([[1.0, 2.0, 3.0]] * 3)
+    meshes = [(h.vertices, h.triangles, h.semantics) for h in houses] + [
+        (wall, np.array([[0, 1, 2], [0, 2, 3]], np.int32), np.full(2, int(SurfaceType.WALL), np.uint8)),
+        (point, np.array([[0, 1, 2]], np.int32), np.full(1, int(SurfaceType.ROOF), np.uint8)),
+    ]
+    blocks = lod1_blocks(np.concatenate([v for v, _, _ in meshes]), np.array([len(v) for v, _, _ in meshes]),
+                         np.concatenate([t for _, t, _ in meshes]), np.array([len(t) for _, t, _ in meshes]),
+                         np.concatenate([s for _, _, s in meshes]))
+    assert blocks.errors.tolist() == [3.0, 0.5, 0.5, 0.5]
+    assert blocks.triangle_counts.tolist() == [len(blocks.triangles(i)) for i in range(4)]
+    for (v, t, s), bv, err in zip(meshes, blocks.split(), blocks.errors, strict=True):
+        one_v, one_t, one_err = make_block(v, t, s)
+        assert len(one_t) == 4 * (len(one_v) // 2) - 4
+        assert np.array_equal(one_v, bv) and one_err == err
+        k = len(bv) // 2
+        assert _signed_area(bv[:k, :2]) > 0  # counter-clockwise seen from above
+        assert np.array_equal(bv[:k, :2], bv[k:, :2])
+        assert bv[:k, 2].max() == v[:, 2].min() and bv[k:, 2].min() >= v[:, 2].min() + 0.1
+    wall_ring = blocks.split()[2][:4, :2]
+    assert wall_ring[:, 0].min() == 5.0 and wall_ring[:, 0].max() == 9.0
+    assert np.isclose(wall_ring[:, 1].max() - wall_ring[:, 1].min(), 0.1)  # padded 5 cm each side
+    point_ring = blocks.split()[3][:4, :2]
+    assert np.allclose(point_ring.max(axis=0) - point_ring.min(axis=0), 0.1)

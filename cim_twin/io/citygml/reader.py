@@ -35,7 +35,7 @@ from .appearance import AppearanceStore
 from .attributes import local_name
 from .features import GML_NAMESPACES, FeatureParse, FeatureWalker, points_of_texts
 from .geometry import GeometryCollector, GeometryContext, Polygon, Ref, add_polygons, resolve_refs
-from .source import DocumentHead, describe_non_citygml, open_counting, read_head
+from .source import DocumentHead, FilePart, describe_non_citygml, open_counting, open_part, read_head
 
 __all__ = ["CityGMLReader", "citygml_info", "iter_citygml", "read_citygml"]
 
@@ -83,10 +83,15 @@ class CityGMLReader:
         ``"EPSG:4548"``.
     progress:
         Show a progress bar on stderr (None: only when stderr is a terminal).
+    part:
+        Read only this stretch of members of a plain (not gzipped) file, framed by the file's head
+        and tail. Line numbers in warnings and errors then count the lines of that framed document.
     """
 
-    def __init__(self, path: str | Path, *, crs: str | None = None, progress: bool | None = None) -> None:
+    def __init__(self, path: str | Path, *, crs: str | None = None, progress: bool | None = None,
+                 part: FilePart | None = None) -> None:
         self.path = Path(path)
+        self.part = part
         self.crs_option = crs
         self.progress = progress
         self.head: DocumentHead | None = None
@@ -153,7 +158,8 @@ class CityGMLReader:
         """Yield ``(root, top-level member)`` pairs, clearing each member after use."""
         # libxml2 reads a plain file itself fastest; a Python stream is needed for gzip and for
         # counting bytes for a progress bar
-        stream: Any = open_counting(self.path, on_read) if on_read is not None or self._gzip() else None
+        stream: Any = (open_part(self.path, self.part) if self.part is not None
+                       else open_counting(self.path, on_read) if on_read is not None or self._gzip() else None)
         source: Any = stream if stream is not None else str(self.path)
         tags = [f"{{*}}{n}" for n in _MEMBER_NAMES]
         root: etree._Element | None = None
