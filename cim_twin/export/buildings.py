@@ -203,7 +203,7 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
     coloring = color_buildings(table, color_by)
 
     features = []
-    blocks, _lo, _hi, sizes = feature_geometries(enu_all, counts, [m for _, m in with_geometry])
+    blocks, _lo, _hi, sizes = feature_geometries(enu_all, np.array(counts), [m for _, m in with_geometry])
     for row_index, ((_obj, mesh), enu, bv, berr, size) in enumerate(
             zip(with_geometry, enu_parts, blocks.split(), blocks.errors.tolist(), sizes.tolist(), strict=True)):
         features.append(ExportFeature(row_index, enu, mesh.triangles.astype(np.int32), bv, blocks.triangles(row_index),
