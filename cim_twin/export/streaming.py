@@ -144,6 +144,8 @@ class _Job:
     # tile phase
     columns: list[Any] = field(default_factory=list)
     colors: np.ndarray | None = None
+    #: per part: the key tuples (signatures) its spilled rows refer to by number
+    signatures: list[list[tuple[str, ...]]] = field(default_factory=list)
     #: per building: its part, and where its row, vertices, triangles and block vertices start in the
     #: part's spill files (in bytes for rows, in array rows for the others) and how many there are
     record_chunk: np.ndarray | None = None
@@ -167,6 +169,7 @@ class _ChunkResult:
     summary: FeatureSummary
     #: per building: row bytes, vertices, triangles, block vertices in the spill files
     spilled: np.ndarray
+    signatures: list[tuple[str, ...]]
     stats: ColumnStats
     units: dict[str, str]
     groups: dict[str, str]
@@ -222,7 +225,8 @@ def _translate(exc: CimTwinError, job: _Job, k: int) -> CimTwinError:
     return type(exc)(exc.message, path=job.path, line=line, column=exc.column, object_id=exc.object_id, hint=exc.hint)
 
 
-#: The spill files of one part, by kind: pickled property rows, then raw arrays (ENU vertices
+#: The spill files of one part, by kind: property rows (pickled ``(signature, values)``: the row's
+#: values in the order of its keys, the part's numbered key tuple), then raw arrays (ENU vertices
 #: float64 x3, triangles int32 x3, LOD1 block vertices float64 x3), one building after the other.
 _SPILL_KINDS = ("rows", "vertices", "triangles", "blocks")
 _SPILL_DTYPES = {"vertices": np.float64, "triangles": np.int32, "blocks": np.float64}
@@ -239,11 +243,20 @@ class _Spill:
     def __init__(self, job: _Job, k: int) -> None:
         self.files = {kind: open(_spill_path(job, k, kind), "wb") for kind in _SPILL_KINDS}  # noqa: SIM115
         self.counts: list[np.ndarray] = []
+        #: key tuple -> its number (the rows of a city share a handful of key sets)
+        self.signatures: dict[tuple[str, ...], int] = {}
 
     def add(self, rows: list[dict[str, Any]], enu: np.ndarray, n_verts: np.ndarray, tris: np.ndarray,
             n_tris: np.ndarray, blocks: Blocks) -> None:
         """A batch of buildings: their rows, and their arrays one building after the other."""
-        metas = [pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL) for row in rows]
+        signatures = self.signatures
+        metas = []
+        for row in rows:
+            keys = tuple(row)
+            number = signatures.get(keys)
+            if number is None:
+                number = signatures[keys] = len(signatures)
+            metas.append(pickle.dumps((number, tuple(row.values())), protocol=pickle.HIGHEST_PROTOCOL))
         self.files["rows"].write(b"".join(metas))
         self.files["vertices"].write(np.ascontiguousarray(enu, np.float64).tobytes())
         self.files["triangles"].write(np.ascontiguousarray(tris, np.int32).tobytes())
@@ -352,7 +365,8 @@ def _parse_chunk(k: int) -> _ChunkResult:
                              block_errors=stacked("berr", (0,)), block_triangles=stacked("btri", (0,), np.int64))
     spilled = np.concatenate(spill.counts) if spill.counts else np.zeros((0, 4), np.int64)
     return _ChunkResult(
-        k, ids, summary, spilled, stats, units, groups, source_attribute_names(groups), color_values,
+        k, ids, summary, spilled, list(spill.signatures), stats, units, groups, source_attribute_names(groups),
+        color_values,
         sorted(samples, key=lambda s: s[0])[:AUDIT_SAMPLE], skipped, n_input, counts, crs.name if crs is not None else None,
         warnings,
     )
@@ -393,27 +407,69 @@ def _first_building(job: _Job, part: FilePart) -> tuple[LocalFrame, Any] | None:
     return None
 
 
+class SpilledRows:
+    """The property rows of one tile as spilled: ``(signature, values)`` pairs, a signature being the
+    tuple of a row's keys (numbered per part), so the spill holds no key names per row."""
+
+    def __init__(self) -> None:
+        self.signatures: list[tuple[str, ...]] = []
+        self._numbers: dict[tuple[str, ...], int] = {}
+        self.rows: list[tuple[int, tuple[Any, ...]]] = []
+
+    def add(self, signatures: list[tuple[str, ...]], rows: list[tuple[int, tuple[Any, ...]]]) -> None:
+        """Rows of one part, whose signatures are numbered in ``signatures``."""
+        numbers = [self._numbers.setdefault(keys, len(self._numbers)) for keys in signatures]
+        self.signatures = list(self._numbers)
+        self.rows.extend((numbers[sig], values) for sig, values in rows)
+
+    def table(self, columns: list[Any]) -> PropertyTable:
+        return _SignatureTable(columns, self)
+
+
+class _SignatureTable(PropertyTable):
+    """A :class:`PropertyTable` over :class:`SpilledRows` (column values by position, no dicts)."""
+
+    def __init__(self, columns: list[Any], spilled: SpilledRows) -> None:
+        super().__init__(columns, [])
+        self.spilled = spilled
+        self._positions = [{key: i for i, key in enumerate(keys)} for keys in spilled.signatures]
+        self._used = sorted({sig for sig, _ in spilled.rows})
+
+    def __len__(self) -> int:
+        return len(self.spilled.rows)
+
+    def _raw(self, name: str, rows: Any) -> list[Any]:
+        packed = self.spilled.rows
+        if rows is not None and not (isinstance(rows, range) and rows == range(len(packed))):
+            packed = [packed[i] for i in rows]
+        where = {sig: self._positions[sig].get(name) for sig in self._used}
+        if len(where) == 1:
+            (at,) = where.values()
+            return [None] * len(packed) if at is None else [values[at] for _, values in packed]
+        return [None if (at := where[sig]) is None else values[at] for sig, values in packed]
+
+
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The indices ``starts[i] .. starts[i] + counts[i] - 1`` of every i, one after the other."""
     ends = np.cumsum(counts)
     return np.repeat(starts - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
-def _tile_arrays(job: _Job, rows: np.ndarray, coarse: bool, centre: np.ndarray) -> tuple[list[dict[str, Any]], MeshContent]:
+def _tile_arrays(job: _Job, rows: np.ndarray, coarse: bool, centre: np.ndarray) -> tuple[SpilledRows, MeshContent]:
     """The property rows and the mesh content of one tile, read from the spill files: the geometry
     of all its buildings by one gathered read per part and kind (numpy only; the rows of a tile come
     in feature order, which is part order); the property rows one pickle each."""
     assert job.record_chunk is not None and job.record_start is not None and job.record_count is not None
     assert job.colors is not None
-    table_rows: list[dict[str, Any]] = []
+    table_rows = SpilledRows()
     vertices, triangles, n_verts, n_tris = [], [], [], []
     parts = job.record_chunk[rows]
     for k in np.unique(parts):
         mine = rows[parts == k]
         start, count = job.record_start[mine], job.record_count[mine]
         with open(_spill_path(job, int(k), "rows"), "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            table_rows.extend(pickle.loads(mm[s : s + n]) for s, n in zip(start[:, 0].tolist(), count[:, 0].tolist(),
-                                                                          strict=True))
+            table_rows.add(job.signatures[int(k)], [pickle.loads(mm[s : s + n]) for s, n in
+                                                    zip(start[:, 0].tolist(), count[:, 0].tolist(), strict=True)])
         if coarse:
             blocks = np.memmap(_spill_path(job, int(k), "blocks"), dtype=np.float64, mode="r").reshape(-1, 3)
             vertices.append(blocks[_ranges(start[:, 3], count[:, 3])])
@@ -442,7 +498,7 @@ def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     table_rows, content = _tile_arrays(job, np.asarray(rows, dtype=np.int64), coarse, centre)
     node = TileNode(address, [], [], coarse)
     written = []
-    for version, data in zip(job.versions, encode_tile(content, PropertyTable(job.columns, table_rows),
+    for version, data in zip(job.versions, encode_tile(content, table_rows.table(job.columns),
                                                        range(len(rows)), job.versions, job.schema), strict=True):
         folder = "buildings" if version == "1.1" else "buildings-1.0"
         write_file(job.out / folder / tile_path(node, version), data)
@@ -548,6 +604,7 @@ def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, opt
                           coarse_max_features=options.tiling.coarse_max_features)
         job.columns = columns
         job.colors = coloring.colors
+        job.signatures = [r.signatures for r in results]
         job.record_chunk = np.concatenate([np.full(len(r.ids), r.index, np.int32) for r in results])
         job.record_count = np.concatenate([r.spilled for r in results])
         job.record_start = np.concatenate([np.cumsum(r.spilled, axis=0) - r.spilled for r in results])

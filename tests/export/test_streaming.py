@@ -12,8 +12,9 @@ import pytest
 from cim_twin.cli.main import main
 from cim_twin.errors import FormatError
 from cim_twin.export.buildings import TilingOptions
+from cim_twin.export.features import PropertyTable, derive_columns
 from cim_twin.export.run import RunData, load_run
-from cim_twin.export.streaming import split_member_ranges
+from cim_twin.export.streaming import SpilledRows, split_member_ranges
 from cim_twin.export.writer import ExportOptions, export_citygml, export_folder
 from cim_twin.io import read_scene
 
@@ -90,3 +91,22 @@ def test_cli_streams_with_a_run_folder(city: Path, tmp_path: Path, capsys) -> No
     assert main(["export", str(city), "--out", str(out), "--stream", "on", "--processes", "2"]) == 0
     assert "exported 150 of 150 buildings" in capsys.readouterr().out
     assert load_run  # imported API stays public
+
+
+def test_spilled_rows_give_the_values_of_dict_rows() -> None:
+    rows = [{"id": "a", "height_m": 3.0, "name": "x"}, {"id": "b", "height_m": 4.5},
+            {"id": "c", "name": "z", "height_m": None}, {"id": "d", "height_m": 1.0, "name": "w"}]
+    columns = derive_columns(rows)
+    spilled = SpilledRows()
+    # two parts numbering their key tuples each from 0, in different orders
+    first = [tuple(rows[0]), tuple(rows[1])]
+    spilled.add(first, [(first.index(tuple(r)), tuple(r.values())) for r in rows[:2]])
+    second = [tuple(rows[2]), tuple(rows[3])]
+    spilled.add(second, [(second.index(tuple(r)), tuple(r.values())) for r in rows[2:]])
+    table, plain = spilled.table(columns), PropertyTable(columns, rows)
+    assert len(table) == 4
+    for col in columns:
+        for subset in (None, range(4), [3, 0]):
+            assert table.json_values(col, subset if subset is not None else range(4)) == plain.json_values(
+                col, subset if subset is not None else range(4))
+            assert str(table.values(col, subset)) == str(plain.values(col, subset))
