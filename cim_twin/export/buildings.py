@@ -83,7 +83,7 @@ def building_row(obj: Any, run_info: BuildingRunInfo | None, codes: list[str] | 
             flat[f"attribute.{key}"] = flat.pop(key)
             if key in units:
                 units[f"attribute.{key}"] = units.pop(key)
-    for key in flat:
+    for key in flat if not flat.keys() <= groups.keys() else ():  # usually all named before
         if key not in groups:
             head = key.split(".")[0]
             if key.startswith("address."):

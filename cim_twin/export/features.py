@@ -143,6 +143,14 @@ def _flatten_into(out: dict[str, Any], units: dict[str, str], prefix: str, value
         if math.isfinite(value):
             out[prefix] = value
         return
+    if kind is Measure:  # the common non-plain values first, by exact type (subclasses go below)
+        if value.uom:
+            units.setdefault(prefix, value.uom)  # the first unit seen names the column's unit
+        out[prefix] = float(value.value)
+        return
+    if kind is date or kind is datetime:
+        out[prefix] = value.isoformat()
+        return
     if isinstance(value, Address):
         for key, part in value.to_dict().items():
             out[f"{prefix}.{key}"] = part

@@ -42,7 +42,7 @@ __all__ = ["CityGMLReader", "citygml_info", "iter_citygml", "read_citygml"]
 _MEMBER_NAMES = ("cityObjectMember", "featureMember", "featureMembers", "appearanceMember",
                  "versionMember", "versionTransitionMember", "member")
 #: Top-level members parsed ahead before they are processed and freed (see CityGMLReader._members).
-MEMBER_BATCH = 256
+MEMBER_BATCH = 64
 #: ... or fewer when they are large (counted in source lines), so memory stays bounded.
 MEMBER_BATCH_LINES = 20_000
 #: At most this many warnings of one kind are kept; the rest are counted.
@@ -170,8 +170,9 @@ class CityGMLReader:
                 huge_tree=True, remove_comments=True, remove_pis=True, collect_ids=False,
             )
             # Members are handed out in small batches rather than one by one: parsing a stretch of
-            # XML, then working on it, keeps each phase's data in the processor caches (measured:
-            # ~20 % less time than alternating per member). Memory stays bounded by the batch.
+            # XML, then working on it, keeps each phase's data in the processor caches (measured on
+            # LOD2 buildings: batches of 64 take ~20 % less time than one by one, ~3 % less than
+            # batches of 256 whose trees no longer fit the caches). Memory stays bounded by the batch.
             batch: list[etree._Element] = []
             for _event, el in context:
                 parent = el.getparent()
