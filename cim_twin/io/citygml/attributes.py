@@ -103,6 +103,24 @@ def typed_property(el: etree._Element, name: str) -> Any:
     """The typed value of a simple property element (no element children)."""
     text = el.text or ""
     uom = el.get("uom")
+    key = (name, text, uom, uom is None and el.get("codeSpace") is not None)
+    try:
+        return _TYPED[key]
+    except KeyError:
+        pass
+    value = _typed_value(name, text, uom, key[3])
+    if not isinstance(value, list):  # the rest are immutable: shared between objects
+        if len(_TYPED) >= 100_000:
+            _TYPED.clear()
+        _TYPED[key] = value
+    return value
+
+
+#: Typed property values by (property name, text, uom, has a codeSpace).
+_TYPED: dict[tuple[str, str, str | None, bool], Any] = {}
+
+
+def _typed_value(name: str, text: str, uom: str | None, coded: bool) -> Any:
     if uom is not None:
         parts = text.split()
         if len(parts) > 1:  # a measure list (storeyHeightsAboveGround = "3.0 2.8 2.8")
@@ -117,7 +135,7 @@ def typed_property(el: etree._Element, name: str) -> Any:
     if name in DATE_PROPERTIES:
         dt = parse_datetime(text)
         return dt.date() if dt is not None else text.strip()
-    if el.get("codeSpace") is not None:
+    if coded:
         # code lists: keep the code as written ("1000", "31001_1010")
         return text.strip()
     if name in ("function", "usage", "class", "roofType"):
@@ -180,10 +198,30 @@ _GEN_TYPES = {
 }
 
 
+#: Converted generic attribute values by (kind, text, uom): cities repeat their codes, dates and
+#: numbers, and every value here is immutable.
+_CONVERTED: dict[tuple[str, str, str | None], Any] = {}
+
+
 def _convert_generic(kind: str, value_el: etree._Element | None) -> Any:
     if value_el is None:
         return None
-    text = (value_el.text or "").strip()
+    text = value_el.text or ""
+    if kind == "string":
+        return text.strip()
+    key = (kind, text, value_el.get("uom") if kind == "measure" else None)
+    try:
+        return _CONVERTED[key]
+    except KeyError:
+        pass
+    value = _generic_value(kind, text.strip(), key[2])
+    if len(_CONVERTED) >= 100_000:
+        _CONVERTED.clear()
+    _CONVERTED[key] = value
+    return value
+
+
+def _generic_value(kind: str, text: str, uom: str | None) -> Any:
     if kind == "int":
         value = _number(text)
         return int(value) if isinstance(value, (int, float)) else text
@@ -197,7 +235,7 @@ def _convert_generic(kind: str, value_el: etree._Element | None) -> Any:
         return URI(text)
     if kind == "measure":
         value = _number(text)
-        return Measure(float(value), value_el.get("uom")) if isinstance(value, (int, float)) else text
+        return Measure(float(value), uom) if isinstance(value, (int, float)) else text
     return text
 
 

@@ -191,6 +191,7 @@ class GeometryCollector:
         polygon)."""
         polygon_tag = self._polygon_tag
         refs = self.refs
+        in_solid = self._in_solid > 0
         for member in aggregate:
             n = len(member)
             if n == 1:
@@ -199,9 +200,9 @@ class GeometryCollector:
                     self._fast_polygon(child, ctx)
                     continue
             elif n == 0:
-                href = member.get(XLINK_HREF)
-                if href is not None and isinstance(member.tag, str):
-                    refs.append(Ref(href.lstrip("#"), ctx, member.sourceline, self._in_solid > 0))
+                href = member.get(XLINK_HREF)  # (comments and processing instructions have none)
+                if href is not None:
+                    refs.append(Ref(href.lstrip("#"), ctx, member.sourceline, in_solid))
                 continue
             if isinstance(member.tag, str):
                 self.parse_property(member, ctx)

@@ -494,24 +494,50 @@ class CityGMLReader:
                 poly = polys[int(p - group_pstart[g])]
                 self.warn("degenerate polygon (fewer than 3 distinct points or no area) skipped", line=poly.line,
                           object_id=poly.gid or fp.objects[owner].id, kind="degenerate polygon")
-            for gi, (fp, owner, lod, polys) in enumerate(groups):
-                p0, p1 = int(group_pstart[gi]), int(group_pstart[gi + 1])
-                t0, t1 = int(tri_bounds[gi]), int(tri_bounds[gi + 1])
-                if t1 <= t0:
-                    continue
-                v0, v1 = int(poly_vstart[p0]), int(poly_vstart[p1])
-                obj = fp.objects[owner]
+            # per polygon: its surface row in its mesh's table and its semantic type (tables built
+            # per object, the per-triangle arrays for the whole batch at once)
+            tables: list[SurfaceTable | None] = []
+            poly_rows: list[int] = []
+            poly_sems: list[int] = []
+            for fp, owner, lod, polys in groups:
+                table: SurfaceTable | None
                 try:
-                    mesh = self._mesh(polys, fp.rows[owner], (owner, lod) in fp.collector.solids,
-                                      batch.vertices[v0:v1], tri.triangles[t0:t1] - v0, tri.polygon[t0:t1] - p0,
-                                      batch, p0, v0)
+                    table, rows_of, sems = _surface_table(polys, fp.rows[owner])
                 except MemoryError:
                     raise
                 except Exception as exc:  # the object keeps its other LODs and attributes
+                    obj = fp.objects[owner]
                     self.warn(f"LOD{lod} geometry could not be built ({type(exc).__name__}: {exc})",
                               line=obj.source_line, object_id=obj.id, kind="broken-geometry")
+                    table, rows_of, sems = None, [-1] * len(polys), [0] * len(polys)
+                tables.append(table)
+                poly_rows.extend(rows_of)
+                poly_sems.extend(sems)
+            tri_group = np.searchsorted(group_pstart, tri.polygon, side="right") - 1
+            local_triangles = (tri.triangles - poly_vstart[group_pstart[tri_group]][:, None]).astype(np.int32)
+            local_polygon = tri.polygon - group_pstart[tri_group]
+            tri_semantics = np.array(poly_sems, dtype=np.uint8)[tri.polygon]
+            tri_rows = np.array(poly_rows, dtype=np.int32)[tri.polygon]
+            for gi, (fp, owner, lod, polys) in enumerate(groups):
+                t0, t1 = int(tri_bounds[gi]), int(tri_bounds[gi + 1])
+                if t1 <= t0 or tables[gi] is None:
                     continue
-                obj.geometry[lod] = mesh
+                p0, p1 = int(group_pstart[gi]), int(group_pstart[gi + 1])
+                v0, v1 = int(poly_vstart[p0]), int(poly_vstart[p1])
+                solid_polys = sum(1 for p in polys if p.in_solid) if (owner, lod) in fp.collector.solids else 0
+                tri_poly = local_polygon[t0:t1]
+                mesh = Mesh(
+                    vertices=batch.vertices[v0:v1],
+                    triangles=local_triangles[t0:t1],
+                    semantics=tri_semantics[t0:t1],
+                    surface_index=tri_rows[t0:t1],
+                    surfaces=tables[gi],
+                    solid_closed=solid_polys > 0,
+                    solid_triangles=int(np.searchsorted(tri_poly, solid_polys)) if 0 < solid_polys < len(polys) else None,
+                )
+                if not store.empty:
+                    self._appearance_arrays(mesh, polys, batch, tri_poly, p0, v0)
+                fp.objects[owner].geometry[lod] = mesh
         out = []
         for fp in fps:
             if fp.local_appearance_keys:
@@ -519,48 +545,6 @@ class CityGMLReader:
             fp.root.invalidate()
             out.append(fp.root)
         return out
-
-    def _mesh(self, polys: list[Polygon], rows: list[Any], solid: bool, vertices: np.ndarray,
-              triangles: np.ndarray, tri_poly: np.ndarray, batch: PolygonBatch, p0: int, v0: int) -> Mesh:
-        poly_rows = [p.row for p in polys]
-        used = {r for r in poly_rows if r >= 0}
-        if used:
-            # keep parents of openings so the table can say which wall holds a window
-            extra: set[int] = set()
-            for r in used:
-                parent = rows[r].parent
-                while parent >= 0 and parent not in extra and parent not in used:
-                    extra.add(parent)
-                    parent = rows[parent].parent
-            keep = sorted(used | extra)
-            remap = {old: new for new, old in enumerate(keep)}
-            kept = [rows[r] for r in keep]
-            table = SurfaceTable(
-                ids=[row.id for row in kept],
-                types=np.array([row.type for row in kept], dtype=np.uint8),
-                parent=np.array([remap.get(row.parent, -1) for row in kept], dtype=np.int32),
-                attributes=[row.attributes for row in kept],
-            )
-            poly_row = np.array([remap[r] if r >= 0 else -1 for r in poly_rows], dtype=np.int32)
-            poly_sem = np.array([(rows[r].type or p.hint) if r >= 0 else p.hint for r, p in zip(poly_rows, polys, strict=True)],
-                                dtype=np.uint8)
-        else:
-            table = SurfaceTable()
-            poly_row = np.full(len(polys), -1, dtype=np.int32)
-            poly_sem = np.array([p.hint for p in polys], dtype=np.uint8)
-        solid_polys = sum(1 for p in polys if p.in_solid) if solid else 0
-        mesh = Mesh(
-            vertices=vertices,
-            triangles=triangles.astype(np.int32, copy=False),
-            semantics=poly_sem[tri_poly],
-            surface_index=poly_row[tri_poly],
-            surfaces=table,
-            solid_closed=solid_polys > 0,
-            solid_triangles=int(np.searchsorted(tri_poly, solid_polys)) if 0 < solid_polys < len(polys) else None,
-        )
-        if not self.appearances.empty:
-            self._appearance_arrays(mesh, polys, batch, tri_poly, p0, v0)
-        return mesh
 
     def _appearance_arrays(self, mesh: Mesh, polys: list[Polygon], batch: PolygonBatch, tri_poly: np.ndarray,
                            p0: int, v0: int) -> None:
@@ -779,6 +763,34 @@ class CityGMLReader:
         pick = [int(along[:, 0].argmin()), int(along[:, 0].argmax()), int(along[:, 1].argmin()),
                 int(along[:, 1].argmax())]
         return pts[pick]
+
+
+def _surface_table(polys: list[Polygon], rows: list[Any]) -> tuple[SurfaceTable, list[int], list[int]]:
+    """The surface table of one mesh made of ``polys`` (the object's thematic surface rows they use,
+    and the walls or roofs holding used openings), and per polygon its row in that table (-1 none)
+    and its semantic type (the surface's, else the polygon's hint)."""
+    poly_rows = [p.row for p in polys]
+    used = {r for r in poly_rows if r >= 0}
+    if not used:
+        return SurfaceTable(), poly_rows, [p.hint for p in polys]
+    # keep parents of openings so the table can say which wall holds a window
+    extra: set[int] = set()
+    for r in used:
+        parent = rows[r].parent
+        while parent >= 0 and parent not in extra and parent not in used:
+            extra.add(parent)
+            parent = rows[parent].parent
+    keep = sorted(used | extra)
+    remap = {old: new for new, old in enumerate(keep)}
+    kept = [rows[r] for r in keep]
+    table = SurfaceTable(
+        ids=[row.id for row in kept],
+        types=np.array([row.type for row in kept], dtype=np.uint8),
+        parent=np.array([remap.get(row.parent, -1) for row in kept], dtype=np.int32),
+        attributes=[row.attributes for row in kept],
+    )
+    sems = [(rows[r].type or p.hint) if r >= 0 else p.hint for r, p in zip(poly_rows, polys, strict=True)]
+    return table, [remap[r] if r >= 0 else -1 for r in poly_rows], sems
 
 
 @contextmanager
