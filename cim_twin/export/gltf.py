@@ -103,10 +103,11 @@ def encode_property_table(builder: GlbBuilder, table: PropertyTable, rows: Seque
         if col.type == "STRING":
             joined = "".join(values)
             offsets = np.zeros(len(values) + 1, dtype=np.uint32)
-            if joined.isascii():  # one byte per character: lengths without encoding every value
-                np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
-            else:
-                np.cumsum([len(v.encode("utf-8")) for v in values], out=offsets[1:])
+            np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+            if not joined.isascii():  # character offsets -> UTF-8 byte offsets, without a call per value
+                code_points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+                utf8_bytes = 1 + (code_points >= 0x80) + (code_points >= 0x800) + (code_points >= 0x10000)
+                offsets = np.concatenate([[0], np.cumsum(utf8_bytes)])[offsets].astype(np.uint32)
             properties[col.id] = {
                 "values": builder.view(joined.encode("utf-8")),
                 "stringOffsets": builder.view(offsets.tobytes()),

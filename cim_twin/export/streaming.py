@@ -427,26 +427,41 @@ class SpilledRows:
 
 
 class _SignatureTable(PropertyTable):
-    """A :class:`PropertyTable` over :class:`SpilledRows` (column values by position, no dicts)."""
+    """A :class:`PropertyTable` over :class:`SpilledRows`: the rows of each signature are turned
+    into columns once (``zip``), and a column's values are gathered from those, not row by row."""
 
     def __init__(self, columns: list[Any], spilled: SpilledRows) -> None:
         super().__init__(columns, [])
         self.spilled = spilled
         self._positions = [{key: i for i, key in enumerate(keys)} for keys in spilled.signatures]
-        self._used = sorted({sig for sig, _ in spilled.rows})
+        members: dict[int, list[int]] = {}
+        for i, (sig, _values) in enumerate(spilled.rows):
+            members.setdefault(sig, []).append(i)
+        rows = spilled.rows
+        #: per signature: its rows (positions in the table) and its values column by column
+        self._groups = [(sig, np.array(at, dtype=np.int64), list(zip(*(rows[i][1] for i in at), strict=True)))
+                        for sig, at in members.items()]
 
     def __len__(self) -> int:
         return len(self.spilled.rows)
 
     def _raw(self, name: str, rows: Any) -> list[Any]:
-        packed = self.spilled.rows
-        if rows is not None and not (isinstance(rows, range) and rows == range(len(packed))):
-            packed = [packed[i] for i in rows]
-        where = {sig: self._positions[sig].get(name) for sig in self._used}
-        if len(where) == 1:
-            (at,) = where.values()
-            return [None] * len(packed) if at is None else [values[at] for _, values in packed]
-        return [None if (at := where[sig]) is None else values[at] for sig, values in packed]
+        n = len(self.spilled.rows)
+        if rows is not None and not (isinstance(rows, range) and rows == range(n)):
+            full = self._raw(name, None)
+            return [full[i] for i in rows]
+        if len(self._groups) == 1:
+            sig, _at, columns = self._groups[0]
+            where = self._positions[sig].get(name)
+            return [None] * n if where is None else list(columns[where])
+        out = np.full(n, None, dtype=object)
+        for sig, at, columns in self._groups:
+            where = self._positions[sig].get(name)
+            if where is not None:
+                values = np.empty(len(at), dtype=object)
+                values[:] = columns[where]
+                out[at] = values
+        return out.tolist()
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
