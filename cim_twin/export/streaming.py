@@ -65,7 +65,15 @@ from .georef import LocalFrame, placed_crs
 from .gltf import MeshContent, metadata_schema
 from .run import RunData, findings_by_object, run_info_for
 from .style import color_buildings
-from .tiling import Blocks, FeatureSummary, TileNode, block_triangles, build_tree, mesh_content
+from .tiling import (
+    Blocks,
+    FeatureSummary,
+    TileNode,
+    block_triangles,
+    build_tree,
+    mesh_content,
+    shown_as_itself,
+)
 
 __all__ = ["STREAM_THRESHOLD_BYTES", "export_citygml_streaming", "split_member_ranges"]
 
@@ -485,20 +493,37 @@ def _tile_arrays(job: _Job, rows: np.ndarray, coarse: bool, centre: np.ndarray) 
         with open(_spill_path(job, int(k), "rows"), "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             table_rows.add(job.signatures[int(k)], [pickle.loads(mm[s : s + n]) for s, n in
                                                     zip(start[:, 0].tolist(), count[:, 0].tolist(), strict=True)])
-        if coarse:
-            blocks = np.memmap(_spill_path(job, int(k), "blocks"), dtype=np.float64, mode="r").reshape(-1, 3)
-            vertices.append(blocks[_ranges(start[:, 3], count[:, 3])])
-            n_verts.append(count[:, 3])
-            fans = [block_triangles(int(n)) for n in (count[:, 3] // 2).tolist()]
-            triangles.extend(fans)
-            n_tris.append(np.array([len(t) for t in fans], dtype=np.int64))
-        else:
+        # coarse tiles show blocks, except for buildings with no more triangles than their block
+        block_tris = 2 * count[:, 3] - 4  # (see block_triangles: 4k - 4 for a ring of k points)
+        itself = shown_as_itself(count[:, 2], block_tris) if coarse else np.ones(len(mine), dtype=bool)
+        if itself.any():
             verts = np.memmap(_spill_path(job, int(k), "vertices"), dtype=np.float64, mode="r").reshape(-1, 3)
             tris = np.memmap(_spill_path(job, int(k), "triangles"), dtype=np.int32, mode="r").reshape(-1, 3)
-            vertices.append(verts[_ranges(start[:, 1], count[:, 1])])
-            triangles.append(tris[_ranges(start[:, 2], count[:, 2])])
+            own_verts = verts[_ranges(start[itself, 1], count[itself, 1])]
+            own_tris = tris[_ranges(start[itself, 2], count[itself, 2])]
+        if itself.all():
+            vertices.append(own_verts)
+            triangles.append(own_tris)
             n_verts.append(count[:, 1])
             n_tris.append(count[:, 2])
+            continue
+        nv = np.where(itself, count[:, 1], count[:, 3])
+        nt = np.where(itself, count[:, 2], block_tris)
+        part_verts = np.empty((int(nv.sum()), 3))
+        part_tris = np.empty((int(nt.sum()), 3), dtype=np.int32)
+        first_v, first_t = np.cumsum(nv) - nv, np.cumsum(nt) - nt
+        if itself.any():
+            part_verts[_ranges(first_v[itself], nv[itself])] = own_verts
+            part_tris[_ranges(first_t[itself], nt[itself])] = own_tris
+        block = ~itself
+        blocks = np.memmap(_spill_path(job, int(k), "blocks"), dtype=np.float64, mode="r").reshape(-1, 3)
+        part_verts[_ranges(first_v[block], nv[block])] = blocks[_ranges(start[block, 3], count[block, 3])]
+        part_tris[_ranges(first_t[block], nt[block])] = np.concatenate(
+            [block_triangles(int(n)) for n in (count[block, 3] // 2).tolist()])
+        vertices.append(part_verts)
+        triangles.append(part_tris)
+        n_verts.append(nv)
+        n_tris.append(nt)
     content = mesh_content(np.concatenate(vertices), np.concatenate(n_verts), np.concatenate(triangles),
                            np.concatenate(n_tris), job.colors[rows], centre)
     return table_rows, content

@@ -8,11 +8,12 @@ their building) and have a geometric error of 0.
 
 Interior nodes carry *coarse* content: LOD1 blocks (the convex hull of the building's footprint,
 extruded from its lowest to its highest point) of the largest buildings below them, up to
-``coarse_max_features``. Refinement is REPLACE: a client shows a node's blocks until the view needs
-more, then replaces them by the children. The node's geometricError is the larger of
+``coarse_max_features``; a building with no more triangles than its block is shown as itself (a
+block would be heavier and less true). Refinement is REPLACE: a client shows a node's blocks until
+the view needs more, then replaces them by the children. The node's geometricError is the larger of
 
-* the block error of the buildings it shows (how far the block departs from the real shape: the
-  height span of the roof, at least 0.5 m), and
+* the block error of the buildings it shows as blocks (how far the block departs from the real
+  shape: the height span of the roof, at least 0.5 m), and
 * eight times the size of the largest building it leaves out,
 
 and at least 1.5 times its children's error. With the default maximumScreenSpaceError of 16 px a
@@ -26,14 +27,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..scene.semantics import SurfaceType
 from .gltf import MeshContent
 
 __all__ = ["Blocks", "ExportFeature", "FeatureSummary", "TileNode", "block_triangles", "build_tree", "content_for",
-           "lod1_blocks", "make_block", "mesh_content"]
+           "lod1_blocks", "make_block", "mesh_content", "shown_as_itself"]
 
 MIN_BLOCK_ERROR_M = 0.5
+#: Footprint hull corners closer than this to the hull's simplified outline are dropped (m).
+BLOCK_SIMPLIFY_M = 0.01
 OMITTED_SIZE_FACTOR = 8.0
 PARENT_ERROR_FACTOR = 1.5
 
@@ -114,6 +118,9 @@ def lod1_blocks(vertices: np.ndarray, counts: np.ndarray, triangles: np.ndarray,
     repeated = np.append(False, (owner[cur] == owner[prev]) & (xy[cur, 0] == xy[prev, 0]) & (xy[cur, 1] == xy[prev, 1]))
     distinct = np.sort(order[~repeated])
     hulls = shapely.convex_hull(shapely.multipoints(xy[distinct], indices=owner[distinct]))
+    # corners within 1 cm of a straight edge (a rectangle after reprojection, a gable's ridge end)
+    # add triangles, not shape
+    hulls = shapely.simplify(hulls, BLOCK_SIMPLIFY_M)
     coords, index = shapely.get_coordinates(hulls, return_index=True)
     starts = np.searchsorted(index, np.arange(n))
     ring_len = np.append(starts[1:], len(index)) - starts - 1  # polygons repeat their first point
@@ -246,8 +253,9 @@ def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: 
     centres = ((lo_all + hi_all) / 2.0)[:, :2]
     tris = summary.triangles
     sizes = summary.sizes
-    block_err = summary.block_errors
-    block_tris = summary.block_triangles
+    as_itself = shown_as_itself(tris, summary.block_triangles)
+    coarse_err = np.where(as_itself, 0.0, summary.block_errors)
+    coarse_tris = np.where(as_itself, tris, summary.block_triangles)
 
     def split(idx: np.ndarray) -> list[np.ndarray]:
         parts: list[np.ndarray] = []
@@ -266,13 +274,13 @@ def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: 
         if len(idx) == 1 or (len(idx) <= max_features and tris[idx].sum() <= max_triangles):
             return TileNode(address, [int(i) for i in idx], [], False, 0.0, lo, hi)
         children = [node(part, address + str(k)) for k, part in enumerate(split(idx))]
-        # coarse content: the largest buildings' blocks, within the caps
+        # coarse content: the largest buildings (blocks, or themselves), within the caps
         order = idx[np.lexsort((idx, -sizes[idx]))]
-        cum = np.cumsum(block_tris[order])
+        cum = np.cumsum(coarse_tris[order])
         take = min(int(coarse_max_features), int(np.searchsorted(cum, max_triangles, side="right")))
         take = max(take, 1)
         shown, omitted = order[:take], order[take:]
-        error = float(block_err[shown].max())
+        error = float(coarse_err[shown].max())
         if len(omitted):
             error = max(error, OMITTED_SIZE_FACTOR * float(sizes[omitted].max()))
         child_error = max(c.geometric_error for c in children)
@@ -282,10 +290,17 @@ def build_tree(features: list[ExportFeature] | FeatureSummary, *, max_features: 
     return node(np.arange(len(summary.sizes)), "r")
 
 
+def shown_as_itself(triangles: ArrayLike, block_triangles: ArrayLike) -> np.ndarray:
+    """Which buildings coarse tiles show as themselves: those with no more triangles than their
+    block."""
+    return np.asarray(triangles) <= np.asarray(block_triangles)
+
+
 def content_for(features: list[ExportFeature], rows: list[int], coarse: bool, centre: np.ndarray) -> tuple[MeshContent, list[int]]:
     """Flat-shaded triangle content of the given features, positions relative to ``centre`` in
     glTF axes. Returns the content and the table rows in feature-id order."""
-    parts = [(features[i].block_vertices, features[i].block_triangles) if coarse
+    parts = [(features[i].block_vertices, features[i].block_triangles)
+             if coarse and not shown_as_itself(len(features[i].triangles), len(features[i].block_triangles))
              else (features[i].vertices, features[i].triangles) for i in rows]
     n_verts = np.array([len(v) for v, _ in parts], dtype=np.int64)
     n_tris = np.array([len(t) for _, t in parts], dtype=np.int64)

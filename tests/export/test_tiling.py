@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cim_twin.export.buildings import TilingOptions, prepare_buildings
-from cim_twin.export.tiling import lod1_blocks, make_block
+from cim_twin.export.tiling import content_for, lod1_blocks, make_block, shown_as_itself
 from cim_twin.scene.semantics import SurfaceType
 
 from .scenes import box_scene, house_mesh
@@ -83,3 +83,19 @@ def test_blocks_of_a_batch_match_one_by_one_and_handle_degenerate_footprints() -
     assert np.isclose(wall_ring[:, 1].max() - wall_ring[:, 1].min(), 0.1)  # padded 5 cm each side
     point_ring = blocks.split()[3][:4, :2]
     assert np.allclose(point_ring.max(axis=0) - point_ring.min(axis=0), 0.1)
+
+
+def test_coarse_tiles_show_a_building_as_itself_when_its_block_is_no_lighter() -> None:
+    # even houses are boxes (12 triangles, as many as their block), odd ones gabled (16 > 12)
+    layer = prepare_buildings(box_scene(40), tiling=TilingOptions(max_features=6, coarse_max_features=10))
+    root = layer.tree
+    assert root.coarse
+    content, rows = content_for(layer.features, root.content, True, root.centre)
+    itself = [shown_as_itself(len(layer.features[i].triangles), len(layer.features[i].block_triangles)) for i in rows]
+    assert any(itself) and not all(itself)
+    for i, own in zip(rows, itself, strict=True):
+        assert bool(own) == (len(layer.features[i].triangles) <= 12)
+    # the tile holds exactly the chosen geometry of every shown building
+    expected = sum(len(layer.features[i].triangles) if own else len(layer.features[i].block_triangles)
+                   for i, own in zip(rows, itself, strict=True))
+    assert len(content.indices) // 3 == expected
