@@ -118,9 +118,6 @@ def lod1_blocks(vertices: np.ndarray, counts: np.ndarray, triangles: np.ndarray,
     repeated = np.append(False, (owner[cur] == owner[prev]) & (xy[cur, 0] == xy[prev, 0]) & (xy[cur, 1] == xy[prev, 1]))
     distinct = np.sort(order[~repeated])
     hulls = shapely.convex_hull(shapely.multipoints(xy[distinct], indices=owner[distinct]))
-    # corners within 1 cm of a straight edge (a rectangle after reprojection, a gable's ridge end)
-    # add triangles, not shape
-    hulls = shapely.simplify(hulls, BLOCK_SIMPLIFY_M)
     coords, index = shapely.get_coordinates(hulls, return_index=True)
     starts = np.searchsorted(index, np.arange(n))
     ring_len = np.append(starts[1:], len(index)) - starts - 1  # polygons repeat their first point
@@ -137,6 +134,10 @@ def lod1_blocks(vertices: np.ndarray, counts: np.ndarray, triangles: np.ndarray,
     if ok.any():
         src = np.where(area2[ring_owner] < 0, starts[ring_owner] + k[ring_owner] - 1 - j, starts[ring_owner] + j)
         ring[:] = coords[np.where(ok[ring_owner], src, 0)] if len(coords) else 0.0
+    if ok.any():
+        ring, k = _drop_straight_corners(ring, k, ok, BLOCK_SIMPLIFY_M)
+        ring_owner = np.repeat(np.arange(n), k)
+        j = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
     if not ok.all():
         # no area (a point, a line, a vertical wall only): a box around the points, 5 cm at least
         lo, hi = np.minimum.reduceat(xy, first, axis=0), np.maximum.reduceat(xy, first, axis=0)
@@ -168,6 +169,40 @@ def lod1_blocks(vertices: np.ndarray, counts: np.ndarray, triangles: np.ndarray,
             span = np.maximum.reduceat(rz, cut) - np.minimum.reduceat(rz, cut)
             errors[feature[cut]] = np.maximum(span, MIN_BLOCK_ERROR_M)
     return Blocks(out, 2 * k, errors)
+
+
+def _drop_straight_corners(ring: np.ndarray, k: np.ndarray, ok: np.ndarray, tolerance: float
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Rings (one after the other, ``k`` points each) without the corners that lie within
+    ``tolerance`` of the line between their neighbours (a rectangle's edge bent by reprojection, a
+    gable's ridge end on the footprint edge): they add triangles, not shape. Only rings marked ``ok``
+    are touched; each keeps at least 3 corners; neighbouring corners go in successive passes (each
+    measured against the neighbours it has then; a block errs by half a metre at least anyway)."""
+    for _ in range(8):
+        n_rings = len(k)
+        owner = np.repeat(np.arange(n_rings), k)
+        first = np.repeat(np.cumsum(k) - k, k)
+        index = np.arange(len(ring))
+        at = index - first
+        prev = np.where(at == 0, first + np.repeat(k, k) - 1, index - 1)
+        nxt = np.where(at == np.repeat(k, k) - 1, first, index + 1)
+        chord = ring[nxt] - ring[prev]
+        offset = ring - ring[prev]
+        length = np.hypot(chord[:, 0], chord[:, 1])
+        distance = np.abs(chord[:, 0] * offset[:, 1] - chord[:, 1] * offset[:, 0]) / np.maximum(length, 1e-12)
+        straight = (distance < tolerance) & ok[owner] & (np.repeat(k, k) > 3)
+        # never two neighbours at once: every other corner of a run of straight ones
+        run_start = np.maximum.accumulate(np.where(~straight, index + 1, np.where(at == 0, index, 0)))
+        drop = straight & ((index - run_start) % 2 == 0)
+        ring_last = np.cumsum(k) - 1
+        drop[ring_last - k + 1] &= ~drop[ring_last]  # the first and the last corner are neighbours too
+        left = k - np.bincount(owner[drop], minlength=n_rings)
+        drop &= left[owner] >= 3
+        if not drop.any():
+            break
+        ring = ring[~drop]
+        k = k - np.bincount(owner[drop], minlength=n_rings)
+    return ring, k
 
 
 def make_block(vertices: np.ndarray, triangles: np.ndarray,

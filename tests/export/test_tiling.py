@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from cim_twin.export.buildings import TilingOptions, prepare_buildings
-from cim_twin.export.tiling import content_for, lod1_blocks, make_block, shown_as_itself
+from cim_twin.export.tiling import (
+    _drop_straight_corners,
+    content_for,
+    lod1_blocks,
+    make_block,
+    shown_as_itself,
+)
 from cim_twin.scene.semantics import SurfaceType
 
 from .scenes import box_scene, house_mesh
@@ -99,3 +105,23 @@ def test_coarse_tiles_show_a_building_as_itself_when_its_block_is_no_lighter() -
     expected = sum(len(layer.features[i].triangles) if own else len(layer.features[i].block_triangles)
                    for i, own in zip(rows, itself, strict=True))
     assert len(content.indices) // 3 == expected
+
+
+def test_block_footprints_lose_corners_on_straight_edges_only() -> None:
+    from shapely import LineString, Point, Polygon
+
+    square = np.array([[0, 0], [5, 0.004], [10, 0], [10, 10], [5, 10.3], [0, 10]], dtype=float)  # one bend of 4 mm
+    t = np.linspace(0, np.pi / 2, 400)
+    arc = np.column_stack([100 * np.cos(t), 100 * np.sin(t)])  # 400 points on a 100 m quarter circle
+    arc = np.vstack([[0.0, 0.0], arc])
+    sliver = np.array([[0, 0], [10, 0], [10, 0.005], [0, 0.005]])  # every corner near a neighbour line
+    rings = [square, arc, sliver]
+    ring, k = _drop_straight_corners(np.vstack(rings), np.array([len(r) for r in rings]), np.ones(3, bool), 0.01)
+    out = np.split(ring, np.cumsum(k)[:-1])
+    assert k[0] == 5 and not any(np.allclose(p, [5, 0.004]) for p in out[0])  # the 4 mm bend goes, 30 cm stays
+    assert k[2] >= 3
+    for original, kept in zip(rings, out, strict=True):
+        outline = LineString(np.vstack([kept, kept[:1]]))
+        assert max(outline.distance(Point(p)) for p in original) < 0.0101
+        assert Polygon(kept).is_valid
+    assert k[1] < 200  # the arc is thinned where its chords stay within 1 cm
