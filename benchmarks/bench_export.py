@@ -4,8 +4,9 @@ For each size: generate the district once (``cim-twin generate --lod2-only``, on
 time a bare lxml ``iterparse`` of the file (member elements, cleared as they go: the least any
 streaming reader must do; measured right before and right after the export and averaged, since the
 machine may be shared; and once with every end event passed to Python), then
-``cim-twin export FILE --stream on`` to a 3D Tiles 1.1 tileset, with the peak memory of the whole
-process tree (sum of RSS and of PSS, sampled every 50 ms) and the load average before the export. With
+``cim-twin export FILE --stream on`` to a 3D Tiles 1.1 tileset (Python's compiled modules cached, as
+on a normal install), with the peak memory of the whole process tree (sum of RSS sampled every 50 ms,
+sum of PSS every 0.5 s) and the load average before the export. With
 ``--peer`` the npm package citygml-to-3dtiles (``npm install citygml-to-3dtiles`` in
 benchmarks/_work/npm) converts the same file (sizes up to --peer-max).
 
