@@ -535,9 +535,17 @@ class CityGMLReader:
                     solid_closed=solid_polys > 0,
                     solid_triangles=int(np.searchsorted(tri_poly, solid_polys)) if 0 < solid_polys < len(polys) else None,
                 )
+                obj = fp.objects[owner]
                 if not store.empty:
-                    self._appearance_arrays(mesh, polys, batch, tri_poly, p0, v0)
-                fp.objects[owner].geometry[lod] = mesh
+                    try:
+                        self._appearance_arrays(mesh, polys, batch, tri_poly, p0, v0)
+                    except MemoryError:
+                        raise
+                    except Exception as exc:  # the object keeps its other LODs and attributes
+                        self.warn(f"LOD{lod} geometry could not be built ({type(exc).__name__}: {exc})",
+                                  line=obj.source_line, object_id=obj.id, kind="broken-geometry")
+                        continue
+                obj.geometry[lod] = mesh
         out = []
         for fp in fps:
             if fp.local_appearance_keys:
