@@ -69,6 +69,7 @@ from .tiling import (
     Blocks,
     FeatureSummary,
     TileNode,
+    block_triangle_counts,
     block_triangles,
     build_tree,
     mesh_content,
@@ -420,14 +421,17 @@ class SpilledRows:
     tuple of a row's keys (numbered per part), so the spill holds no key names per row."""
 
     def __init__(self) -> None:
-        self.signatures: list[tuple[str, ...]] = []
         self._numbers: dict[tuple[str, ...], int] = {}
         self.rows: list[tuple[int, tuple[Any, ...]]] = []
+
+    @property
+    def signatures(self) -> list[tuple[str, ...]]:
+        """The key tuples, by the number the rows use."""
+        return list(self._numbers)
 
     def add(self, signatures: list[tuple[str, ...]], rows: list[tuple[int, tuple[Any, ...]]]) -> None:
         """Rows of one part, whose signatures are numbered in ``signatures``."""
         numbers = [self._numbers.setdefault(keys, len(self._numbers)) for keys in signatures]
-        self.signatures = list(self._numbers)
         self.rows.extend((numbers[sig], values) for sig, values in rows)
 
     def table(self, columns: list[Any]) -> PropertyTable:
@@ -494,7 +498,7 @@ def _tile_arrays(job: _Job, rows: np.ndarray, coarse: bool, centre: np.ndarray) 
             table_rows.add(job.signatures[int(k)], [pickle.loads(mm[s : s + n]) for s, n in
                                                     zip(start[:, 0].tolist(), count[:, 0].tolist(), strict=True)])
         # coarse tiles show blocks, except for buildings with no more triangles than their block
-        block_tris = 2 * count[:, 3] - 4  # (see block_triangles: 4k - 4 for a ring of k points)
+        block_tris = block_triangle_counts(count[:, 3])
         itself = shown_as_itself(count[:, 2], block_tris) if coarse else np.ones(len(mine), dtype=bool)
         if itself.any():
             verts = np.memmap(_spill_path(job, int(k), "vertices"), dtype=np.float64, mode="r").reshape(-1, 3)

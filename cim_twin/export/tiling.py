@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 from ..scene.semantics import SurfaceType
 from .gltf import MeshContent
 
-__all__ = ["Blocks", "ExportFeature", "FeatureSummary", "TileNode", "block_triangles", "build_tree", "content_for",
+__all__ = ["Blocks", "ExportFeature", "FeatureSummary", "TileNode", "block_triangle_counts", "block_triangles", "build_tree", "content_for",
            "lod1_blocks", "make_block", "mesh_content", "shown_as_itself"]
 
 MIN_BLOCK_ERROR_M = 0.5
@@ -90,8 +90,7 @@ class Blocks:
 
     @property
     def triangle_counts(self) -> np.ndarray:
-        """Triangles of each block (see :func:`block_triangles`): two per side, k - 2 per cap."""
-        return 2 * self.counts - 4
+        return block_triangle_counts(self.counts)
 
 
 def lod1_blocks(vertices: np.ndarray, counts: np.ndarray, triangles: np.ndarray, tri_counts: np.ndarray,
@@ -210,6 +209,12 @@ def make_block(vertices: np.ndarray, triangles: np.ndarray,
     """The LOD1 block of one mesh (see :func:`lod1_blocks`): vertices, triangles, block error."""
     blocks = lod1_blocks(vertices, np.array([len(vertices)]), triangles, np.array([len(triangles)]), semantics)
     return blocks.vertices, blocks.triangles(0), float(blocks.errors[0])
+
+
+def block_triangle_counts(vertex_counts: np.ndarray) -> np.ndarray:
+    """Triangles of blocks of ``vertex_counts`` vertices (2k for a ring of k points; see
+    :func:`block_triangles`: two per side, k - 2 per cap, 4k - 4 in all)."""
+    return 2 * np.asarray(vertex_counts) - 4
 
 
 @lru_cache(maxsize=256)

@@ -110,9 +110,7 @@ def typed_property(el: etree._Element, name: str) -> Any:
         pass
     value = _typed_value(name, text, uom, key[3])
     if not isinstance(value, list):  # the rest are immutable: shared between objects
-        if len(_TYPED) >= _CACHE_SIZE:
-            _TYPED.clear()
-        _TYPED[key] = value
+        _remember(_TYPED, key, value)
     return value
 
 
@@ -120,6 +118,12 @@ def typed_property(el: etree._Element, name: str) -> Any:
 _TYPED: dict[tuple[str, str, str | None, bool], Any] = {}
 #: Entries per value cache before it starts over (a few MB: unique measurements only churn it).
 _CACHE_SIZE = 20_000
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
 
 
 def _typed_value(name: str, text: str, uom: str | None, coded: bool) -> Any:
@@ -217,9 +221,7 @@ def _convert_generic(kind: str, value_el: etree._Element | None) -> Any:
     except KeyError:
         pass
     value = _generic_value(kind, text.strip(), key[2])
-    if len(_CONVERTED) >= _CACHE_SIZE:
-        _CONVERTED.clear()
-    _CONVERTED[key] = value
+    _remember(_CONVERTED, key, value)
     return value
 
 

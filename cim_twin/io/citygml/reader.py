@@ -505,10 +505,8 @@ class CityGMLReader:
                     table, rows_of, sems = _surface_table(polys, fp.rows[owner])
                 except MemoryError:
                     raise
-                except Exception as exc:  # the object keeps its other LODs and attributes
-                    obj = fp.objects[owner]
-                    self.warn(f"LOD{lod} geometry could not be built ({type(exc).__name__}: {exc})",
-                              line=obj.source_line, object_id=obj.id, kind="broken-geometry")
+                except Exception as exc:
+                    self._broken_geometry(fp.objects[owner], lod, exc)
                     table, rows_of, sems = None, [-1] * len(polys), [0] * len(polys)
                 tables.append(table)
                 poly_rows.extend(rows_of)
@@ -541,9 +539,8 @@ class CityGMLReader:
                         self._appearance_arrays(mesh, polys, batch, tri_poly, p0, v0)
                     except MemoryError:
                         raise
-                    except Exception as exc:  # the object keeps its other LODs and attributes
-                        self.warn(f"LOD{lod} geometry could not be built ({type(exc).__name__}: {exc})",
-                                  line=obj.source_line, object_id=obj.id, kind="broken-geometry")
+                    except Exception as exc:
+                        self._broken_geometry(obj, lod, exc)
                         continue
                 obj.geometry[lod] = mesh
         out = []
@@ -553,6 +550,12 @@ class CityGMLReader:
             fp.root.invalidate()
             out.append(fp.root)
         return out
+
+    def _broken_geometry(self, obj: CityObject, lod: int, exc: Exception) -> None:
+        """One LOD of ``obj`` could not be built: a warning; the object keeps its other LODs and
+        its attributes."""
+        self.warn(f"LOD{lod} geometry could not be built ({type(exc).__name__}: {exc})",
+                  line=obj.source_line, object_id=obj.id, kind="broken-geometry")
 
     def _appearance_arrays(self, mesh: Mesh, polys: list[Polygon], batch: PolygonBatch, tri_poly: np.ndarray,
                            p0: int, v0: int) -> None:
