@@ -35,6 +35,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CimTwinError, ExportError, FormatError
+from ..gc_control import frozen_for_fork, gc_rare
 from ..io.citygml.source import FilePart
 from ..progress import progress
 from ..serialization import dumps_pretty
@@ -550,10 +552,13 @@ def _write_tile(task: tuple[str, list[int], bool, np.ndarray]) -> list[int]:
     return written
 
 
-def _pool(processes: int) -> Any:
-    return multiprocessing.get_context("fork").Pool(processes)
+@contextmanager
+def _pool(processes: int) -> Iterator[Any]:
+    with frozen_for_fork(), multiprocessing.get_context("fork").Pool(processes) as pool:
+        yield pool
 
 
+@gc_rare()
 def export_citygml_streaming(path: Path, root: Path, *, run: RunData | None, options: Any, versions: list[str],
                              crs: str | None = None, processes: int | None = None) -> dict[str, Any]:
     """Write the export of the CityGML file ``path`` into ``root`` (see the module docstring)."""

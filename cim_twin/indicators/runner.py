@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import CimTwinError, ConfigError, LoadWarning
-from ..io.layers import _gc_paused
+from ..gc_control import gc_paused
 from ..model import CheckRun, IndicatorRunStatus, IndicatorSpec, Measurement, Period, ProblemPoint
 from .api import CheckContext, Indicator, MissingDataError
 
@@ -247,7 +247,7 @@ def _finish(child: _Child, *, timed_out: bool) -> IndicatorOutcome:
         return IndicatorOutcome(child.code, "failed", seconds=seconds,
                                 error=f"the indicator's process ended without a result ({how})")
     try:
-        with _gc_paused():  # many small frozen models, no cycles
+        with gc_paused():  # many small frozen models, no cycles
             received: IndicatorOutcome = pickle.loads(b"".join(child.chunks))
     except Exception as exc:  # truncated payload: the child died while writing
         return IndicatorOutcome(child.code, "failed", seconds=seconds,
@@ -618,7 +618,7 @@ def run_check(
                                          object_id=code, hint="give ctx.problem a distinct subject= per finding"))
         for wcode, message in outcome.warnings:
             warnings_.append(LoadWarning(message, object_id=wcode))
-    with _gc_paused():
+    with gc_paused():
         findings = place_findings(findings, ctx)
     findings.sort(key=lambda f: (f.indicator, f.id))
     measurements: list[Measurement] = []

@@ -14,12 +14,10 @@ GDAL; tables of any GeoPackage writer (GDAL/QGIS/pyogrio) are understood.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, CRSError, FormatError, LoadWarning
+from ..gc_control import gc_paused
 
 if TYPE_CHECKING:
     from ..crs import SceneCRS
@@ -73,20 +72,6 @@ def normalise_layer_crs(text: str) -> str:
         return parse_srs_name(text).name
     except CRSError as exc:
         raise ValueError(f"unknown CRS {text!r} (use EPSG:n, GCJ-02 or BD-09)") from exc
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small containers (rows, cells,
-    feature dicts): none of them form cycles, and the collector's passes over them otherwise
-    cost more than the parsing itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # --- coordinates ------------------------------------------------------------------------------------
@@ -234,7 +219,7 @@ def read_geojson(path: str | PathLike[str]) -> tuple[np.ndarray, dict[str, np.nd
 
     p = Path(path)
     try:
-        with _gc_paused():
+        with gc_paused():
             data = loads(p.read_bytes())
     except OSError as exc:
         raise FormatError(f"cannot read layer: {exc.strerror}", path=p) from exc
@@ -261,10 +246,10 @@ def read_geojson(path: str | PathLike[str]) -> tuple[np.ndarray, dict[str, np.nd
 
     geometries: list[Any] = []
     props: list[dict[str, Any]] = []
-    with _gc_paused():
+    with gc_paused():
         _split_features(features, geometries, props, p)
     geoms = _geometries_from_geojson(geometries, p, props, dumps, shapely)
-    with _gc_paused():
+    with gc_paused():
         columns = _columns_from_rows(props)
     return geoms, columns, crs
 
@@ -371,7 +356,7 @@ def read_csv(path: str | PathLike[str], *, x_column: str | None = None, y_column
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise FormatError("empty CSV (no header row)", path=p) from None
-    with _gc_paused():
+    with gc_paused():
         numbered = [(n, row) for n, row in enumerate(reader, start=2)
                     if any(row) and (len(row) == len(header) or "".join(row).strip())]
     rows = [row for _, row in numbered if len(row) == len(header)]
@@ -379,7 +364,7 @@ def read_csv(path: str | PathLike[str], *, x_column: str | None = None, y_column
         line_no, row = next((n, r) for n, r in numbered if len(r) != len(header) and "".join(r).strip())
         raise FormatError(f"row has {len(row)} fields, the header has {len(header)}", path=p, line=line_no)
     # transpose in C: one list per column
-    with _gc_paused():
+    with gc_paused():
         raw_columns = dict(zip(header, (list(c) for c in zip(*rows, strict=True)), strict=True)) if rows \
             else {name: [] for name in header}
     lower = {h.lower(): h for h in header}
@@ -524,7 +509,7 @@ def load_layer(name: str, config: LayerConfig, path: Path, scene_crs: SceneCRS |
     FormatError, CRSError, ConfigError
         naming the layer's file (and the line or feature where it applies).
     """
-    with _gc_paused():  # hundreds of thousands of rows and geometries, none in a cycle
+    with gc_paused():  # hundreds of thousands of rows and geometries, none in a cycle
         return _load_layer(name, config, path, scene_crs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import gc
 import itertools
 import json
 from pathlib import Path
@@ -52,7 +53,9 @@ def test_streaming_equals_in_memory(city: Path, tmp_path: Path, processes: int, 
     opts = ExportOptions(tiles_version="both", color_by=color_by, processes=processes,
                          tiling=TilingOptions(max_features=20, coarse_max_features=30))
     export_folder(scene, tmp_path / "mem", run=run, options=opts)
+    collector = gc.get_threshold(), gc.get_freeze_count()
     export_citygml(city, tmp_path / "stream", run=run, options=opts)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == collector  # the export's policy ends with it
     files = _files(tmp_path / "mem")
     assert files == _files(tmp_path / "stream")
     assert sum(f.endswith(".glb") for f in files) > 5

@@ -14,10 +14,8 @@ the end (only when such references exist).
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from lxml import etree
 
 from ...crs import SceneCRS, parse_srs_name, transformer, utm_crs_for
 from ...errors import CRSError, FormatError, LoadWarning
+from ...gc_control import gc_paused
 from ...progress import _NoProgress as _NoProgressType
 from ...progress import progress as progress_bar
 from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceTable
@@ -601,7 +600,7 @@ class CityGMLReader:
         FormatError, UnsafeInputError, CRSError
             for files that are not (safe, well-formed) CityGML or name an unknown CRS.
         """
-        with _no_cyclic_gc():
+        with gc_paused():
             state = self._crs_state(metric=True)
             scene = self._read_pass(state)
             if self._late_appearances and not self.appearances.empty:
@@ -640,7 +639,7 @@ class CityGMLReader:
 
     # --- info --------------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        with _no_cyclic_gc():
+        with gc_paused():
             return self._info()
 
     def _info(self) -> dict[str, Any]:
@@ -802,20 +801,6 @@ def _surface_table(polys: list[Polygon], rows: list[Any]) -> tuple[SurfaceTable,
     )
     sems = [(rows[r].type or p.hint) if r >= 0 else p.hint for r, p in zip(poly_rows, polys, strict=True)]
     return table, [remap[r] if r >= 0 else -1 for r in poly_rows], sems
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file is read: the reader allocates millions of
-    small objects that live on (the scene) or die by reference counting, and repeated full
-    collections over a growing heap would cost more than the reading. Restored afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _convert_rings(all_rings: list[list[np.ndarray]], indices: list[int],

@@ -32,10 +32,7 @@ Surfaces and solids
 
 from __future__ import annotations
 
-import gc
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,6 +41,7 @@ import numpy as np
 
 from ...crs import SceneCRS, parse_srs_name, topocentric_crs, transformer
 from ...errors import CimTwinError, CRSError, FormatError, LoadWarning
+from ...gc_control import gc_paused
 from ...scene import CityObject, Mesh, Scene, SceneSource, SurfaceType
 from .content import ContentFeature, DecodeContext, decode_content
 from .source import PACKAGE_SUFFIX, TilesetSource
@@ -281,23 +279,6 @@ class _TilesetRead:
                            extra={"tilesetVersion": self.walker.asset.get("tilesetVersion")})
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a read builds many long-lived objects.
-
-    Reading creates hundreds of thousands of objects that all survive (features, arrays, dicts)
-    and no reference cycles worth collecting; the collector's repeated full scans of that growing
-    heap took more than half the time of a 100k-feature read. It is switched back on afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def read_tileset(
     path: str | Path,
     *,
@@ -338,7 +319,7 @@ def read_tileset(
     CRSError
         for a geographic or unknown ``crs``.
     """
-    with _gc_paused():
+    with gc_paused():
         return _read(Path(path), crs=crs, max_depth=max_depth, allow_remote=allow_remote,
                      identity_property=identity_property, progress=progress)
 
@@ -394,7 +375,7 @@ def tileset_info(
     """
     run = _TilesetRead(Path(path), crs=crs, max_depth=max_depth, allow_remote=allow_remote,
                        keep_geometry=False, identity_property=identity_property)
-    with _gc_paused():
+    with gc_paused():
         run.run(progress)
     stats = run.walker.stats
     counts: dict[str, int] = {}
