@@ -1,8 +1,8 @@
 """When Python's cyclic garbage collector may run during bulk work.
 
 The collector starts a pass every 700 net new container objects (lists, dicts, dataclasses). A
-reader makes millions of them: each pass is short, but together they cost more than 5 % of an
-export, and full passes over a heap that holds a whole scene cost more than the reading itself.
+reader makes millions of them: each pass is short, but together they took a tenth of a streaming
+export (docs/benchmarks.md), and full passes over a heap that holds a whole scene cost more than the reading itself.
 Reference counting still frees everything that is not in a cycle, right away.
 """
 
@@ -49,9 +49,12 @@ def gc_rare(threshold: int = RARE_THRESHOLD) -> Iterator[None]:
 def frozen_for_fork() -> Iterator[None]:
     """Every object that exists now is left out of cyclic collection inside the block, for
     forking workers: their collections then never walk the objects they inherit, and so never
-    write to (and copy) those shared pages. Unfrozen afterwards."""
+    write to (and copy) those shared pages. Unfrozen afterwards, unless something outside the
+    block had frozen objects before (then it unfreezes them)."""
+    outer = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not outer:
+            gc.unfreeze()

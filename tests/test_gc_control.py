@@ -77,3 +77,13 @@ def test_frozen_for_fork_freezes_what_exists_and_unfreezes() -> None:
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
     assert gc.get_freeze_count() == 0
+
+
+def test_frozen_for_fork_inside_a_frozen_heap_leaves_unfreezing_to_the_outside() -> None:
+    gc.freeze()
+    try:
+        with frozen_for_fork():
+            pass
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

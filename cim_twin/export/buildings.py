@@ -306,9 +306,12 @@ def write_building_tiles(layer: BuildingLayer, out_dir: Path, version: str, extr
     if processes > 1 and len(nodes) >= 4 * processes:
         import multiprocessing
 
+        from ..gc_control import frozen_for_fork
+
         _TILE_JOB = (layer, nodes, version, schema, out_dir, write)
         try:
-            with multiprocessing.get_context("fork").Pool(processes) as pool:
+            # the workers inherit the scene; frozen, their collections never touch (and copy) it
+            with frozen_for_fork(), multiprocessing.get_context("fork").Pool(processes) as pool:
                 for size in pool.imap_unordered(_write_one_tile, range(len(nodes))):
                     total += size
                     if on_tile is not None:
