@@ -2,8 +2,8 @@
 
 The collector starts a pass every 700 net new container objects (lists, dicts, dataclasses). A
 reader makes millions of them: each pass is short, but together they took a tenth of a streaming
-export (docs/benchmarks.md), and full passes over a heap that holds a whole scene cost more than the reading itself.
-Reference counting still frees everything that is not in a cycle, right away.
+export (docs/benchmarks.md), and full passes over a heap that holds a whole scene cost more than
+the reading itself. Reference counting still frees everything that is not in a cycle, right away.
 """
 
 from __future__ import annotations
