@@ -163,6 +163,11 @@ def prepare_buildings(scene: Scene, *, run: Any = None, color_by: str | None = N
     objects = _buildings(scene)
     with_geometry = []
     skipped: dict[str, int] = {}
+    if len(objects) < len(scene.roots):  # buildings only: the audit says what else the source held
+        for obj in scene.roots:
+            if obj.kind != "Building":
+                key = f"not a building ({obj.kind})"  # as the streaming path says it
+                skipped[key] = skipped.get(key, 0) + 1
     for obj in objects:
         mesh = obj.mesh()
         if mesh.n_triangles == 0:

@@ -220,6 +220,14 @@ def _objects(job: _Job, k: int, part: FilePart, warnings: list[str] | None = Non
             warnings.append(str(replace(w, line=line)))
 
 
+def _unlink(obj: Any) -> None:
+    """Cut the parent links of an object the export is done with: a building and its parts point at
+    each other, and under the export's rare collection (``gc_rare``) such a cycle, with its meshes,
+    would wait long to be freed; without it, reference counting frees the object at once."""
+    for node in obj.walk():
+        node.parent = None
+
+
 def _line_offset(job: _Job, k: int) -> int:
     """What to add to a line number in the document of range ``k`` to get the line in the file."""
     before = 0
@@ -347,6 +355,8 @@ def _parse_chunk(k: int) -> _ChunkResult:
                     del samples[AUDIT_SAMPLE:]
                     threshold = samples[-1][0]
         spill.add(rows, enu, n_verts, np.concatenate([m.triangles for m in meshes]), n_tris, blocks)
+        for obj, _ in batch:
+            _unlink(obj)
         batch = []
 
     try:
@@ -357,11 +367,13 @@ def _parse_chunk(k: int) -> _ChunkResult:
                 counts[node.kind] = counts.get(node.kind, 0) + 1
             if obj.kind != "Building":
                 skipped[f"not a building ({obj.kind})"] = skipped.get(f"not a building ({obj.kind})", 0) + 1
+                _unlink(obj)
                 continue
             n_input += 1
             mesh = obj.mesh()
             if mesh.n_triangles == 0:
                 skipped["without geometry"] = skipped.get("without geometry", 0) + 1
+                _unlink(obj)
                 continue
             batch.append((obj, mesh))
             if len(batch) >= _BATCH:
