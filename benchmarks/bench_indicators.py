@@ -9,8 +9,9 @@ reading CityGML is benchmarked by bench_load.py, this script times the indicator
 Then, in one process: the layers are loaded through the project loader, the shared building table
 is built once (``Indicator.prepare``), and every indicator is evaluated in turn. With ``--runner``
 the same selection also goes through ``run_check`` (each indicator in its own forked process, the
-runner's own preparation, findings placed in lon/lat) on a fresh scene. Printed: seconds per step
-and per indicator, findings and measurements; ``--json`` writes them to a file.
+runner's own preparation, findings placed in lon/lat) on a fresh scene, with the peak memory of
+the process tree meanwhile (sampled as bench_export.py does). Printed: seconds per step and per
+indicator, findings and measurements; ``--json`` writes them to a file.
 
     python benchmarks/bench_indicators.py --sizes 10000,100000 --json benchmarks/_work/bench_indicators.json
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import mapbox_earcut
 import numpy as np
+from bench_export import TreeMemory
 from cim_twin_plugins._spatial import building_table
 from cim_twin_plugins.catalogue import first_party_indicators
 
@@ -97,10 +99,13 @@ def bench_runner(layout: DistrictLayout, project: Project) -> dict[str, object]:
         write_citygml(layout, source, YEAR, lod1=True, lod2=False)
     scene = scene_of(layout, YEAR)
     codes = [ind.spec.code for _, ind in first_party_indicators()]
+    memory = TreeMemory(os.getpid())  # this process (holding the scene) and its forked children
     t = time.perf_counter()
     result = run_check(project, period=YEAR, indicators=codes, scene=scene, write=False, catalog=False)
     total = time.perf_counter() - t
+    memory.stop()
     return {"runner_total_s": round(total, 2), "runner_status": result.run.status,
+            "runner_peak_pss_tree_mb": round(memory.peak_pss / 2**20), "runner_peak_rss_tree_mb": round(memory.peak_rss / 2**20),
             "runner_findings": len(result.findings),
             "runner_indicators_s": round(sum(s.seconds for s in result.run.indicators.values()), 2),
             "runner_seconds": {code: round(s.seconds, 3) for code, s in result.run.indicators.items()}}
@@ -164,7 +169,8 @@ def main() -> int:
         print(f"  building table (prepare) {r['prepare_s']} s; all indicators incl. prepare: {r['indicators_total_s']} s")
         if args.runner:
             print(f"  run_check: {r['runner_total_s']} s ({r['runner_status']}, {r['runner_findings']:,} findings; "
-                  f"indicators in their processes {r['runner_indicators_s']} s)")
+                  f"indicators in their processes {r['runner_indicators_s']} s); peak memory of the process tree: "
+                  f"{r['runner_peak_pss_tree_mb']:,} MB PSS, {r['runner_peak_rss_tree_mb']:,} MB RSS")
         for code, v in r["indicators"].items():  # type: ignore[union-attr]
             runner_s = r.get("runner_seconds", {}).get(code)  # type: ignore[union-attr]
             print(f"    {code:24s} {v['seconds']:8.2f} s  {v['findings']:7d} findings  {v['measurements']:5d} measurements"

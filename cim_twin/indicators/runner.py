@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import CimTwinError, ConfigError, LoadWarning
-from ..gc_control import gc_paused
+from ..gc_control import frozen_for_fork, gc_paused
 from ..model import CheckRun, IndicatorRunStatus, IndicatorSpec, Measurement, Period, ProblemPoint
 from .api import CheckContext, Indicator, MissingDataError
 
@@ -259,7 +259,14 @@ def _evaluate_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout
                      jobs: int, on_done: Callable[[IndicatorOutcome], None]) -> None:
     """Evaluate ``indicators`` in forked children, at most ``jobs`` at a time, each with its own
     deadline; ``on_done`` gets each outcome as it completes. On any interruption (Ctrl-C) every
-    child still running is killed."""
+    child still running is killed. The children fork from a frozen heap: their collections then
+    never walk (and copy) the scene they share with this process."""
+    with frozen_for_fork():
+        _run_forked(indicators, ctx, timeout_s, jobs, on_done)
+
+
+def _run_forked(indicators: Sequence[Indicator], ctx: CheckContext, timeout_s: Callable[[str], float],
+                jobs: int, on_done: Callable[[IndicatorOutcome], None]) -> None:
     waiting = list(indicators)
     running: dict[int, _Child] = {}
     previous_term = None

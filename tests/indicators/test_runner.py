@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import threading
@@ -257,6 +258,23 @@ def test_inline_evaluation_for_debuggers(scene) -> None:  # type: ignore[no-unty
     outcome = evaluate_indicator(Tall(), ctx, isolation="inline")
     assert outcome.status == "ok" and len(outcome.findings) == 2
     assert ctx.measurements == []  # the indicator got its own copy of the context
+
+
+class SeesItsHeap(Indicator):
+    spec = _spec("T-HEAP")
+
+    def evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        if gc.get_freeze_count() == 0:
+            raise RuntimeError("the child's inherited heap is not frozen")
+        return []
+
+
+def test_children_fork_from_a_frozen_heap_and_the_parent_unfreezes(scene) -> None:  # type: ignore[no-untyped-def]
+    ctx = make_context(scene, layers=[units_layer("community", {"C01": (0, 0, 100, 100)})])
+    assert gc.get_freeze_count() == 0
+    outcome = evaluate_indicator(SeesItsHeap(), ctx, isolation="process")
+    assert outcome.status == "ok", outcome.error
+    assert gc.get_freeze_count() == 0
 
 
 def test_catalog_missing_is_reported_not_fatal(project, scene, host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
