@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import zipfile
 import zlib
 from collections.abc import Callable
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -44,27 +41,6 @@ def _csv_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
     return "\ufeff".encode() + buf.getvalue().encode("utf-8")
 
 
-_W3CDTF = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
-
-
-def _stable_xlsx(path: Path, stamp: str) -> None:
-    """Rewrite an XLSX so its bytes do not depend on when it was written: fixed zip entry times and
-    the run's time as the document's created/modified date (the export is byte-for-byte
-    reproducible)."""
-    with zipfile.ZipFile(path) as zin:
-        entries = [(info, zin.read(info)) for info in zin.infolist()]
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info, data in entries:
-            if info.filename == "docProps/core.xml":
-                data = _W3CDTF.sub(rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            zout.writestr(fixed, data)
-    os.replace(tmp, path)
-
-
 def _catalog_lists(run: RunData, root: Path) -> list[dict[str, Any]] | None:
     if run.catalog is None:
         return None
@@ -72,15 +48,12 @@ def _catalog_lists(run: RunData, root: Path) -> list[dict[str, Any]] | None:
         from ..catalog.lists import write_lists
     except ImportError:
         return None
+    # deterministic as written: the catalog stamps its workbooks with the run's time
     written = write_lists(run.catalog, run.run_id, root)
     out = []
     base_dir = root.resolve()
-    when = run.run.finished_at or run.run.started_at if run.run is not None else None
-    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "2000-01-01T00:00:00Z"
     for path in sorted(Path(p).resolve() for p in written):
         rel = path.relative_to(base_dir).as_posix()
-        if path.suffix == ".xlsx":
-            _stable_xlsx(path, stamp)
         layer_id, title = _table_id_title(path)
         out.append(layer_entry(layer_id, kind="table", path=rel, fmt=path.suffix[1:], version=None, crs=None,
                                extent_wgs84=None, time_range=None, feature_count=None, legend=None,
