@@ -429,20 +429,7 @@ def _copy_for(p: Polygon, ref: Ref) -> Polygon:
                    ctx.hint or p.hint, ref.in_solid)
 
 
-def add_polygons(collector: GeometryCollector, indices: Any, ref: Ref,
-                 present: set[tuple[int, int, int]] | None, source: list[Polygon] | None = None) -> None:
-    """Materialise referenced polygons for ``ref`` (see :func:`resolve_refs`)."""
-    polys = collector.polygons
-    src = polys if source is None else source
-    ctx = ref.ctx
-    for i in indices:
-        p = src[i]
-        if source is None and present is not None and (i, ctx.owner, ctx.lod) in present:
-            if ctx.row >= 0 and p.row < 0:
-                p.row = ctx.row
-            if ref.in_solid:
-                p.in_solid = True
-            continue
-        polys.append(_copy_for(p, ref))
-        if source is None and present is not None:
-            present.add((i, ctx.owner, ctx.lod))
+def add_polygons(collector: GeometryCollector, indices: Any, ref: Ref, source: list[Polygon]) -> None:
+    """Materialise the polygons ``source[i]`` of another feature for ``ref``, a reference across
+    features (within a feature, :func:`resolve_refs`)."""
+    collector.polygons.extend(_copy_for(source[i], ref) for i in indices)

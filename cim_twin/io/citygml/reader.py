@@ -400,7 +400,7 @@ class CityGMLReader:
         for target in [t for t in pending if t in fp.collector.by_id]:
             span = fp.collector.by_id[target]
             for entry, ref in pending.pop(target):
-                add_polygons(entry.parse.collector, range(*span), ref, None, source=fp.collector.polygons)
+                add_polygons(entry.parse.collector, range(*span), ref, fp.collector.polygons)
                 entry.refs.remove(ref)
 
     def _resolve_backwards(self, pending: dict[str, list[tuple[_Pending, Ref]]], state: _CRSState) -> None:
@@ -419,7 +419,7 @@ class CityGMLReader:
                 sub = GeometryCollector(walker.gml_id)
                 sub.parse_geometry(el, GeometryContext(0, 0, -1, False, srs, dim))
                 for entry, ref in pending.pop(gid):
-                    add_polygons(entry.parse.collector, range(len(sub.polygons)), ref, None, source=sub.polygons)
+                    add_polygons(entry.parse.collector, range(len(sub.polygons)), ref, sub.polygons)
                     entry.refs.remove(ref)
             if not pending:
                 return
